@@ -1,0 +1,63 @@
+// api.md "POST /media/upload": the four media types, their size limits and formats.
+
+export const MiB = 1024 * 1024;
+
+export const MEDIA_TYPES = ['image', 'voice', 'video', 'file'] as const;
+export type MediaType = (typeof MEDIA_TYPES)[number];
+
+/** Formats by their canonical name; a format may be reached by several extensions (jpg/jpeg). */
+export type MediaFormat =
+  | 'jpg' | 'gif' | 'png' | 'bmp'
+  | 'amr' | 'mp3' | 'wav'
+  | 'mp4'
+  | 'doc' | 'docx' | 'xls' | 'xlsx' | 'ppt' | 'pptx' | 'zip' | 'pdf' | 'rar';
+
+export interface MediaTypeRule {
+  /** Largest accepted file, in bytes, inclusive (api.md: limit passes, limit + 1 fails with 40006). */
+  readonly maxBytes: number;
+  readonly formats: readonly MediaFormat[];
+}
+
+export const MEDIA_TYPE_RULES: Readonly<Record<MediaType, MediaTypeRule>> = Object.freeze({
+  image: { maxBytes: 20 * MiB, formats: ['jpg', 'gif', 'png', 'bmp'] },
+  voice: { maxBytes: 2 * MiB, formats: ['amr', 'mp3', 'wav'] },
+  video: { maxBytes: 20 * MiB, formats: ['mp4'] },
+  file: { maxBytes: 20 * MiB, formats: ['doc', 'docx', 'xls', 'xlsx', 'ppt', 'pptx', 'zip', 'pdf', 'rar'] },
+});
+
+/** The largest limit of any type: what a body may carry before its type is known. */
+export const LARGEST_MEDIA_BYTES = Math.max(...Object.values(MEDIA_TYPE_RULES).map((r) => r.maxBytes));
+
+/** File-name extensions (lower case, no dot) and the format each one names. */
+export const EXTENSION_FORMATS: Readonly<Record<string, MediaFormat>> = Object.freeze({
+  jpg: 'jpg', jpeg: 'jpg', gif: 'gif', png: 'png', bmp: 'bmp',
+  amr: 'amr', mp3: 'mp3', wav: 'wav',
+  mp4: 'mp4',
+  doc: 'doc', docx: 'docx', xls: 'xls', xlsx: 'xlsx', ppt: 'ppt', pptx: 'pptx',
+  zip: 'zip', pdf: 'pdf', rar: 'rar',
+});
+
+/** The Content-Type a download of each format carries. */
+export const FORMAT_CONTENT_TYPES: Readonly<Record<MediaFormat, string>> = Object.freeze({
+  jpg: 'image/jpeg', gif: 'image/gif', png: 'image/png', bmp: 'image/bmp',
+  amr: 'audio/amr', mp3: 'audio/mpeg', wav: 'audio/wav',
+  mp4: 'video/mp4',
+  doc: 'application/msword',
+  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  xls: 'application/vnd.ms-excel',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  ppt: 'application/vnd.ms-powerpoint',
+  pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+  zip: 'application/zip', pdf: 'application/pdf', rar: 'application/vnd.rar',
+});
+
+export function isMediaType(value: unknown): value is MediaType {
+  return typeof value === 'string' && (MEDIA_TYPES as readonly string[]).includes(value);
+}
+
+/** The extension of a file name, lower case without the dot; '' when it has none. */
+export function extensionOf(fileName: string): string {
+  const base = fileName.split(/[\\/]/).pop() ?? '';
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? base.slice(dot + 1).toLowerCase() : '';
+}

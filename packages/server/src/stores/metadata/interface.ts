@@ -1,0 +1,123 @@
+// The metadata seam: organizations, apps, tokens and media rows. One implementation per engine
+// (sqlite.ts, postgres.ts); the service knows only this interface. Implementations translate
+// their engine's errors into StoreUnavailableError / ConflictError and never leak them above.
+
+import type { MediaFormat, MediaType } from '@oapi-media/core';
+
+export interface Org {
+  id: string;
+  name: string;
+  /** DingTalk-style corp id, shown to operators (issue 8). */
+  corpId: string;
+  createdAt: number;
+  /** Storage quota in bytes; null = unlimited. */
+  quotaBytes: number | null;
+  /** Requests per second allowed per app of this org; null = the server default. */
+  rateLimitPerSecond: number | null;
+}
+
+export interface App {
+  id: string;
+  orgId: string;
+  name: string;
+  appKey: string;
+  /** sha256 hex of the appsecret: secrets are never stored in clear (api.md). */
+  secretHash: string;
+  createdAt: number;
+}
+
+export interface TokenRow {
+  /** sha256 hex of the access_token: the lookup key; the token itself is never stored. */
+  tokenHash: string;
+  /** Non-secret value from which the server re-derives the same token (HMAC with its key). */
+  nonce: string;
+  /** Who the token was issued to: an app id, or a suite id (third-party apps). */
+  principal: string;
+  orgId: string;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export interface MediaRow {
+  mediaId: string;
+  orgId: string;
+  /** The app (or suite principal) that uploaded it. */
+  uploadedBy: string;
+  type: MediaType;
+  format: MediaFormat;
+  /** The original file name as the client sent it (may be non-ASCII); for Content-Disposition. */
+  fileName: string;
+  size: number;
+  /** sha256 hex of the bytes; the strong ETag. */
+  sha256: string;
+  /** The key of the bytes in the BlobStore. */
+  blobKey: string;
+  createdAt: number;
+}
+
+export interface OrgUsage {
+  mediaCount: number;
+  totalBytes: number;
+}
+
+export interface MediaPage {
+  items: MediaRow[];
+  /** Pass back as `after` to get the next page; null when this was the last. */
+  next: string | null;
+}
+
+export interface MetadataStore {
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** Throws StoreUnavailableError when the engine cannot answer (for /readyz). */
+  ping(): Promise<void>;
+
+  createOrg(org: Org): Promise<void>;
+  getOrgById(id: string): Promise<Org | null>;
+  getOrgByName(name: string): Promise<Org | null>;
+  listOrgs(): Promise<Org[]>;
+  updateOrgLimits(id: string, limits: { quotaBytes?: number | null; rateLimitPerSecond?: number | null }): Promise<void>;
+
+  createApp(app: App): Promise<void>;
+  getAppByKey(appKey: string): Promise<App | null>;
+  getAppById(id: string): Promise<App | null>;
+  listApps(orgId?: string): Promise<App[]>;
+  countApps(): Promise<number>;
+
+  insertToken(token: TokenRow): Promise<void>;
+  getToken(tokenHash: string): Promise<TokenRow | null>;
+  /** The newest token of this principal for this org that is still valid at `now`, if any. */
+  findValidToken(principal: string, orgId: string, now: number): Promise<TokenRow | null>;
+  renewToken(tokenHash: string, expiresAt: number): Promise<void>;
+  /** Expires every token of a principal in an org at once (revocation); returns how many. */
+  deleteTokens(principal: string, orgId: string): Promise<number>;
+  deleteExpiredTokens(now: number): Promise<number>;
+
+  /**
+   * Commits a media row. When the org has a quota, the insert succeeds only if usage + size stays
+   * within it, atomically (else QuotaExceededError).
+   */
+  insertMedia(row: MediaRow, quotaBytes: number | null): Promise<void>;
+  getMedia(mediaId: string): Promise<MediaRow | null>;
+  listMedia(orgId: string, options: { limit: number; after?: string }): Promise<MediaPage>;
+  /** Removes the row and returns it, or null when there was none. */
+  deleteMedia(mediaId: string): Promise<MediaRow | null>;
+  usage(orgId: string): Promise<OrgUsage>;
+  /** Of the given blob keys, those that a media row references (for the orphan sweep). */
+  referencedBlobKeys(blobKeys: string[]): Promise<Set<string>>;
+}
+
+/** The engine is down, locked or refused: the API answers -1 system busy. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
+/** A unique key (org name, app key, media id) already exists. */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
+/** The org's storage quota would be exceeded by this insert. */
+export class QuotaExceededError extends Error {
+  override name = 'QuotaExceededError';
+}
