@@ -18,6 +18,12 @@ export interface BlobInfo {
 }
 
 export interface BlobStore {
+  /**
+   * True when putFile only moves the staged file (so the stager must fsync it first); false or
+   * absent when the store copies the bytes elsewhere and the local staged file may stay volatile.
+   */
+  readonly durableStaging?: boolean;
+
   init(): Promise<void>;
   close(): Promise<void>;
   /** Throws BlobUnavailableError when the backend cannot answer (for /readyz). */

@@ -1,0 +1,117 @@
+// Builds the Fastify instance from the services; never listens (tests inject, server.ts listens).
+
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { ERRORS } from '@oapi-media/core';
+import { pino, type Logger } from 'pino';
+import { registerDingTalk } from './dialects/dingtalk/index.ts';
+import { DRAIN_BUDGET_BYTES } from './dialects/dingtalk/media-upload.ts';
+import { errorPayload, mapError } from './errors.ts';
+import { createMetrics } from './http/metrics.ts';
+import { redactUrl } from './http/redact.ts';
+import { requestIdOf } from './http/request-id.ts';
+import type { Services } from './services.ts';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** After an early answer, the rest of a body is read and dropped for at most this long. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+export interface AppOptions {
+  /** A pino logger to log into (tests pass a silent one or capture lines); default: stdout. */
+  logger?: Logger;
+}
+
+export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {
+  const { config } = services;
+  const app = Fastify({
+    loggerInstance: (options.logger ?? pino({ level: config.logLevel })) as FastifyBaseLogger,
+    genReqId: requestIdOf,
+    requestIdLogLabel: 'reqId',
+    connectionTimeout: config.requestIdleTimeoutMs,
+    return503OnClosing: true,
+  });
+  app.setChildLoggerFactory((logger, bindings, childOptions) =>
+    logger.child(bindings, {
+      ...childOptions,
+      serializers: {
+        req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
+      },
+    }),
+  );
+
+  const metrics = createMetrics();
+
+  // Bodies are read by the routes themselves, as streams (uploads are never buffered whole).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unknown';
+    metrics.duration.observe({ route }, reply.elapsedTime / 1000);
+    metrics.requests.inc({ route, method: request.method, errcode: String(reply.getHeader('x-errcode') ?? 0) });
+    guardDrain(request.raw);
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const { kind, serverFault } = mapError(error);
+    if (serverFault) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ errcode: ERRORS[kind].errcode, reason: (error as Error).message }, 'request refused');
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (!request.raw.complete && declared > DRAIN_BUDGET_BYTES) reply.header('connection', 'close');
+    return reply
+      .code(ERRORS[kind].httpStatus)
+      .header('content-type', JSON_TYPE)
+      .header('x-errcode', ERRORS[kind].errcode)
+      .send(errorPayload(kind, config.errmsgLanguage, request.id));
+  });
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).header('content-type', JSON_TYPE).header('x-errcode', 404).send(errorPayload('notFound', config.errmsgLanguage, request.id)),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'oapi-media',
+        description: 'DingTalk-compatible enterprise media API. API errors are HTTP 200 with a non-zero errcode.',
+        version: '0.1.0',
+      },
+    },
+  });
+
+  registerDingTalk(app, services);
+
+  app.get('/healthz', { schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { summary: 'Readiness: database and storage reachable' } }, async (_request, reply) => {
+    const checks = await Promise.allSettled([services.metadata.ping(), services.blobs.ping()]);
+    const failing = ['database', 'storage'].filter((_, i) => checks[i]!.status === 'rejected');
+    return reply.code(failing.length === 0 ? 200 : 503).send({ status: failing.length === 0 ? 'ready' : 'unavailable', failing });
+  });
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: false } }, async (_request, reply) =>
+    reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  return app;
+}
+
+/**
+ * After an early answer (e.g. 40006 mid-upload) Node reads and drops the rest of the body to keep
+ * the connection usable; a client that keeps sending past the budget or the timeout is cut off.
+ */
+function guardDrain(request: import('node:http').IncomingMessage): void {
+  if (request.complete || request.destroyed) return;
+  let drained = 0;
+  const timer = setTimeout(() => request.socket?.destroy(), DRAIN_TIMEOUT_MS);
+  timer.unref();
+  request.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_BUDGET_BYTES) request.socket?.destroy();
+  });
+  request.once('end', () => clearTimeout(timer));
+  request.once('close', () => clearTimeout(timer));
+  request.resume();
+}

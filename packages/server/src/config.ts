@@ -1,0 +1,100 @@
+// One typed config, validated once at start (flags > env > defaults) and passed down frozen.
+
+import { resolve } from 'node:path';
+import type { ErrmsgLanguage } from '@oapi-media/core';
+
+export const TOKEN_TTL_SECONDS = 7200; // api.md: tokens live 7200 s and are renewed to a full 7200 s
+/** Room for the multipart framing and small fields around the file part. */
+export const FORM_OVERHEAD_BYTES = 64 * 1024;
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  /** The data folder: SQLite file, blobs and staging temp files of the embedded default. */
+  readonly dataDir: string;
+  /** postgres://... selects PostgreSQL for metadata; undefined = SQLite in dataDir. */
+  readonly databaseUrl: string | undefined;
+  /** s3://BUCKET?endpoint=... selects S3 for blobs; undefined = local disk in dataDir. */
+  readonly storageUrl: string | undefined;
+  /** redis://... makes rate limits hold across nodes; undefined = per node. */
+  readonly redisUrl: string | undefined;
+  /** Key that tokens are derived from (HMAC); undefined = generated once into dataDir/secret.key. */
+  readonly secretKey: string | undefined;
+  readonly errmsgLanguage: ErrmsgLanguage;
+  readonly logLevel: string;
+  readonly tokenTtlSeconds: number;
+  /** Requests per second per app unless an org sets its own; 0 = unlimited. */
+  readonly defaultRateLimitPerSecond: number;
+  /** How long a client may stay silent mid-request before it is cut off (slow-loris guard). */
+  readonly requestIdleTimeoutMs: number;
+  /** Current time in ms; injectable so that tests expire tokens without waiting. */
+  readonly now: () => number;
+}
+
+export interface ConfigInput {
+  host?: string;
+  port?: number | string;
+  dataDir?: string;
+  databaseUrl?: string;
+  storageUrl?: string;
+  redisUrl?: string;
+  secretKey?: string;
+  errmsgLanguage?: string;
+  logLevel?: string;
+  tokenTtlSeconds?: number;
+  defaultRateLimitPerSecond?: number | string;
+  requestIdleTimeoutMs?: number;
+  now?: () => number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parsePort(value: number | string): number {
+  const port = typeof value === 'number' ? value : Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`invalid port: ${value}`);
+  return port;
+}
+
+function parseNonNegative(name: string, value: number | string): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`invalid ${name}: ${value}`);
+  return n;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Flags (input) win over the environment, which wins over the defaults. */
+export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const language = input.errmsgLanguage ?? env.OAPI_MEDIA_ERRMSG_LANGUAGE ?? 'zh';
+  if (language !== 'zh' && language !== 'en') throw new ConfigError(`invalid errmsg language: ${language} (zh or en)`);
+  const databaseUrl = nonEmpty(input.databaseUrl ?? env.DATABASE_URL);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must be a postgres:// URL');
+  }
+  const storageUrl = nonEmpty(input.storageUrl ?? env.OAPI_MEDIA_STORAGE);
+  if (storageUrl !== undefined && !storageUrl.startsWith('s3://')) {
+    throw new ConfigError('OAPI_MEDIA_STORAGE must be an s3://BUCKET?endpoint=... URL');
+  }
+  return Object.freeze({
+    host: input.host ?? env.HOST ?? '127.0.0.1',
+    port: parsePort(input.port ?? env.PORT ?? 8080),
+    dataDir: resolve(input.dataDir ?? env.OAPI_MEDIA_DATA ?? './data'),
+    databaseUrl,
+    storageUrl,
+    redisUrl: nonEmpty(input.redisUrl ?? env.REDIS_URL),
+    secretKey: nonEmpty(input.secretKey ?? env.OAPI_MEDIA_SECRET_KEY),
+    errmsgLanguage: language,
+    logLevel: input.logLevel ?? env.LOG_LEVEL ?? 'info',
+    tokenTtlSeconds: input.tokenTtlSeconds ?? TOKEN_TTL_SECONDS,
+    defaultRateLimitPerSecond: parseNonNegative(
+      'rate limit',
+      input.defaultRateLimitPerSecond ?? env.OAPI_MEDIA_RATE_LIMIT ?? 0,
+    ),
+    requestIdleTimeoutMs: input.requestIdleTimeoutMs ?? 30_000,
+    now: input.now ?? Date.now,
+  });
+}

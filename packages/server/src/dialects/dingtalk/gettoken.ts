@@ -1,0 +1,47 @@
+// GET /gettoken?appkey=&appsecret= (or corpid=&corpsecret=, as older SDKs send) — api.md.
+
+import { ApiError } from '@oapi-media/core';
+import type { FastifyInstance } from 'fastify';
+import { param } from '../../http/params.ts';
+import { appPrincipal } from '../../service/tokens.ts';
+import type { Services } from '../../services.ts';
+import { sendOk } from './reply.ts';
+
+export const gettokenSchema = {
+  summary: 'Get an access_token (7200 s) for an app',
+  querystring: {
+    type: 'object',
+    properties: {
+      appkey: { type: 'string' }, appsecret: { type: 'string' },
+      corpid: { type: 'string', description: 'older name of appkey' },
+      corpsecret: { type: 'string', description: 'older name of appsecret' },
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        errcode: { type: 'integer' }, errmsg: { type: 'string' },
+        access_token: { type: 'string' }, expires_in: { type: 'integer' },
+      },
+    },
+  },
+} as const;
+
+export function registerGettoken(app: FastifyInstance, services: Services): void {
+  app.get('/gettoken', { schema: gettokenSchema, attachValidation: true }, async (request, reply) => {
+    const q = request.query;
+    const appKey = param(q, 'appkey');
+    const appSecret = param(q, 'appsecret');
+    const corpId = param(q, 'corpid');
+    const corpSecret = param(q, 'corpsecret');
+    const byAppKey = appKey !== undefined || appSecret !== undefined;
+    const key = byAppKey ? appKey : corpId;
+    const secret = byAppKey ? appSecret : corpSecret;
+    if (!key || !secret) throw new ApiError('missingParameter');
+    const found = await services.tokens.authenticateApp(key, secret);
+    if (!found) throw new ApiError(byAppKey ? 'invalidAppCredentials' : 'invalidCorpCredentials');
+    const grant = await services.tokens.issue(appPrincipal(found.id), found.orgId);
+    return sendOk(reply, { access_token: grant.accessToken, expires_in: grant.expiresIn });
+  });
+}

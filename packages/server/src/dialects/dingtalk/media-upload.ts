@@ -1,0 +1,79 @@
+// POST /media/upload?access_token=&type= with multipart field `media` (api.md).
+
+import { ApiError, LARGEST_MEDIA_BYTES, MEDIA_TYPE_RULES, MEDIA_TYPES, isMediaType } from '@oapi-media/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { FORM_OVERHEAD_BYTES } from '../../config.ts';
+import { param } from '../../http/params.ts';
+import type { Caller } from '../../service/tokens.ts';
+import type { Services } from '../../services.ts';
+import { sendOk } from './reply.ts';
+import { readUploadForm } from './upload-form.ts';
+
+export const uploadSchema = {
+  summary: 'Upload a media file (image, voice, video or file) and get its reusable media_id',
+  consumes: ['multipart/form-data'],
+  querystring: {
+    type: 'object',
+    properties: {
+      access_token: { type: 'string', description: 'may also be sent as a form field' },
+      type: { type: 'string', enum: [...MEDIA_TYPES], description: 'may also be sent as a form field' },
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        errcode: { type: 'integer' }, errmsg: { type: 'string' },
+        media_id: { type: 'string' }, created_at: { type: 'integer', description: 'epoch milliseconds' },
+        type: { type: 'string', enum: [...MEDIA_TYPES] },
+      },
+    },
+  },
+} as const;
+
+const MULTIPART = /^multipart\/form-data\s*(;|$)/i;
+
+/** A body this much larger than it may be is cut off rather than read to its end after the answer. */
+export const DRAIN_BUDGET_BYTES = 2 * (LARGEST_MEDIA_BYTES + FORM_OVERHEAD_BYTES);
+
+function declaredLength(request: FastifyRequest): number | undefined {
+  const header = request.headers['content-length'];
+  if (header === undefined) return undefined;
+  const n = Number(header);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+export function registerMediaUpload(app: FastifyInstance, services: Services): void {
+  app.post('/media/upload', { schema: uploadSchema, attachValidation: true }, async (request, reply) => {
+    const queryToken = param(request.query, 'access_token');
+    const queryType = param(request.query, 'type');
+
+    // What the query already decides is answered before the body is read.
+    let caller: Caller | undefined;
+    if (queryToken !== undefined) caller = await services.tokens.verify(queryToken);
+    if (queryType !== undefined && !isMediaType(queryType) && caller) throw new ApiError('invalidMediaType', queryType);
+    if (!MULTIPART.test(request.headers['content-type'] ?? '')) throw new ApiError('multipartRequired');
+    const knownType = isMediaType(queryType) ? queryType : undefined;
+    const capBytes = knownType ? MEDIA_TYPE_RULES[knownType].maxBytes : LARGEST_MEDIA_BYTES;
+    const declared = declaredLength(request);
+    // api.md: a declared Content-Length over the limit is refused before the body is read.
+    if (declared !== undefined && declared > capBytes + FORM_OVERHEAD_BYTES) {
+      throw new ApiError('invalidFileSize', `declared ${declared} bytes`);
+    }
+
+    const form = await readUploadForm(request.raw, services.media.staging, capBytes);
+    try {
+      caller ??= await services.tokens.verify(form.fields.get('access_token'));
+      const type = queryType ?? form.fields.get('type');
+      if (!isMediaType(type)) throw new ApiError('invalidMediaType', type ?? 'missing');
+      if (!form.staged) throw new ApiError('missingMedia');
+      const staged = form.staged;
+      form.staged = undefined; // commit() owns it from here
+      const row = await services.media.commit({ caller, type, fileName: form.fileName, staged });
+      request.log.info({ mediaId: row.mediaId, type: row.type, format: row.format, size: row.size }, 'media stored');
+      return sendOk(reply, { media_id: row.mediaId, created_at: row.createdAt, type: row.type });
+    } finally {
+      if (form.staged) await services.media.staging.discard(form.staged);
+    }
+  });
+}

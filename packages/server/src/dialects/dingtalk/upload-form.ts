@@ -1,0 +1,106 @@
+// Reads a multipart/form-data upload with busboy: the `media` part is streamed to the staging area
+// (never buffered whole), small fields (access_token, type) are collected whether they come before
+// or after the file (api.md: DingTalk's own curl sends them with -F, before the file).
+
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import busboy from 'busboy';
+import { ApiError } from '@oapi-media/core';
+import type { StagedFile, StagingArea } from '../../service/staging.ts';
+
+export interface UploadForm {
+  fields: Map<string, string>;
+  /** The staged `media` part, or undefined when the form had none. */
+  staged: StagedFile | undefined;
+  fileName: string | undefined;
+}
+
+const FIELD_LIMITS = { fields: 32, fieldSize: 64 * 1024, files: 8, parts: 48, headerPairs: 32 };
+
+/**
+ * Resolves once the whole form is read and the media part is staged; rejects with the staging
+ * error (StagingLimitError past `capBytes`) as soon as it happens, or ApiError for a form that
+ * cannot be read. Nothing stays in the staging area when it rejects.
+ */
+export function readUploadForm(request: IncomingMessage, staging: StagingArea, capBytes: number): Promise<UploadForm> {
+  return new Promise<UploadForm>((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: request.headers,
+        limits: { ...FIELD_LIMITS, fileSize: capBytes + 1 },
+        defCharset: 'latin1', // field values byte for byte: a media part sent as a field stays binary
+        defParamCharset: 'utf8', // file names are sent as raw UTF-8 by browsers, curl and most SDKs
+      });
+    } catch {
+      reject(new ApiError('multipartRequired', 'no multipart boundary'));
+      return;
+    }
+    const fields = new Map<string, string>();
+    let staging$: Promise<StagedFile> | undefined;
+    let fileName: string | undefined;
+    let settled = false;
+
+    const fail = (error: unknown): void => {
+      if (settled) return;
+      settled = true;
+      request.unpipe(parser);
+      parser.removeAllListeners('file');
+      // Ends the media stream in flight too, so its staging pipeline fails and removes the file.
+      parser.destroy();
+      // The staged file (if any) is removed by the stager on its own error, or here once staged.
+      void staging$?.then((staged) => staging.discard(staged), () => {});
+      reject(error);
+    };
+
+    parser.on('field', (name, value, info) => {
+      // A `media` part with neither a filename nor a binary type arrives as a field: still the media.
+      if (name === 'media' && staging$ === undefined) {
+        if (info.valueTruncated) {
+          fail(new ApiError('invalidFileType', 'media sent as a text part larger than a field may be'));
+          return;
+        }
+        staging$ = staging.stage(Readable.from([Buffer.from(value, 'latin1')]), capBytes);
+        staging$.catch(fail);
+        return;
+      }
+      if (!fields.has(name)) fields.set(name, value);
+    });
+    parser.on('file', (name, stream, info) => {
+      if (name !== 'media' || staging$ !== undefined) {
+        stream.resume(); // extra parts are read past, not stored
+        return;
+      }
+      fileName = info.filename;
+      staging$ = staging.stage(stream, capBytes);
+      staging$.catch(fail);
+    });
+    parser.on('error', (error: Error) => {
+      const truncated = /unexpected end/i.test(error.message);
+      fail(new ApiError(truncated ? 'missingMedia' : 'multipartRequired', `multipart: ${error.message}`));
+    });
+    parser.on('close', () => {
+      if (settled) return;
+      if (staging$ === undefined) {
+        settled = true;
+        resolve({ fields, staged: undefined, fileName });
+        return;
+      }
+      staging$.then(
+        (staged) => {
+          if (settled) {
+            void staging.discard(staged);
+            return;
+          }
+          settled = true;
+          resolve({ fields, staged, fileName });
+        },
+        fail,
+      );
+    });
+    request.on('close', () => {
+      if (!request.complete) fail(new ApiError('missingMedia', 'client went away mid-upload'));
+    });
+    request.pipe(parser);
+  });
+}

@@ -1,0 +1,58 @@
+// Starts a listening node: services, first-start bootstrap, orphan sweep, the HTTP app.
+
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApp } from './app.ts';
+import type { Config } from './config.ts';
+import type { AppCredentials } from './service/admin.ts';
+import { openServices, type Services } from './services.ts';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  services: Services;
+  /** http://host:port actually bound (port 0 resolves to the real one). */
+  url: string;
+  /** Credentials created on a first start with no apps; shown once. */
+  firstStartCredentials: AppCredentials | null;
+  close(): Promise<void>;
+}
+
+/** A blob without a row this old is an orphan even if another node shares the storage. */
+const ORPHAN_GRACE_MS = 15 * 60 * 1000;
+
+export async function startServer(config: Config, options: { logger?: Logger } = {}): Promise<RunningServer> {
+  const services = await openServices(config);
+  try {
+    const leftovers = await services.media.staging.removeLeftovers();
+    const firstStartCredentials = await services.admin.bootstrapDefault();
+    const app = await buildApp(services, options);
+    // A crash between blob and row leaves an orphan blob; with the data folder to itself (embedded
+    // default) every unreferenced blob is one, with shared storage only those past the grace time.
+    const shared = config.storageUrl !== undefined || config.databaseUrl !== undefined;
+    void services.media.sweepOrphans(shared ? ORPHAN_GRACE_MS : 0).then(
+      (removed) => app.log.info({ removed }, 'orphan sweep done'),
+      (error: unknown) => app.log.warn({ err: error }, 'orphan sweep failed'),
+    );
+    if (leftovers > 0) app.log.info({ leftovers }, 'removed temp files of interrupted uploads');
+    const purge = setInterval(() => void services.tokens.purgeExpired().catch(() => {}), 3600_000);
+    purge.unref();
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    return {
+      app,
+      services,
+      url: `http://${host}:${port}`,
+      firstStartCredentials,
+      async close() {
+        clearInterval(purge);
+        await app.close();
+        await services.close();
+      },
+    };
+  } catch (error) {
+    await services.close();
+    throw error;
+  }
+}

@@ -1,0 +1,30 @@
+// The original file name is kept for Content-Disposition (api.md), but stored safely: no path, no
+// control characters, bounded length. It is never used as a path on disk.
+
+const MAX_NAME_BYTES = 255;
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+export function safeFileName(raw: string | undefined, fallbackExtension: string): string {
+  const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
+  let name = base.replace(CONTROL_CHARACTERS, '').trim();
+  if (name === '' || name === '.' || name === '..') name = `media.${fallbackExtension}`;
+  if (Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
+  const dot = name.lastIndexOf('.');
+  const extension = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : '';
+  let stem = '';
+  let budget = MAX_NAME_BYTES - Buffer.byteLength(extension);
+  for (const codePoint of name.slice(0, name.length - extension.length)) {
+    budget -= Buffer.byteLength(codePoint);
+    if (budget < 0) break;
+    stem += codePoint;
+  }
+  return stem + extension;
+}
+
+/** `attachment; filename="ascii fallback"; filename*=UTF-8''percent-encoded` (RFC 6266 / 5987). */
+export function contentDisposition(fileName: string): string {
+  const asciiFallback = fileName.replace(/[^\x20-\x7e]|["\\%]/g, '_');
+  const encoded = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${asciiFallback}"; filename*=UTF-8''${encoded}`;
+}

@@ -1,0 +1,36 @@
+// Identifiers and secrets. All random, all URL-safe (api.md: SDKs paste them into URLs unencoded).
+
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+const base64url = (bytes: Buffer): string => bytes.toString('base64url');
+
+/** api.md: '@' + URL-safe characters, ≥ 128 bits of randomness, revealing nothing. 144 bits here. */
+export const newMediaId = (): string => `@${base64url(randomBytes(18))}`;
+export const MEDIA_ID_PATTERN = /^@[A-Za-z0-9_-]{16,64}$/;
+
+export const newId = (): string => base64url(randomBytes(12));
+/** Internal name of the bytes in the BlobStore; unrelated to the media_id. */
+export const newBlobKey = (): string => randomBytes(16).toString('hex');
+export const newAppKey = (): string => `ding${randomBytes(10).toString('hex')}`;
+export const newAppSecret = (): string => base64url(randomBytes(32));
+/** DingTalk-style corp id: 'ding' + 32 hex characters. */
+export const newCorpId = (): string => `ding${randomBytes(16).toString('hex')}`;
+export const newTokenNonce = (): string => randomBytes(16).toString('hex');
+
+export const sha256Hex = (value: string): string => createHash('sha256').update(value).digest('hex');
+
+/**
+ * A token is derived from a stored, non-secret nonce with a key the database never holds, so that
+ * /gettoken can answer the same token again while only its hash is stored (api.md).
+ */
+export function deriveToken(key: Buffer, nonce: string): string {
+  return base64url(createHmac('sha256', key).update(nonce).digest());
+}
+export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+/** Compares two hex digests in constant time (no early exit on the first differing byte). */
+export function sameDigest(aHex: string, bHex: string): boolean {
+  const a = Buffer.from(aHex, 'hex');
+  const b = Buffer.from(bHex, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
+}

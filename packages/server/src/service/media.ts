@@ -1,0 +1,143 @@
+// Media upload and download (api.md): what the product means, whatever the wire dialect.
+// Order of a commit: staged bytes (fsynced) -> BlobStore.putFile (atomic, durable) -> metadata row.
+// A crash between the last two leaves an orphan blob, never a visible half-written media; the
+// sweep removes orphans.
+
+import type { Readable } from 'node:stream';
+import { ApiError, EXTENSION_FORMATS, MEDIA_TYPE_RULES, extensionOf, type MediaType } from '@oapi-media/core';
+import { detectFormat } from '../formats/detect.ts';
+import { formatAllowed } from '../formats/allowed.ts';
+import type { BlobStore, ByteRange } from '../stores/blobs/interface.ts';
+import { QuotaExceededError, type MediaRow, type MetadataStore } from '../stores/metadata/interface.ts';
+import { safeFileName } from './file-names.ts';
+import { MEDIA_ID_PATTERN, newBlobKey, newMediaId } from './ids.ts';
+import type { StagedFile, StagingArea } from './staging.ts';
+import type { Caller } from './tokens.ts';
+
+export interface UploadRequest {
+  caller: Caller;
+  type: MediaType;
+  fileName: string | undefined;
+  staged: StagedFile;
+}
+
+export interface OpenedMedia {
+  row: MediaRow;
+  /** Present unless the caller only asked for the headers (HEAD, 304). */
+  body: Readable | undefined;
+}
+
+export class MediaService {
+  readonly #metadata: MetadataStore;
+  readonly #blobs: BlobStore;
+  readonly #staging: StagingArea;
+  readonly #now: () => number;
+
+  constructor(metadata: MetadataStore, blobs: BlobStore, staging: StagingArea, now: () => number) {
+    this.#metadata = metadata;
+    this.#blobs = blobs;
+    this.#staging = staging;
+    this.#now = now;
+  }
+
+  get staging(): StagingArea {
+    return this.#staging;
+  }
+
+  /**
+   * Checks a staged upload and, when it is acceptable, stores it. The staged file is consumed in
+   * every case: stored, or removed with nothing left behind.
+   */
+  async commit(request: UploadRequest): Promise<MediaRow> {
+    const { caller, type, staged } = request;
+    let blobKey: string | undefined;
+    try {
+      const rule = MEDIA_TYPE_RULES[type];
+      if (staged.size === 0) throw new ApiError('emptyMedia');
+      if (staged.size > rule.maxBytes) throw new ApiError('invalidFileSize', `${staged.size} > ${rule.maxBytes}`);
+      const format = await detectFormat(staged.path);
+      const rawName = request.fileName ?? '';
+      if (!formatAllowed(type, rawName, format) || format === null) {
+        throw new ApiError('invalidFileType', `bytes=${format ?? 'unknown'} ext=${extensionOf(rawName) || 'none'} type=${type}`);
+      }
+      const org = await this.#metadata.getOrgById(caller.orgId);
+      if (!org) throw new ApiError('invalidAccessToken', 'token of a deleted org');
+      const usage = org.quotaBytes === null ? undefined : await this.#metadata.usage(org.id);
+      if (usage && usage.totalBytes + staged.size > org.quotaBytes!) throw new ApiError('quotaExceeded');
+
+      blobKey = newBlobKey();
+      await this.#blobs.putFile(blobKey, staged.path, staged.size);
+      const row: MediaRow = {
+        mediaId: newMediaId(),
+        orgId: caller.orgId,
+        uploadedBy: caller.principal,
+        type,
+        format,
+        fileName: safeFileName(rawName, extensionFor(format)),
+        size: staged.size,
+        sha256: staged.sha256,
+        blobKey,
+        createdAt: this.#now(),
+      };
+      await this.#metadata.insertMedia(row, org.quotaBytes);
+      return row;
+    } catch (error) {
+      await this.#staging.discard(staged);
+      if (blobKey !== undefined) await this.#blobs.delete(blobKey).catch(() => {}); // else the sweep gets it
+      if (error instanceof QuotaExceededError) throw new ApiError('quotaExceeded', error.message);
+      throw error;
+    }
+  }
+
+  /** The media row an app of `caller`'s org may read; 41006 / 40007 otherwise (api.md). */
+  async find(caller: Caller, mediaId: string | undefined): Promise<MediaRow> {
+    if (mediaId === undefined || mediaId === '') throw new ApiError('missingMediaId');
+    if (!MEDIA_ID_PATTERN.test(mediaId)) throw new ApiError('invalidMediaId', 'malformed');
+    const row = await this.#metadata.getMedia(mediaId);
+    // Another org's media answers exactly like an unknown one: ids are not probeable across orgs.
+    if (!row || row.orgId !== caller.orgId) throw new ApiError('invalidMediaId', row ? 'foreign org' : 'unknown');
+    return row;
+  }
+
+  async read(row: MediaRow, range?: ByteRange): Promise<Readable> {
+    return this.#blobs.get(row.blobKey, range);
+  }
+
+  /** Operator delete: the row first (the media disappears at once), then the bytes. */
+  async remove(mediaId: string): Promise<MediaRow | null> {
+    const row = await this.#metadata.deleteMedia(mediaId);
+    if (row) await this.#blobs.delete(row.blobKey);
+    return row;
+  }
+
+  /**
+   * Removes blobs that no media row references and that are older than `graceMs` (a blob of an
+   * upload in flight on another node is younger). Returns how many were removed.
+   */
+  async sweepOrphans(graceMs: number): Promise<number> {
+    const cutoff = this.#now() - graceMs;
+    let removed = 0;
+    let batch: string[] = [];
+    const flush = async (): Promise<void> => {
+      const referenced = await this.#metadata.referencedBlobKeys(batch);
+      for (const key of batch) {
+        if (!referenced.has(key)) {
+          await this.#blobs.delete(key);
+          removed++;
+        }
+      }
+      batch = [];
+    };
+    for await (const blob of this.#blobs.list()) {
+      if (blob.lastModified > cutoff) continue;
+      batch.push(blob.key);
+      if (batch.length >= 500) await flush();
+    }
+    if (batch.length > 0) await flush();
+    return removed;
+  }
+}
+
+function extensionFor(format: string): string {
+  return Object.keys(EXTENSION_FORMATS).find((ext) => EXTENSION_FORMATS[ext] === format) ?? 'bin';
+}

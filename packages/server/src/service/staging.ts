@@ -1,0 +1,84 @@
+// Streams one upload into a temp file in the staging folder: size cap, sha256 and (when the blob
+// store needs it) fsync on the way, memory flat in file size. A failure leaves no file behind.
+
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+
+export interface StagedFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** The body went past the cap; api.md: cut off at limit + 1 byte. */
+export class StagingLimitError extends Error {
+  override name = 'StagingLimitError';
+}
+
+/** Counts and hashes what flows through, and stops the flow past `capBytes`. */
+class MeasuringTransform extends Transform {
+  readonly hash = createHash('sha256');
+  size = 0;
+  readonly #capBytes: number;
+  constructor(capBytes: number) {
+    super();
+    this.#capBytes = capBytes;
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.size > this.#capBytes) {
+      done(new StagingLimitError(`more than ${this.#capBytes} bytes`));
+      return;
+    }
+    this.hash.update(chunk);
+    done(null, chunk);
+  }
+}
+
+export class StagingArea {
+  readonly dir: string;
+  readonly #fsync: boolean;
+
+  constructor(dir: string, fsync: boolean) {
+    this.dir = dir;
+    this.#fsync = fsync;
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+  }
+
+  /**
+   * Removes what a crash left behind (api.md: leftovers cleaned at start). Only the server that owns
+   * the data folder calls it, at start: the CLI must not, a server may be staging right now.
+   */
+  async removeLeftovers(): Promise<number> {
+    const leftovers = (await readdir(this.dir)).filter((name) => name.endsWith('.part'));
+    await Promise.all(leftovers.map((name) => rm(join(this.dir, name), { force: true })));
+    return leftovers.length;
+  }
+
+  async stage(source: Readable, capBytes: number): Promise<StagedFile> {
+    const path = join(this.dir, `${randomBytes(12).toString('hex')}.part`);
+    const measure = new MeasuringTransform(capBytes);
+    const handle = await open(path, 'wx', 0o600);
+    try {
+      await pipeline(source, measure, handle.createWriteStream({ autoClose: false, highWaterMark: 256 * 1024 }));
+      if (this.#fsync) await handle.sync();
+      await handle.close();
+      return { path, size: measure.size, sha256: measure.hash.digest('hex') };
+    } catch (error) {
+      await handle.close().catch(() => {});
+      await unlink(path).catch(() => {});
+      throw error;
+    }
+  }
+
+  async discard(staged: StagedFile): Promise<void> {
+    await unlink(staged.path).catch(() => {});
+  }
+}

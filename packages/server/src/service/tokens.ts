@@ -1,0 +1,78 @@
+// Access tokens (api.md GET /gettoken): 7200 s, the same token again while valid (renewed to a full
+// 7200 s), stored only as a hash.
+
+import { ApiError } from '@oapi-media/core';
+import type { App, MetadataStore } from '../stores/metadata/interface.ts';
+import { deriveToken, newTokenNonce, sameDigest, sha256Hex, TOKEN_PATTERN } from './ids.ts';
+
+export interface TokenGrant {
+  accessToken: string;
+  expiresIn: number;
+}
+
+/** Who is calling, once a token has been checked. */
+export interface Caller {
+  orgId: string;
+  /** 'app:<id>' or 'suite:<id>': what the token was issued to. */
+  principal: string;
+}
+
+export const appPrincipal = (appId: string): string => `app:${appId}`;
+
+/** Any secret's hash: used when the appkey is unknown, so that a miss costs what a hit costs. */
+const DECOY_SECRET_HASH = sha256Hex('oapi-media decoy secret');
+
+export class TokenService {
+  readonly #metadata: MetadataStore;
+  readonly #key: Buffer;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+
+  constructor(metadata: MetadataStore, key: Buffer, ttlSeconds: number, now: () => number) {
+    this.#metadata = metadata;
+    this.#key = key;
+    this.#ttlMs = ttlSeconds * 1000;
+    this.#now = now;
+  }
+
+  get ttlSeconds(): number {
+    return this.#ttlMs / 1000;
+  }
+
+  /** Checks appkey + appsecret in constant time with respect to the secret; null when wrong. */
+  async authenticateApp(appKey: string, appSecret: string): Promise<App | null> {
+    const app = await this.#metadata.getAppByKey(appKey);
+    const matches = sameDigest(sha256Hex(appSecret), app?.secretHash ?? DECOY_SECRET_HASH);
+    return app && matches ? app : null;
+  }
+
+  /** The principal's valid token renewed, or a new one (api.md: same token while valid). */
+  async issue(principal: string, orgId: string): Promise<TokenGrant> {
+    const now = this.#now();
+    const expiresAt = now + this.#ttlMs;
+    const current = await this.#metadata.findValidToken(principal, orgId, now);
+    if (current) {
+      await this.#metadata.renewToken(current.tokenHash, expiresAt);
+      return { accessToken: deriveToken(this.#key, current.nonce), expiresIn: this.ttlSeconds };
+    }
+    const nonce = newTokenNonce();
+    const accessToken = deriveToken(this.#key, nonce);
+    await this.#metadata.insertToken({ tokenHash: sha256Hex(accessToken), nonce, principal, orgId, issuedAt: now, expiresAt });
+    return { accessToken, expiresIn: this.ttlSeconds };
+  }
+
+  /** The caller a token stands for; 41001 missing, 40014 unknown, 42001 past its 7200 s. */
+  async verify(accessToken: string | undefined): Promise<Caller> {
+    if (accessToken === undefined || accessToken === '') throw new ApiError('missingAccessToken');
+    if (!TOKEN_PATTERN.test(accessToken)) throw new ApiError('invalidAccessToken', 'malformed token');
+    const row = await this.#metadata.getToken(sha256Hex(accessToken));
+    if (!row) throw new ApiError('invalidAccessToken', 'unknown token');
+    if (row.expiresAt <= this.#now()) throw new ApiError('expiredAccessToken');
+    return { orgId: row.orgId, principal: row.principal };
+  }
+
+  /** Expired tokens are kept a day so that callers get 42001 (refetch) rather than 40014. */
+  async purgeExpired(): Promise<number> {
+    return this.#metadata.deleteExpiredTokens(this.#now() - 24 * 3600 * 1000);
+  }
+}

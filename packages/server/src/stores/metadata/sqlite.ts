@@ -1,0 +1,297 @@
+// MetadataStore on SQLite (better-sqlite3 ^12, WAL): the embedded default. The operator CLI opens
+// the same file while the server runs; WAL + busy_timeout make that safe.
+
+import Database from 'better-sqlite3';
+import type { MediaFormat, MediaType } from '@oapi-media/core';
+import {
+  ConflictError,
+  QuotaExceededError,
+  StoreUnavailableError,
+  type App,
+  type MediaPage,
+  type MediaRow,
+  type MetadataStore,
+  type Org,
+  type OrgUsage,
+  type TokenRow,
+} from './interface.ts';
+
+/** Versioned schema: migration N brings user_version from N-1 to N. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE orgs (
+     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, corp_id TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL, quota_bytes INTEGER, rate_limit_per_second INTEGER);
+   CREATE TABLE apps (
+     id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), name TEXT NOT NULL,
+     app_key TEXT NOT NULL UNIQUE, secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
+   CREATE TABLE tokens (
+     token_hash TEXT PRIMARY KEY, nonce TEXT NOT NULL, principal TEXT NOT NULL, org_id TEXT NOT NULL,
+     issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+   CREATE INDEX tokens_by_principal ON tokens (principal, org_id, expires_at);
+   CREATE TABLE media (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, media_id TEXT NOT NULL UNIQUE, org_id TEXT NOT NULL,
+     uploaded_by TEXT NOT NULL, type TEXT NOT NULL, format TEXT NOT NULL, file_name TEXT NOT NULL,
+     size INTEGER NOT NULL, sha256 TEXT NOT NULL, blob_key TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);
+   CREATE INDEX media_by_org ON media (org_id, seq);
+   CREATE TABLE org_usage (
+     org_id TEXT PRIMARY KEY, media_count INTEGER NOT NULL DEFAULT 0, total_bytes INTEGER NOT NULL DEFAULT 0);`,
+];
+
+interface OrgRecord {
+  id: string; name: string; corp_id: string; created_at: number;
+  quota_bytes: number | null; rate_limit_per_second: number | null;
+}
+interface AppRecord { id: string; org_id: string; name: string; app_key: string; secret_hash: string; created_at: number }
+interface TokenRecord { token_hash: string; nonce: string; principal: string; org_id: string; issued_at: number; expires_at: number }
+interface MediaRecord {
+  seq: number; media_id: string; org_id: string; uploaded_by: string; type: string; format: string;
+  file_name: string; size: number; sha256: string; blob_key: string; created_at: number;
+}
+
+const toOrg = (r: OrgRecord): Org => ({
+  id: r.id, name: r.name, corpId: r.corp_id, createdAt: r.created_at,
+  quotaBytes: r.quota_bytes, rateLimitPerSecond: r.rate_limit_per_second,
+});
+const toApp = (r: AppRecord): App => ({
+  id: r.id, orgId: r.org_id, name: r.name, appKey: r.app_key, secretHash: r.secret_hash, createdAt: r.created_at,
+});
+const toToken = (r: TokenRecord): TokenRow => ({
+  tokenHash: r.token_hash, nonce: r.nonce, principal: r.principal, orgId: r.org_id,
+  issuedAt: r.issued_at, expiresAt: r.expires_at,
+});
+const toMedia = (r: MediaRecord): MediaRow => ({
+  mediaId: r.media_id, orgId: r.org_id, uploadedBy: r.uploaded_by, type: r.type as MediaType,
+  format: r.format as MediaFormat, fileName: r.file_name, size: r.size, sha256: r.sha256,
+  blobKey: r.blob_key, createdAt: r.created_at,
+});
+
+/** Runs a store call, translating SQLite's errors into the seam's own. */
+function translate<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof QuotaExceededError || error instanceof ConflictError) throw error;
+    const code = (error as { code?: string }).code ?? '';
+    if (code.startsWith('SQLITE_CONSTRAINT')) throw new ConflictError((error as Error).message);
+    throw new StoreUnavailableError(`sqlite: ${(error as Error).message}`);
+  }
+}
+
+export class SqliteMetadataStore implements MetadataStore {
+  readonly #path: string;
+  #db: Database.Database | undefined;
+
+  constructor(dbPath: string) {
+    this.#path = dbPath;
+  }
+
+  get #conn(): Database.Database {
+    if (!this.#db) throw new StoreUnavailableError('sqlite store is not open');
+    return this.#db;
+  }
+
+  async init(): Promise<void> {
+    translate(() => {
+      const db = new Database(this.#path);
+      db.pragma('journal_mode = WAL');
+      // FULL: a committed row survives power loss, not only a crash (api.md: acknowledged = durable).
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
+      this.#db = db;
+      this.#migrate(db);
+    });
+  }
+
+  #migrate(db: Database.Database): void {
+    db.transaction(() => {
+      const version = db.pragma('user_version', { simple: true }) as number;
+      for (let n = version; n < MIGRATIONS.length; n++) {
+        db.exec(MIGRATIONS[n]!);
+        db.pragma(`user_version = ${n + 1}`);
+      }
+    }).immediate();
+  }
+
+  async close(): Promise<void> {
+    this.#db?.close();
+    this.#db = undefined;
+  }
+
+  async ping(): Promise<void> {
+    translate(() => this.#conn.prepare('SELECT 1').get());
+  }
+
+  /** Quick integrity check of the database file (for the reliability suite and operators). */
+  integrityCheck(): string {
+    return translate(() => this.#conn.pragma('integrity_check', { simple: true }) as string);
+  }
+
+  async createOrg(org: Org): Promise<void> {
+    translate(() =>
+      this.#conn
+        .prepare(`INSERT INTO orgs (id, name, corp_id, created_at, quota_bytes, rate_limit_per_second)
+                  VALUES (?, ?, ?, ?, ?, ?)`)
+        .run(org.id, org.name, org.corpId, org.createdAt, org.quotaBytes, org.rateLimitPerSecond),
+    );
+  }
+
+  async getOrgById(id: string): Promise<Org | null> {
+    const r = translate(() => this.#conn.prepare('SELECT * FROM orgs WHERE id = ?').get(id) as OrgRecord | undefined);
+    return r ? toOrg(r) : null;
+  }
+
+  async getOrgByName(name: string): Promise<Org | null> {
+    const r = translate(() => this.#conn.prepare('SELECT * FROM orgs WHERE name = ?').get(name) as OrgRecord | undefined);
+    return r ? toOrg(r) : null;
+  }
+
+  async listOrgs(): Promise<Org[]> {
+    return translate(() => (this.#conn.prepare('SELECT * FROM orgs ORDER BY created_at, name').all() as OrgRecord[]).map(toOrg));
+  }
+
+  async updateOrgLimits(id: string, limits: { quotaBytes?: number | null; rateLimitPerSecond?: number | null }): Promise<void> {
+    translate(() => {
+      const db = this.#conn;
+      if (limits.quotaBytes !== undefined) db.prepare('UPDATE orgs SET quota_bytes = ? WHERE id = ?').run(limits.quotaBytes, id);
+      if (limits.rateLimitPerSecond !== undefined) {
+        db.prepare('UPDATE orgs SET rate_limit_per_second = ? WHERE id = ?').run(limits.rateLimitPerSecond, id);
+      }
+    });
+  }
+
+  async createApp(app: App): Promise<void> {
+    translate(() =>
+      this.#conn
+        .prepare('INSERT INTO apps (id, org_id, name, app_key, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(app.id, app.orgId, app.name, app.appKey, app.secretHash, app.createdAt),
+    );
+  }
+
+  async getAppByKey(appKey: string): Promise<App | null> {
+    const r = translate(() => this.#conn.prepare('SELECT * FROM apps WHERE app_key = ?').get(appKey) as AppRecord | undefined);
+    return r ? toApp(r) : null;
+  }
+
+  async getAppById(id: string): Promise<App | null> {
+    const r = translate(() => this.#conn.prepare('SELECT * FROM apps WHERE id = ?').get(id) as AppRecord | undefined);
+    return r ? toApp(r) : null;
+  }
+
+  async listApps(orgId?: string): Promise<App[]> {
+    return translate(() => {
+      const rows = orgId === undefined
+        ? this.#conn.prepare('SELECT * FROM apps ORDER BY created_at').all()
+        : this.#conn.prepare('SELECT * FROM apps WHERE org_id = ? ORDER BY created_at').all(orgId);
+      return (rows as AppRecord[]).map(toApp);
+    });
+  }
+
+  async countApps(): Promise<number> {
+    return translate(() => (this.#conn.prepare('SELECT count(*) AS n FROM apps').get() as { n: number }).n);
+  }
+
+  async insertToken(t: TokenRow): Promise<void> {
+    translate(() =>
+      this.#conn
+        .prepare(`INSERT INTO tokens (token_hash, nonce, principal, org_id, issued_at, expires_at)
+                  VALUES (?, ?, ?, ?, ?, ?)`)
+        .run(t.tokenHash, t.nonce, t.principal, t.orgId, t.issuedAt, t.expiresAt),
+    );
+  }
+
+  async getToken(tokenHash: string): Promise<TokenRow | null> {
+    const r = translate(() => this.#conn.prepare('SELECT * FROM tokens WHERE token_hash = ?').get(tokenHash) as TokenRecord | undefined);
+    return r ? toToken(r) : null;
+  }
+
+  async findValidToken(principal: string, orgId: string, now: number): Promise<TokenRow | null> {
+    const r = translate(() =>
+      this.#conn
+        .prepare(`SELECT * FROM tokens WHERE principal = ? AND org_id = ? AND expires_at > ?
+                  ORDER BY expires_at DESC LIMIT 1`)
+        .get(principal, orgId, now) as TokenRecord | undefined,
+    );
+    return r ? toToken(r) : null;
+  }
+
+  async renewToken(tokenHash: string, expiresAt: number): Promise<void> {
+    translate(() => this.#conn.prepare('UPDATE tokens SET expires_at = ? WHERE token_hash = ?').run(expiresAt, tokenHash));
+  }
+
+  async deleteTokens(principal: string, orgId: string): Promise<number> {
+    return translate(() => this.#conn.prepare('DELETE FROM tokens WHERE principal = ? AND org_id = ?').run(principal, orgId).changes);
+  }
+
+  async deleteExpiredTokens(now: number): Promise<number> {
+    return translate(() => this.#conn.prepare('DELETE FROM tokens WHERE expires_at <= ?').run(now).changes);
+  }
+
+  async insertMedia(row: MediaRow, quotaBytes: number | null): Promise<void> {
+    const db = this.#conn;
+    translate(() =>
+      db.transaction(() => {
+        db.prepare('INSERT INTO org_usage (org_id) VALUES (?) ON CONFLICT (org_id) DO NOTHING').run(row.orgId);
+        const grown = db
+          .prepare(`UPDATE org_usage SET media_count = media_count + 1, total_bytes = total_bytes + ?
+                    WHERE org_id = ? AND (? IS NULL OR total_bytes + ? <= ?)`)
+          .run(row.size, row.orgId, quotaBytes, row.size, quotaBytes);
+        if (grown.changes !== 1) throw new QuotaExceededError(`org ${row.orgId} over its quota of ${quotaBytes} bytes`);
+        db.prepare(`INSERT INTO media (media_id, org_id, uploaded_by, type, format, file_name, size, sha256, blob_key, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+          .run(row.mediaId, row.orgId, row.uploadedBy, row.type, row.format, row.fileName, row.size, row.sha256, row.blobKey, row.createdAt);
+      }).immediate(),
+    );
+  }
+
+  async getMedia(mediaId: string): Promise<MediaRow | null> {
+    const r = translate(() => this.#conn.prepare('SELECT * FROM media WHERE media_id = ?').get(mediaId) as MediaRecord | undefined);
+    return r ? toMedia(r) : null;
+  }
+
+  async listMedia(orgId: string, options: { limit: number; after?: string }): Promise<MediaPage> {
+    const afterSeq = options.after === undefined ? 0 : Number(options.after);
+    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) return { items: [], next: null };
+    const rows = translate(() =>
+      this.#conn
+        .prepare('SELECT * FROM media WHERE org_id = ? AND seq > ? ORDER BY seq LIMIT ?')
+        .all(orgId, afterSeq, options.limit + 1) as MediaRecord[],
+    );
+    const more = rows.length > options.limit;
+    const page = more ? rows.slice(0, options.limit) : rows;
+    return { items: page.map(toMedia), next: more ? String(page[page.length - 1]!.seq) : null };
+  }
+
+  async deleteMedia(mediaId: string): Promise<MediaRow | null> {
+    const db = this.#conn;
+    return translate(() =>
+      db.transaction(() => {
+        const r = db.prepare('SELECT * FROM media WHERE media_id = ?').get(mediaId) as MediaRecord | undefined;
+        if (!r) return null;
+        db.prepare('DELETE FROM media WHERE media_id = ?').run(mediaId);
+        db.prepare('UPDATE org_usage SET media_count = media_count - 1, total_bytes = total_bytes - ? WHERE org_id = ?')
+          .run(r.size, r.org_id);
+        return toMedia(r);
+      }).immediate(),
+    );
+  }
+
+  async usage(orgId: string): Promise<OrgUsage> {
+    const r = translate(() =>
+      this.#conn.prepare('SELECT media_count, total_bytes FROM org_usage WHERE org_id = ?').get(orgId) as
+        | { media_count: number; total_bytes: number }
+        | undefined,
+    );
+    return { mediaCount: r?.media_count ?? 0, totalBytes: r?.total_bytes ?? 0 };
+  }
+
+  async referencedBlobKeys(blobKeys: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const db = this.#conn;
+    translate(() => {
+      const lookup = db.prepare('SELECT 1 FROM media WHERE blob_key = ?');
+      for (const key of blobKeys) if (lookup.get(key)) found.add(key);
+    });
+    return found;
+  }
+}

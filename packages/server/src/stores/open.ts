@@ -1,0 +1,36 @@
+// Chooses the implementation of each seam from the config (embedded default: SQLite + disk).
+
+import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import type { Config } from '../config.ts';
+import type { BlobStore } from './blobs/interface.ts';
+import type { MetadataStore } from './metadata/interface.ts';
+import { FsBlobStore } from './blobs/fs.ts';
+import { SqliteMetadataStore } from './metadata/sqlite.ts';
+
+export const SQLITE_FILE = 'meta.sqlite';
+
+export async function openMetadataStore(config: Config): Promise<MetadataStore> {
+  let store: MetadataStore;
+  if (config.databaseUrl !== undefined) {
+    const { PostgresMetadataStore } = await import('./metadata/postgres.ts');
+    store = new PostgresMetadataStore(config.databaseUrl);
+  } else {
+    await mkdir(config.dataDir, { recursive: true });
+    store = new SqliteMetadataStore(join(config.dataDir, SQLITE_FILE));
+  }
+  await store.init();
+  return store;
+}
+
+export async function openBlobStore(config: Config): Promise<BlobStore> {
+  let store: BlobStore;
+  if (config.storageUrl !== undefined) {
+    const { S3BlobStore, parseS3Url } = await import('./blobs/s3.ts');
+    store = new S3BlobStore(parseS3Url(config.storageUrl));
+  } else {
+    store = new FsBlobStore(config.dataDir);
+  }
+  await store.init();
+  return store;
+}
