@@ -1,0 +1,495 @@
+// The MetadataStore conformance suite: every engine (sqlite.ts, postgres.ts) must pass it
+// unchanged. The factory returns an initialised store on an empty database; the suite shares it
+// across its tests, so each test uses its own fresh org/app/token/media ids.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import {
+  ConflictError,
+  QuotaExceededError,
+  type App,
+  type MediaRow,
+  type MetadataStore,
+  type Org,
+  type TokenRow,
+} from '../../src/stores/metadata/interface.ts';
+
+export type MetadataStoreFactory = () => Promise<{ store: MetadataStore; cleanup(): Promise<void> }>;
+
+const HOUR_MS = 3600 * 1000;
+/** A fixed "now" well past 2^32 ms, so timestamps must survive as 64-bit integers. */
+const NOW = 1_700_000_000_000;
+/** Larger than 2^32: sizes must be stored as 64-bit integers and come back as JS numbers. */
+const FIVE_GIB = 5 * 1024 * 1024 * 1024;
+
+function uniqueId(prefix: string): string {
+  return `${prefix}${randomBytes(9).toString('base64url')}`;
+}
+
+function makeOrg(overrides: Partial<Org> = {}): Org {
+  const id = uniqueId('org_');
+  return { id, name: `name-${id}`, corpId: uniqueId('ding'), createdAt: NOW, quotaBytes: null, rateLimitPerSecond: null, ...overrides };
+}
+
+function makeApp(orgId: string, overrides: Partial<App> = {}): App {
+  return {
+    id: uniqueId('app_'),
+    orgId,
+    name: 'Conformance app',
+    appKey: uniqueId('key'),
+    secretHash: randomBytes(32).toString('hex'),
+    createdAt: NOW,
+    ...overrides,
+  };
+}
+
+function makeToken(principal: string, orgId: string, overrides: Partial<TokenRow> = {}): TokenRow {
+  return {
+    tokenHash: randomBytes(32).toString('hex'),
+    nonce: randomBytes(16).toString('base64url'),
+    principal,
+    orgId,
+    issuedAt: NOW,
+    expiresAt: NOW + 2 * HOUR_MS,
+    ...overrides,
+  };
+}
+
+function makeMedia(orgId: string, overrides: Partial<MediaRow> = {}): MediaRow {
+  const mediaId = `@${randomBytes(18).toString('base64url')}`;
+  return {
+    mediaId,
+    orgId,
+    uploadedBy: 'app_uploader',
+    type: 'file',
+    format: 'pdf',
+    fileName: '季度报告 final (2).pdf',
+    size: 1234,
+    sha256: randomBytes(32).toString('hex'),
+    blobKey: `blob-${mediaId.slice(1)}`,
+    createdAt: NOW,
+    ...overrides,
+  };
+}
+
+/** Walks every page of an org's media; fails on an empty non-final page or an over-long page. */
+async function listAllMedia(store: MetadataStore, orgId: string, limit: number): Promise<{ ids: string[]; pageSizes: number[] }> {
+  const ids: string[] = [];
+  const pageSizes: number[] = [];
+  let after: string | undefined;
+  for (let page = 0; page < 1000; page++) {
+    const result = await store.listMedia(orgId, after === undefined ? { limit } : { limit, after });
+    assert.ok(result.items.length <= limit, `page of ${result.items.length} items exceeds limit ${limit}`);
+    for (const item of result.items) assert.equal(item.orgId, orgId);
+    ids.push(...result.items.map((item) => item.mediaId));
+    pageSizes.push(result.items.length);
+    if (result.next === null) return { ids, pageSizes };
+    after = result.next;
+  }
+  throw new Error('listMedia never returned next: null');
+}
+
+export function describeMetadataStore(name: string, factory: MetadataStoreFactory): void {
+  describe(`MetadataStore conformance: ${name}`, () => {
+    let store: MetadataStore;
+    let cleanup: () => Promise<void>;
+
+    before(async () => {
+      ({ store, cleanup } = await factory());
+    });
+    after(async () => {
+      await cleanup?.();
+    });
+
+    async function newOrg(overrides: Partial<Org> = {}): Promise<Org> {
+      const org = makeOrg(overrides);
+      await store.createOrg(org);
+      return org;
+    }
+
+    describe('lifecycle', () => {
+      test('ping resolves on a healthy store', async () => {
+        await store.ping();
+      });
+
+      test('init() again on an initialised store is harmless and keeps the data', async () => {
+        const org = await newOrg();
+        await store.init();
+        assert.deepEqual(await store.getOrgById(org.id), org);
+      });
+    });
+
+    describe('orgs', () => {
+      test('createOrg then getOrgById and getOrgByName return the same org, nulls included', async () => {
+        const org = await newOrg({ name: '研发部 R&D', quotaBytes: null, rateLimitPerSecond: null });
+        assert.deepEqual(await store.getOrgById(org.id), org);
+        assert.deepEqual(await store.getOrgByName(org.name), org);
+      });
+
+      test('limits round-trip as numbers, 64-bit quota included', async () => {
+        const org = await newOrg({ quotaBytes: FIVE_GIB, rateLimitPerSecond: 50 });
+        const loaded = await store.getOrgById(org.id);
+        assert.deepEqual(loaded, org);
+        assert.equal(typeof loaded?.quotaBytes, 'number');
+        assert.equal(typeof loaded?.createdAt, 'number');
+      });
+
+      test('unknown id or name -> null', async () => {
+        assert.equal(await store.getOrgById(uniqueId('missing_')), null);
+        assert.equal(await store.getOrgByName(uniqueId('missing-')), null);
+      });
+
+      test('a second org with the same name -> ConflictError, the first one unchanged', async () => {
+        const org = await newOrg();
+        await assert.rejects(store.createOrg(makeOrg({ name: org.name })), ConflictError);
+        assert.deepEqual(await store.getOrgByName(org.name), org);
+      });
+
+      test('a second org with the same id -> ConflictError', async () => {
+        const org = await newOrg();
+        await assert.rejects(store.createOrg(makeOrg({ id: org.id })), ConflictError);
+      });
+
+      test('listOrgs includes every created org', async () => {
+        const created = [await newOrg(), await newOrg(), await newOrg()];
+        const listed = await store.listOrgs();
+        for (const org of created) {
+          assert.deepEqual(listed.find((o) => o.id === org.id), org);
+        }
+      });
+
+      test('updateOrgLimits changes only the limits it is given; null means unlimited/default', async () => {
+        const org = await newOrg({ quotaBytes: 1000, rateLimitPerSecond: 10 });
+        await store.updateOrgLimits(org.id, { quotaBytes: FIVE_GIB });
+        assert.deepEqual(await store.getOrgById(org.id), { ...org, quotaBytes: FIVE_GIB, rateLimitPerSecond: 10 });
+        await store.updateOrgLimits(org.id, { rateLimitPerSecond: 3 });
+        assert.deepEqual(await store.getOrgById(org.id), { ...org, quotaBytes: FIVE_GIB, rateLimitPerSecond: 3 });
+        await store.updateOrgLimits(org.id, { quotaBytes: null, rateLimitPerSecond: null });
+        assert.deepEqual(await store.getOrgById(org.id), { ...org, quotaBytes: null, rateLimitPerSecond: null });
+      });
+    });
+
+    describe('apps', () => {
+      test('createApp then getAppByKey and getAppById return the same app', async () => {
+        const org = await newOrg();
+        const app = makeApp(org.id, { name: '审批助手' });
+        await store.createApp(app);
+        assert.deepEqual(await store.getAppByKey(app.appKey), app);
+        assert.deepEqual(await store.getAppById(app.id), app);
+        assert.equal(await store.getAppByKey(uniqueId('missing')), null);
+        assert.equal(await store.getAppById(uniqueId('missing')), null);
+      });
+
+      test('a second app with the same appKey -> ConflictError, even in another org', async () => {
+        const org = await newOrg();
+        const otherOrg = await newOrg();
+        const app = makeApp(org.id);
+        await store.createApp(app);
+        await assert.rejects(store.createApp(makeApp(otherOrg.id, { appKey: app.appKey })), ConflictError);
+        assert.deepEqual(await store.getAppByKey(app.appKey), app);
+      });
+
+      test('listApps(orgId) lists only that org; listApps() and countApps() see all', async () => {
+        const countBefore = await store.countApps();
+        const org = await newOrg();
+        const otherOrg = await newOrg();
+        const apps = [makeApp(org.id), makeApp(org.id)];
+        const otherApp = makeApp(otherOrg.id);
+        for (const app of [...apps, otherApp]) await store.createApp(app);
+
+        const listed = await store.listApps(org.id);
+        assert.deepEqual(
+          listed.map((a) => a.id).sort(),
+          apps.map((a) => a.id).sort(),
+        );
+        assert.deepEqual(listed.find((a) => a.id === apps[0]!.id), apps[0]);
+        const all = (await store.listApps()).map((a) => a.id);
+        for (const app of [...apps, otherApp]) assert.ok(all.includes(app.id), `listApps() misses ${app.id}`);
+        assert.equal(await store.countApps(), countBefore + 3);
+      });
+    });
+
+    describe('tokens', () => {
+      test('insertToken then getToken returns it; unknown hash -> null', async () => {
+        const org = await newOrg();
+        const token = makeToken('app_1', org.id);
+        await store.insertToken(token);
+        assert.deepEqual(await store.getToken(token.tokenHash), token);
+        assert.equal(await store.getToken(randomBytes(32).toString('hex')), null);
+      });
+
+      test('findValidToken picks the valid one, ignoring expired, other principal and other org', async () => {
+        const org = await newOrg();
+        const otherOrg = await newOrg();
+        const principal = uniqueId('app_');
+        const valid = makeToken(principal, org.id, { issuedAt: NOW - HOUR_MS, expiresAt: NOW + HOUR_MS });
+        const expired = makeToken(principal, org.id, { issuedAt: NOW - 3 * HOUR_MS, expiresAt: NOW - HOUR_MS });
+        // Both of these are newer and valid longer, but not for this principal/org.
+        const otherPrincipal = makeToken(uniqueId('app_'), org.id, { issuedAt: NOW, expiresAt: NOW + 2 * HOUR_MS });
+        const otherOrgToken = makeToken(principal, otherOrg.id, { issuedAt: NOW, expiresAt: NOW + 2 * HOUR_MS });
+        for (const token of [expired, valid, otherPrincipal, otherOrgToken]) await store.insertToken(token);
+
+        assert.deepEqual(await store.findValidToken(principal, org.id, NOW), valid);
+        assert.equal(await store.findValidToken(principal, org.id, NOW + 2 * HOUR_MS), null, 'nothing valid two hours later');
+        assert.equal(await store.findValidToken(uniqueId('app_'), org.id, NOW), null);
+      });
+
+      test('findValidToken returns the newest of several valid tokens', async () => {
+        const org = await newOrg();
+        const principal = uniqueId('app_');
+        const older = makeToken(principal, org.id, { issuedAt: NOW - 60_000, expiresAt: NOW + HOUR_MS });
+        const newer = makeToken(principal, org.id, { issuedAt: NOW - 1_000, expiresAt: NOW + 2 * HOUR_MS });
+        await store.insertToken(newer);
+        await store.insertToken(older);
+        assert.deepEqual(await store.findValidToken(principal, org.id, NOW), newer);
+      });
+
+      test('renewToken moves expiresAt, which findValidToken honours', async () => {
+        const org = await newOrg();
+        const principal = uniqueId('app_');
+        const token = makeToken(principal, org.id, { expiresAt: NOW + 60_000 });
+        await store.insertToken(token);
+        await store.renewToken(token.tokenHash, NOW + 2 * HOUR_MS);
+        assert.deepEqual(await store.getToken(token.tokenHash), { ...token, expiresAt: NOW + 2 * HOUR_MS });
+        assert.deepEqual(await store.findValidToken(principal, org.id, NOW + HOUR_MS), { ...token, expiresAt: NOW + 2 * HOUR_MS });
+      });
+
+      test('deleteTokens revokes every token of one principal in one org, and only those', async () => {
+        const org = await newOrg();
+        const otherOrg = await newOrg();
+        const principal = uniqueId('app_');
+        const revoked = [makeToken(principal, org.id), makeToken(principal, org.id, { issuedAt: NOW + 1 })];
+        const keptOtherPrincipal = makeToken(uniqueId('app_'), org.id);
+        const keptOtherOrg = makeToken(principal, otherOrg.id);
+        for (const token of [...revoked, keptOtherPrincipal, keptOtherOrg]) await store.insertToken(token);
+
+        assert.equal(await store.deleteTokens(principal, org.id), 2);
+        assert.equal(await store.findValidToken(principal, org.id, NOW), null);
+        for (const token of revoked) {
+          const row = await store.getToken(token.tokenHash);
+          assert.ok(row === null || row.expiresAt <= NOW, 'a revoked token must not stay valid');
+        }
+        assert.deepEqual(await store.getToken(keptOtherPrincipal.tokenHash), keptOtherPrincipal);
+        assert.deepEqual(await store.getToken(keptOtherOrg.tokenHash), keptOtherOrg);
+        assert.equal(await store.deleteTokens(uniqueId('app_'), org.id), 0);
+      });
+
+      test('deleteExpiredTokens removes the expired ones and counts them', async () => {
+        const org = await newOrg();
+        // A "now" far in the future of every other test's tokens is not usable (the store is
+        // shared), so this test lives in the past: tokens that expired before the epoch of NOW.
+        const past = NOW - 1000 * HOUR_MS;
+        const expired = [
+          makeToken(uniqueId('app_'), org.id, { issuedAt: past - 3 * HOUR_MS, expiresAt: past - HOUR_MS }),
+          makeToken(uniqueId('app_'), org.id, { issuedAt: past - 3 * HOUR_MS, expiresAt: past - 2 * HOUR_MS }),
+        ];
+        const valid = makeToken(uniqueId('app_'), org.id, { issuedAt: past - HOUR_MS, expiresAt: past + HOUR_MS });
+        for (const token of [...expired, valid]) await store.insertToken(token);
+
+        assert.equal(await store.deleteExpiredTokens(past), 2);
+        for (const token of expired) assert.equal(await store.getToken(token.tokenHash), null);
+        assert.deepEqual(await store.getToken(valid.tokenHash), valid);
+        assert.equal(await store.deleteExpiredTokens(past), 0, 'a second sweep finds nothing');
+      });
+
+      test('a second token with the same hash -> ConflictError', async () => {
+        const org = await newOrg();
+        const token = makeToken('app_dup', org.id);
+        await store.insertToken(token);
+        await assert.rejects(store.insertToken({ ...token, nonce: 'other' }), ConflictError);
+      });
+    });
+
+    describe('media', () => {
+      test('insertMedia then getMedia returns the same row (non-ASCII name, 5 GiB size)', async () => {
+        const org = await newOrg();
+        const row = makeMedia(org.id, { size: FIVE_GIB, type: 'video', format: 'mp4', fileName: '会议 录像 «final».mp4' });
+        await store.insertMedia(row, null);
+        const loaded = await store.getMedia(row.mediaId);
+        assert.deepEqual(loaded, row);
+        assert.equal(typeof loaded?.size, 'number');
+        assert.equal(await store.getMedia('@missing'), null);
+      });
+
+      test('a duplicate mediaId -> ConflictError, and usage counts it once', async () => {
+        const org = await newOrg();
+        const row = makeMedia(org.id, { size: 100 });
+        await store.insertMedia(row, 1000);
+        await assert.rejects(store.insertMedia({ ...row, size: 200 }, 1000), ConflictError);
+        assert.deepEqual(await store.getMedia(row.mediaId), row);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 1, totalBytes: 100 });
+      });
+
+      test('usage counts media and bytes per org; an org without media has zero', async () => {
+        const org = await newOrg();
+        const otherOrg = await newOrg();
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 0, totalBytes: 0 });
+        await store.insertMedia(makeMedia(org.id, { size: 10 }), null);
+        await store.insertMedia(makeMedia(org.id, { size: FIVE_GIB }), null);
+        await store.insertMedia(makeMedia(otherOrg.id, { size: 7 }), null);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 2, totalBytes: FIVE_GIB + 10 });
+        assert.deepEqual(await store.usage(otherOrg.id), { mediaCount: 1, totalBytes: 7 });
+      });
+
+      test('deleteMedia returns the row, then null; usage drops accordingly', async () => {
+        const org = await newOrg();
+        const kept = makeMedia(org.id, { size: 5 });
+        const removed = makeMedia(org.id, { size: 300 });
+        await store.insertMedia(kept, null);
+        await store.insertMedia(removed, null);
+
+        assert.deepEqual(await store.deleteMedia(removed.mediaId), removed);
+        assert.equal(await store.getMedia(removed.mediaId), null);
+        assert.equal(await store.deleteMedia(removed.mediaId), null);
+        assert.deepEqual(await store.getMedia(kept.mediaId), kept);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 1, totalBytes: 5 });
+      });
+
+      test('listMedia over 250 rows with limit 100: pages of 100, 100, 50; complete, no duplicates', async () => {
+        const org = await newOrg();
+        const rows = Array.from({ length: 250 }, (_, i) => makeMedia(org.id, { createdAt: NOW + (i % 7) * 1000, size: i }));
+        for (const row of rows) await store.insertMedia(row, null);
+
+        const { ids, pageSizes } = await listAllMedia(store, org.id, 100);
+        assert.deepEqual(pageSizes, [100, 100, 50]);
+        assert.equal(new Set(ids).size, ids.length, 'a row appeared on two pages');
+        assert.deepEqual([...ids].sort(), rows.map((r) => r.mediaId).sort());
+
+        const again = await listAllMedia(store, org.id, 100);
+        assert.deepEqual(again.ids, ids, 'the same walk twice gives the same order');
+
+        const page = await store.listMedia(org.id, { limit: 1 });
+        assert.deepEqual(page.items[0], rows.find((r) => r.mediaId === page.items[0]?.mediaId), 'listed rows are complete rows');
+      });
+
+      test('listMedia pagination stays complete while rows are inserted and deleted between pages', async () => {
+        const org = await newOrg();
+        const rows = Array.from({ length: 60 }, (_, i) => makeMedia(org.id, { createdAt: NOW + i }));
+        for (const row of rows) await store.insertMedia(row, null);
+
+        const first = await store.listMedia(org.id, { limit: 20 });
+        assert.equal(first.items.length, 20);
+        assert.notEqual(first.next, null);
+        const seen = first.items.map((r) => r.mediaId);
+        // Between pages: new rows arrive and one not-yet-seen row is deleted.
+        for (let i = 0; i < 10; i++) await store.insertMedia(makeMedia(org.id, { createdAt: NOW + 30 + i }), null);
+        const unseen = rows.filter((r) => !seen.includes(r.mediaId));
+        const deleted = unseen[unseen.length - 1]!;
+        await store.deleteMedia(deleted.mediaId);
+
+        let after: string | null = first.next;
+        while (after !== null) {
+          const page = await store.listMedia(org.id, { limit: 20, after });
+          seen.push(...page.items.map((r) => r.mediaId));
+          after = page.next;
+        }
+        assert.equal(new Set(seen).size, seen.length, 'a row appeared twice');
+        assert.ok(!seen.slice(20).includes(deleted.mediaId), 'a deleted row was listed');
+        for (const row of rows) {
+          if (row !== deleted) assert.ok(seen.includes(row.mediaId), `original row ${row.mediaId} was skipped`);
+        }
+      });
+
+      test('listMedia shows only the asked org (isolation)', async () => {
+        const org = await newOrg();
+        const otherOrg = await newOrg();
+        const mine = [makeMedia(org.id), makeMedia(org.id)];
+        for (const row of mine) await store.insertMedia(row, null);
+        await store.insertMedia(makeMedia(otherOrg.id), null);
+
+        const { ids } = await listAllMedia(store, org.id, 10);
+        assert.deepEqual([...ids].sort(), mine.map((r) => r.mediaId).sort());
+        const empty = await store.listMedia((await newOrg()).id, { limit: 10 });
+        assert.deepEqual(empty, { items: [], next: null });
+      });
+
+      test('referencedBlobKeys returns exactly the referenced subset', async () => {
+        const org = await newOrg();
+        const rows = [makeMedia(org.id), makeMedia(org.id)];
+        for (const row of rows) await store.insertMedia(row, null);
+        const orphans = Array.from({ length: 1500 }, () => uniqueId('orphan-'));
+
+        const referenced = await store.referencedBlobKeys([...orphans.slice(0, 700), rows[0]!.blobKey, ...orphans.slice(700), rows[1]!.blobKey]);
+        assert.deepEqual([...referenced].sort(), rows.map((r) => r.blobKey).sort());
+        assert.deepEqual(await store.referencedBlobKeys([]), new Set());
+
+        await store.deleteMedia(rows[0]!.mediaId);
+        assert.deepEqual(await store.referencedBlobKeys([rows[0]!.blobKey, rows[1]!.blobKey]), new Set([rows[1]!.blobKey]));
+      });
+    });
+
+    describe('quota', () => {
+      test('usage + size == quota passes; one byte over -> QuotaExceededError, nothing stored', async () => {
+        const quota = 10_000;
+        const org = await newOrg({ quotaBytes: quota });
+        await store.insertMedia(makeMedia(org.id, { size: 6_000 }), quota);
+        const overByOne = makeMedia(org.id, { size: 4_001 });
+        await assert.rejects(store.insertMedia(overByOne, quota), QuotaExceededError);
+        assert.equal(await store.getMedia(overByOne.mediaId), null);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 1, totalBytes: 6_000 });
+
+        await store.insertMedia(makeMedia(org.id, { size: 4_000 }), quota);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 2, totalBytes: quota });
+        await assert.rejects(store.insertMedia(makeMedia(org.id, { size: 1 }), quota), QuotaExceededError);
+      });
+
+      test('a single file larger than the whole quota -> QuotaExceededError', async () => {
+        const org = await newOrg({ quotaBytes: 100 });
+        await assert.rejects(store.insertMedia(makeMedia(org.id, { size: 101 }), 100), QuotaExceededError);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 0, totalBytes: 0 });
+      });
+
+      test('deleting media frees quota', async () => {
+        const quota = 1_000;
+        const org = await newOrg({ quotaBytes: quota });
+        const row = makeMedia(org.id, { size: 1_000 });
+        await store.insertMedia(row, quota);
+        await assert.rejects(store.insertMedia(makeMedia(org.id, { size: 500 }), quota), QuotaExceededError);
+        await store.deleteMedia(row.mediaId);
+        await store.insertMedia(makeMedia(org.id, { size: 500 }), quota);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 1, totalBytes: 500 });
+      });
+
+      test('null quota is unlimited', async () => {
+        const org = await newOrg();
+        await store.insertMedia(makeMedia(org.id, { size: FIVE_GIB }), null);
+        await store.insertMedia(makeMedia(org.id, { size: FIVE_GIB }), null);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 2, totalBytes: 2 * FIVE_GIB });
+      });
+
+      test('20 concurrent inserts of 100 bytes under a 1,000-byte quota: exactly 10 pass, usage never above', async () => {
+        const quota = 1_000;
+        const org = await newOrg({ quotaBytes: quota });
+        const rows = Array.from({ length: 20 }, () => makeMedia(org.id, { size: 100 }));
+        const results = await Promise.allSettled(rows.map((row) => store.insertMedia(row, quota)));
+
+        const passed = results.filter((r) => r.status === 'fulfilled').length;
+        const refusals = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+        for (const reason of refusals) assert.ok(reason instanceof QuotaExceededError, `unexpected rejection: ${String(reason)}`);
+        assert.equal(passed, 10);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 10, totalBytes: quota });
+        const { ids } = await listAllMedia(store, org.id, 100);
+        assert.equal(ids.length, 10, 'exactly the acknowledged rows exist');
+      });
+
+      test('20 concurrent inserts of mixed sizes never take usage above the quota', async () => {
+        const quota = 5_000;
+        const org = await newOrg({ quotaBytes: quota });
+        const sizes = Array.from({ length: 20 }, (_, i) => 150 + ((i * 397) % 600));
+        const results = await Promise.allSettled(sizes.map((size) => store.insertMedia(makeMedia(org.id, { size }), quota)));
+        const acceptedBytes = sizes.reduce((sum, size, i) => sum + (results[i]!.status === 'fulfilled' ? size : 0), 0);
+        const usage = await store.usage(org.id);
+        assert.equal(usage.totalBytes, acceptedBytes);
+        assert.ok(usage.totalBytes <= quota, `usage ${usage.totalBytes} above quota ${quota}`);
+        // Every refusal was right: its size did not fit in what was left at the end.
+        for (const [i, result] of results.entries()) {
+          if (result.status === 'rejected') {
+            assert.ok(result.reason instanceof QuotaExceededError, String(result.reason));
+            assert.ok(usage.totalBytes + sizes[i]! > quota, `a ${sizes[i]}-byte insert was refused although it fits`);
+          }
+        }
+      });
+    });
+  });
+}

@@ -1,0 +1,36 @@
+// The default single-machine stores (SQLite + disk) against the conformance suites of both seams.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FsBlobStore } from '../src/stores/blobs/fs.ts';
+import { SqliteMetadataStore } from '../src/stores/metadata/sqlite.ts';
+import { describeBlobStore } from './conformance/blob-store.ts';
+import { describeMetadataStore } from './conformance/metadata-store.ts';
+
+describeMetadataStore('SQLite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'oapi-sqlite-'));
+  const store = new SqliteMetadataStore(join(dir, 'metadata.db'));
+  await store.init();
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+// The suite stages files in the OS temp folder, on the same filesystem as this root (FsBlobStore renames).
+describeBlobStore('local disk', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'oapi-fs-blobs-'));
+  const store = new FsBlobStore(dir);
+  await store.init();
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
