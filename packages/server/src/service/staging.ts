@@ -2,9 +2,9 @@
 // store needs it) fsync on the way, memory flat in file size. A failure leaves no file behind.
 
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 
@@ -39,6 +39,25 @@ class MeasuringTransform extends Transform {
   }
 }
 
+async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
+  const total = buffers.reduce((n, b) => n + b.length, 0);
+  const { bytesWritten } = await handle.writev(buffers);
+  if (bytesWritten === total) return;
+  // A short write (rare on regular files): finish the rest byte-exact.
+  let rest = Buffer.concat(buffers).subarray(bytesWritten);
+  while (rest.length > 0) rest = rest.subarray((await handle.write(rest)).bytesWritten);
+}
+
+/** Writes chunks to an open file (batched with writev); the caller syncs and closes it. */
+function fileSink(handle: FileHandle): Writable {
+  return new Writable({
+    highWaterMark: 256 * 1024,
+    writev(chunks, done) {
+      writeAll(handle, chunks.map((c) => c.chunk as Buffer)).then(() => done(), done);
+    },
+  });
+}
+
 export class StagingArea {
   readonly dir: string;
   readonly #fsync: boolean;
@@ -67,14 +86,14 @@ export class StagingArea {
     const measure = new MeasuringTransform(capBytes);
     const handle = await open(path, 'wx', 0o600);
     try {
-      await pipeline(source, measure, handle.createWriteStream({ autoClose: false, highWaterMark: 256 * 1024 }));
+      await pipeline(source, measure, fileSink(handle));
       if (this.#fsync) await handle.sync();
-      await handle.close();
       return { path, size: measure.size, sha256: measure.hash.digest('hex') };
     } catch (error) {
-      await handle.close().catch(() => {});
       await unlink(path).catch(() => {});
       throw error;
+    } finally {
+      await handle.close().catch(() => {});
     }
   }
 
