@@ -26,7 +26,6 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   const app = Fastify({
     loggerInstance: (options.logger ?? pino({ level: config.logLevel })) as FastifyBaseLogger,
     genReqId: requestIdOf,
-    requestIdLogLabel: 'reqId',
     connectionTimeout: config.requestIdleTimeoutMs,
     return503OnClosing: true,
   });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Config } from './config.ts';
 import { AdminService } from './service/admin.ts';
 import { MediaService } from './service/media.ts';
+import { AdmissionService, MemoryRateLimiter } from './service/rate-limit.ts';
 import { loadSecretKey } from './service/secret-key.ts';
 import { StagingArea } from './service/staging.ts';
 import { TokenService } from './service/tokens.ts';
@@ -18,6 +19,7 @@ export interface Services {
   tokens: TokenService;
   media: MediaService;
   admin: AdminService;
+  admission: AdmissionService;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function openServices(config: Config): Promise<Services> {
   const key = await loadSecretKey(config.secretKey, config.dataDir);
   const staging = new StagingArea(join(config.dataDir, STAGING_FOLDER), blobs.durableStaging === true);
   await staging.init();
+  const admission = new AdmissionService(new MemoryRateLimiter(config.now), metadata, config.defaultRateLimitPerSecond, config.now);
   return {
     config,
     metadata,
@@ -42,7 +45,9 @@ export async function openServices(config: Config): Promise<Services> {
     tokens: new TokenService(metadata, key, config.tokenTtlSeconds, config.now),
     media: new MediaService(metadata, blobs, staging, config.now),
     admin: new AdminService(metadata, config.now),
+    admission,
     async close() {
+      await admission.close();
       await blobs.close();
       await metadata.close();
     },

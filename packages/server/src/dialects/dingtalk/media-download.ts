@@ -34,6 +34,7 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 export function registerMediaDownload(app: FastifyInstance, services: Services): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const caller = await services.tokens.verify(param(request.query, 'access_token'));
+    await services.admission.admit(caller);
     const row = await services.media.find(caller, param(request.query, 'media_id'));
     const etag = `"${row.sha256}"`;
     reply

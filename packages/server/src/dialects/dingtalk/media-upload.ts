@@ -50,7 +50,10 @@ export function registerMediaUpload(app: FastifyInstance, services: Services): v
 
     // What the query already decides is answered before the body is read.
     let caller: Caller | undefined;
-    if (queryToken !== undefined) caller = await services.tokens.verify(queryToken);
+    if (queryToken !== undefined) {
+      caller = await services.tokens.verify(queryToken);
+      await services.admission.admit(caller);
+    }
     if (queryType !== undefined && !isMediaType(queryType) && caller) throw new ApiError('invalidMediaType', queryType);
     if (!MULTIPART.test(request.headers['content-type'] ?? '')) throw new ApiError('multipartRequired');
     const knownType = isMediaType(queryType) ? queryType : undefined;
@@ -63,7 +66,10 @@ export function registerMediaUpload(app: FastifyInstance, services: Services): v
 
     const form = await readUploadForm(request.raw, services.media.staging, capBytes);
     try {
-      caller ??= await services.tokens.verify(form.fields.get('access_token'));
+      if (!caller) {
+        caller = await services.tokens.verify(form.fields.get('access_token'));
+        await services.admission.admit(caller);
+      }
       const type = queryType ?? form.fields.get('type');
       if (!isMediaType(type)) throw new ApiError('invalidMediaType', type ?? 'missing');
       if (!form.staged) throw new ApiError('missingMedia');
