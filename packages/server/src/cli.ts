@@ -4,6 +4,8 @@
 import { Command, Option } from 'commander';
 import { loadConfig, type ConfigInput } from './config.ts';
 import { AdminError } from './service/admin.ts';
+import { DataFolderInUseError } from './service/data-lock.ts';
+import { ConfigError } from './config.ts';
 import { openServices, type Services } from './services.ts';
 import { startServer } from './server.ts';
 
@@ -152,6 +154,6 @@ media
   );
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`oapi-media: ${error instanceof AdminError ? error.message : (error as Error).stack ?? String(error)}\n`);
+  process.stderr.write(`oapi-media: ${error instanceof AdminError || error instanceof DataFolderInUseError || error instanceof ConfigError ? error.message : (error as Error).stack ?? String(error)}\n`);
   process.exit(1);
 });

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
 import type { AppCredentials } from './service/admin.ts';
+import { lockDataFolder } from './service/data-lock.ts';
 import { openServices, type Services } from './services.ts';
 
 export interface RunningServer {
@@ -21,14 +22,22 @@ export interface RunningServer {
 const ORPHAN_GRACE_MS = 15 * 60 * 1000;
 
 export async function startServer(config: Config, options: { logger?: Logger } = {}): Promise<RunningServer> {
-  const services = await openServices(config);
+  // Shared engines (PostgreSQL/S3) are made for many nodes; the embedded default is one per folder.
+  const shared = config.storageUrl !== undefined || config.databaseUrl !== undefined;
+  const unlock = await lockDataFolder(config.dataDir);
+  let services: Services;
+  try {
+    services = await openServices(config);
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
   try {
     const leftovers = await services.media.staging.removeLeftovers();
     const firstStartCredentials = await services.admin.bootstrapDefault();
     const app = await buildApp(services, options);
     // A crash between blob and row leaves an orphan blob; with the data folder to itself (embedded
     // default) every unreferenced blob is one, with shared storage only those past the grace time.
-    const shared = config.storageUrl !== undefined || config.databaseUrl !== undefined;
     void services.media.sweepOrphans(shared ? ORPHAN_GRACE_MS : 0).then(
       (removed) => app.log.info({ removed }, 'orphan sweep done'),
       (error: unknown) => app.log.warn({ err: error }, 'orphan sweep failed'),
@@ -49,10 +58,12 @@ export async function startServer(config: Config, options: { logger?: Logger } =
         clearInterval(purge);
         await app.close();
         await services.close();
+        await unlock();
       },
     };
   } catch (error) {
     await services.close();
+    await unlock();
     throw error;
   }
 }

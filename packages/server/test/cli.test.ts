@@ -1,0 +1,99 @@
+// The operator CLI, run as real processes beside a running server on the same data folder.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { sample } from './fixtures/samples.ts';
+import { cli, serve, type ServeProcess } from './helpers/cli.ts';
+
+let dataDir: string;
+let server: ServeProcess;
+
+before(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'oapi-media-cli-'));
+  server = await serve(['--data', dataDir]);
+});
+after(async () => {
+  await server?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+const token = async (appkey: string, appsecret: string) =>
+  (await (await fetch(`${server.url}/gettoken?appkey=${appkey}&appsecret=${appsecret}`)).json()).access_token as string;
+
+test('first start prints the default app credentials once, with curl commands that work', async () => {
+  assert.match(server.banner, /created organization "default" with app "default"/);
+  const appkey = /appkey:\s+(\S+)/.exec(server.banner)![1]!;
+  const curlLine = /curl '([^']+\/gettoken[^']+)'/.exec(server.banner)![1]!;
+  const body = await (await fetch(curlLine)).json();
+  assert.equal(body.errcode, 0);
+  assert.match(curlLine, new RegExp(appkey));
+  assert.match(server.banner, /curl -F access_token=ACCESS_TOKEN -F type=image -F 'media=@photo\.png' http:\/\/127\.0\.0\.1:\d+\/media\/upload/);
+});
+
+test('org create, app create --json, and the new app gets a token from the running server', async () => {
+  const org = await cli(['org', 'create', 'acme', '--data', dataDir]);
+  assert.equal(org.code, 0, org.stderr);
+  assert.match(org.stdout, /created organization acme \(corpid ding[0-9a-f]{32}\)/);
+  const app = await cli(['app', 'create', '--org', 'acme', '--name', 'uploader', '--json', '--data', dataDir]);
+  assert.equal(app.code, 0, app.stderr);
+  const creds = JSON.parse(app.stdout);
+  assert.deepEqual(Object.keys(creds), ['org', 'app', 'appkey', 'appsecret']);
+  assert.deepEqual([creds.org, creds.app], ['acme', 'uploader']);
+  assert.match(await token(creds.appkey, creds.appsecret), /^[A-Za-z0-9_-]{43}$/);
+});
+
+test('errors are clear and exit non-zero: duplicate org, app in a missing org', async () => {
+  const again = await cli(['org', 'create', 'acme', '--data', dataDir]);
+  assert.notEqual(again.code, 0);
+  assert.match(again.stderr, /organization acme already exists/);
+  const missing = await cli(['app', 'create', '--org', 'nowhere', '--name', 'x', '--data', dataDir]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /no organization named nowhere/);
+  assert.doesNotMatch(missing.stderr, /at .*\.ts:\d+/, 'no stack trace for an operator mistake');
+});
+
+test('media list --json shows what was uploaded; media delete removes it (row and bytes)', async () => {
+  const creds = JSON.parse((await cli(['app', 'create', '--org', 'acme', '--name', 'lister', '--json', '--data', dataDir])).stdout);
+  const tok = await token(creds.appkey, creds.appsecret);
+  const form = new FormData();
+  form.append('media', new Blob([new Uint8Array(sample('pdf'))]), 'doc.pdf');
+  const up = await (await fetch(`${server.url}/media/upload?access_token=${tok}&type=file`, { method: 'POST', body: form })).json();
+  assert.equal(up.errcode, 0);
+
+  const listed = JSON.parse((await cli(['media', 'list', '--org', 'acme', '--json', '--data', dataDir])).stdout);
+  assert.equal(listed.length, 1);
+  assert.deepEqual([listed[0].media_id, listed[0].type, listed[0].format, listed[0].file_name], [up.media_id, 'file', 'pdf', 'doc.pdf']);
+  const defaultList = JSON.parse((await cli(['media', 'list', '--org', 'default', '--json', '--data', dataDir])).stdout);
+  assert.equal(defaultList.length, 0, 'another org lists nothing of acme');
+
+  const deleted = await cli(['media', 'delete', up.media_id, '--data', dataDir]);
+  assert.equal(deleted.code, 0, deleted.stderr);
+  const dl = await (await fetch(`${server.url}/media/downloadFile?access_token=${tok}&media_id=${up.media_id}`)).json();
+  assert.equal(dl.errcode, 40007);
+  assert.equal(JSON.parse((await cli(['media', 'list', '--org', 'acme', '--json', '--data', dataDir])).stdout).length, 0);
+  const again = await cli(['media', 'delete', up.media_id, '--data', dataDir]);
+  assert.notEqual(again.code, 0);
+});
+
+test('a second server on the same data folder is refused while the first runs', async () => {
+  const second = await cli(['serve', '--port', '0', '--data', dataDir]);
+  assert.notEqual(second.code, 0);
+  assert.match(second.stderr, /data folder .* is in use by another oapi-media server \(pid \d+\)/);
+});
+
+test('a restart on the same data folder does not create credentials again', async () => {
+  await server.stop();
+  server = await serve(['--data', dataDir]);
+  assert.doesNotMatch(server.banner, /appsecret:/);
+  assert.match(server.banner, /Get an access_token: curl/);
+});
+
+test('serve refuses a bad port with a clear message', async () => {
+  const bad = await cli(['serve', '--port', '99999', '--data', dataDir]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /invalid port: 99999/);
+});
+
