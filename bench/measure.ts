@@ -1,0 +1,166 @@
+// One measurement: a load against a running target, with the server's peak RSS sampled while it
+// runs, and (for uploads) a count of what the target stored against what it acknowledged.
+// `withTarget` gives each target a fresh data folder and always stops it by its pid.
+
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LoadPlan, LoadResult } from './load.ts';
+import { runLoadInChild } from './load-runner.ts';
+import type { ScenarioId } from './options.ts';
+import type { Payload } from './payloads.ts';
+import { sampleRss, type RssPeak } from './rss-sampler.ts';
+import type { RunningTarget, Target, TargetName, TargetRequest } from './target.ts';
+import { sha256OfUrl } from './verify-stored.ts';
+
+export interface Measurement {
+  /** e.g. "a", "c 2 MiB", "e 1000000 rows download". */
+  step: string;
+  scenario: ScenarioId;
+  target: TargetName;
+  direction: 'upload' | 'download';
+  payloadBytes: number;
+  concurrency: number;
+  durationMs: number;
+  rowsSeeded?: number;
+  load?: Omit<LoadResult, 'collected'>;
+  peakRssBytes?: number;
+  stored?: { files: number; bytes: number; expectedFiles: number; expectedBytes: number; detail: string };
+  /** Why this measurement cannot be trusted (errors, data lost, wrong bytes). Empty = sound. */
+  failures: string[];
+  /** Set when it was not measured at all, with the reason. */
+  skipped?: string;
+}
+
+export interface LoadSpec {
+  step: string;
+  scenario: ScenarioId;
+  direction: 'upload' | 'download';
+  payload: Payload;
+  concurrency: number;
+  durationMs: number;
+  rowsSeeded?: number;
+}
+
+/** Per-request limit: 64 × 20 MiB on a slow disk can take a while, but never forever. */
+const REQUEST_TIMEOUT_MS = 120_000;
+
+let folderSequence = 0;
+
+/** Runs `work` with the target started in a fresh folder under workDir; stops it and removes the folder. */
+export async function withTarget<T>(
+  target: Target,
+  workDir: string,
+  keepFolder: boolean,
+  work: (running: RunningTarget, dataDir: string) => Promise<T>,
+  start: (dataDir: string) => Promise<RunningTarget> = (dataDir) => target.start(dataDir, workDir),
+): Promise<T> {
+  const dataDir = join(workDir, `${target.name}-${++folderSequence}`);
+  mkdirSync(dataDir, { recursive: true });
+  let running: RunningTarget | undefined;
+  try {
+    running = await start(dataDir);
+    return await work(running, dataDir);
+  } finally {
+    if (running) await running.stop();
+    if (!keepFolder) rmSync(dataDir, { recursive: true, force: true });
+    // Start the next measurement with no dirty pages of this one still being written back.
+    spawnSync('sync', { stdio: 'ignore', timeout: 120_000 });
+  }
+}
+
+export function skipped(spec: LoadSpec, target: TargetName, reason: string): Measurement {
+  return { ...describe(spec, target), failures: [], skipped: reason };
+}
+
+/** A measurement that could not be taken because the target failed to start or to set up. */
+export function failedToRun(spec: LoadSpec, target: TargetName, error: unknown): Measurement {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`bench: ${target} ${spec.step}: FAILED to run: ${message}\n`);
+  return { ...describe(spec, target), failures: [`did not run: ${message.split('\n')[0]}`] };
+}
+
+function describe(spec: LoadSpec, target: TargetName): Omit<Measurement, 'failures'> {
+  return {
+    step: spec.step,
+    scenario: spec.scenario,
+    target,
+    direction: spec.direction,
+    payloadBytes: spec.payload.size,
+    concurrency: spec.concurrency,
+    durationMs: spec.durationMs,
+    ...(spec.rowsSeeded !== undefined ? { rowsSeeded: spec.rowsSeeded } : {}),
+  };
+}
+
+export async function measureLoad(
+  target: Target,
+  running: RunningTarget,
+  request: TargetRequest,
+  spec: LoadSpec,
+  workDir: string,
+): Promise<Measurement> {
+  const plan: LoadPlan = {
+    ...request,
+    concurrency: spec.concurrency,
+    durationMs: spec.durationMs,
+    payloadBytes: spec.payload.size,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  };
+  const label = `${target.name} ${spec.step}`;
+  process.stderr.write(`bench: ${label}: ${spec.direction} ${spec.payload.size} bytes × concurrency ${spec.concurrency} for ${spec.durationMs / 1000} s\n`);
+  const rss = sampleRss(running.pid);
+  let result: LoadResult;
+  let peak: RssPeak;
+  try {
+    result = await runLoadInChild(plan, workDir, label);
+  } finally {
+    peak = rss.stop();
+  }
+  const { collected, ...load } = result;
+  const measurement: Measurement = {
+    ...describe(spec, target.name),
+    load,
+    peakRssBytes: Math.max(peak.highWaterMarkBytes, peak.sampledPeakBytes),
+    failures: [],
+  };
+  if (load.failed > 0) {
+    measurement.failures.push(`${load.failed} of ${load.requests} requests failed: ${load.errors.map((e) => `${e.count}× ${e.message}`).join('; ')}`);
+  }
+  if (load.succeeded === 0) measurement.failures.push('no request succeeded');
+
+  if (spec.direction === 'upload' && !target.discardsBytes) {
+    const stored = await running.countStored(spec.payload, collected);
+    measurement.stored = {
+      files: stored.files,
+      bytes: stored.bytes,
+      expectedFiles: load.succeeded,
+      expectedBytes: load.acknowledgedBytes,
+      detail: stored.detail,
+    };
+    if (stored.files < load.succeeded) measurement.failures.push(`stored ${stored.files} files but acknowledged ${load.succeeded}`);
+    if (stored.contentMismatch) measurement.failures.push(stored.contentMismatch);
+  }
+  if (spec.direction === 'download') {
+    const sample = await sha256OfUrl(request.urls[0]!);
+    if (sample.sha256 !== spec.payload.sha256) measurement.failures.push(`a downloaded copy differs from the payload (HTTP ${sample.status}, ${sample.bytes} bytes)`);
+  }
+  process.stderr.write(`bench: ${label}: ${summaryLine(measurement)}\n`);
+  return measurement;
+}
+
+export function summaryLine(m: Measurement): string {
+  if (m.skipped) return `skipped: ${m.skipped}`;
+  const load = m.load!;
+  const parts = [
+    `${load.megabytesPerSecond.toFixed(1)} MB/s`,
+    `${load.requestsPerSecond.toFixed(1)} req/s`,
+    `p50 ${load.latencyMs.p50.toFixed(1)} ms`,
+    `p99 ${load.latencyMs.p99.toFixed(1)} ms`,
+    `peak RSS ${((m.peakRssBytes ?? 0) / 1e6).toFixed(1)} MB`,
+    `${load.failed} errors`,
+  ];
+  if (m.stored) parts.push(`stored ${m.stored.files} files / ${m.stored.bytes} bytes, expected ≥ ${m.stored.expectedFiles} / ${m.stored.expectedBytes} acknowledged (${m.stored.detail})`);
+  if (m.failures.length) parts.push(`FAILED: ${m.failures.join('; ')}`);
+  return parts.join(', ');
+}

@@ -1,0 +1,106 @@
+// The one table of a run: each target's figures per scenario, and oapi-media's ratio to each
+// peer measured in the same run on that scenario's main figure; then the goals with ✓/✗.
+
+import type { GoalVerdict } from './goals.ts';
+import { verdictMark } from './goals.ts';
+import type { Measurement } from './measure.ts';
+import type { Target } from './target.ts';
+
+const MB = 1e6;
+
+/** The figure each scenario is judged on, and whether more is better. */
+function mainFigure(m: Measurement): { value: number; name: string; higherIsBetter: boolean } | undefined {
+  if (!m.load) return undefined;
+  switch (m.scenario) {
+    case 'a':
+    case 'd':
+      return { value: m.load.megabytesPerSecond, name: 'MB/s', higherIsBetter: true };
+    case 'b':
+    case 'e':
+      return { value: m.load.requestsPerSecond, name: 'req/s', higherIsBetter: true };
+    case 'c':
+      return { value: (m.peakRssBytes ?? 0) / MB, name: 'RSS', higherIsBetter: false };
+  }
+}
+
+function ratioCell(m: Measurement, all: Measurement[]): string {
+  const figure = mainFigure(m);
+  if (!figure) return '';
+  if (m.scenario === 'e') {
+    const base = all
+      .filter((o) => o.scenario === 'e' && o.direction === m.direction && o.load)
+      .sort((a, b) => a.rowsSeeded! - b.rowsSeeded!)[0];
+    if (!base || base === m) return 'baseline';
+    return `${(figure.value / mainFigure(base)!.value).toFixed(2)}× of ${base.rowsSeeded} rows`;
+  }
+  if (m.target === 'oapi-media') return '—';
+  const ours = all.find((o) => o.step === m.step && o.target === 'oapi-media' && o.load);
+  if (!ours) return 'n/a';
+  return `${(mainFigure(ours)!.value / figure.value).toFixed(2)}× ${figure.name}`;
+}
+
+function storedCell(m: Measurement): string {
+  if (!m.stored) return m.direction === 'download' ? 'n/a (GET)' : m.load ? 'n/a (discards)' : '';
+  const mark = m.stored.files >= m.stored.expectedFiles ? 'ok' : 'LESS';
+  return `${mark} ${m.stored.files}/${m.stored.expectedFiles}`;
+}
+
+function fmt(value: number | undefined, digits = 1): string {
+  return value === undefined ? '' : value.toFixed(digits);
+}
+
+function row(m: Measurement, all: Measurement[]): string[] {
+  const name = m.failures.length ? `${m.target} FAILED` : m.target;
+  if (m.skipped) return [m.step, m.target, 'skipped', '', '', '', '', '', '', ''];
+  const load = m.load;
+  return [
+    m.step,
+    name,
+    fmt(load?.megabytesPerSecond),
+    fmt(load?.requestsPerSecond),
+    fmt(load?.latencyMs.p50),
+    fmt(load?.latencyMs.p99),
+    m.peakRssBytes === undefined ? '' : fmt(m.peakRssBytes / MB),
+    load ? `${load.failed}/${load.requests}` : 'did not run',
+    storedCell(m),
+    ratioCell(m, all),
+  ];
+}
+
+const HEADER = ['scenario', 'target', 'MB/s', 'req/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'errors', 'stored', 'oapi-media ÷ target'];
+const RIGHT_ALIGNED = new Set([2, 3, 4, 5, 6, 7]);
+
+/** A Markdown table (readable in a terminal, pastable into a README). */
+export function renderTable(measurements: Measurement[]): string {
+  const rows = [HEADER, ...measurements.map((m) => row(m, measurements))];
+  const widths = HEADER.map((_, c) => Math.max(...rows.map((r) => [...r[c]!].length)));
+  const pad = (cell: string, c: number) => {
+    const fill = ' '.repeat(widths[c]! - [...cell].length);
+    return RIGHT_ALIGNED.has(c) ? fill + cell : cell + fill;
+  };
+  const line = (r: string[]) => `| ${r.map(pad).join(' | ')} |`;
+  const rule = `|${widths.map((w, c) => (RIGHT_ALIGNED.has(c) ? `${'-'.repeat(w + 1)}:` : `${'-'.repeat(w + 2)}`)).join('|')}|`;
+  return [line(rows[0]!), rule, ...rows.slice(1).map(line)].join('\n');
+}
+
+export function renderReport(measurements: Measurement[], goals: GoalVerdict[], targets: Target[], unavailable: Map<string, string>): string {
+  const out: string[] = [];
+  out.push(renderTable(measurements));
+  const failures = measurements.filter((m) => m.failures.length > 0);
+  if (failures.length) {
+    out.push('', 'FAILED measurements (not to be trusted):');
+    for (const m of failures) out.push(`  ${m.step} ${m.target}: ${m.failures.join('; ')}`);
+  }
+  const stored = measurements.filter((m) => m.stored);
+  if (stored.length) {
+    out.push('', 'What each target stored:');
+    for (const m of stored) {
+      out.push(`  ${m.step} ${m.target}: stored ${m.stored!.files} files / ${m.stored!.bytes} bytes, expected ≥ ${m.stored!.expectedFiles} / ${m.stored!.expectedBytes} acknowledged (${m.stored!.detail})`);
+    }
+  }
+  out.push('', 'Goals (issue 6):');
+  for (const g of goals) out.push(`  ${verdictMark(g.holds)} ${g.goal}: ${g.evidence}`);
+  out.push('', 'Targets:');
+  for (const t of targets) out.push(`  ${t.name}: ${unavailable.has(t.name) ? `SKIPPED — ${unavailable.get(t.name)}` : t.description}`);
+  return out.join('\n');
+}

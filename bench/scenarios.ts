@@ -1,0 +1,136 @@
+// The scenarios of issue 6, sizes exact:
+//   (a) 20 MiB uploads, concurrency 8: MB/s, p50/p99
+//   (b) 8 KiB uploads, concurrency 64: uploads/s, p99
+//   (c) 64 concurrent uploads of 20 MiB and of 2 MiB: peak RSS of the server process
+//   (d) 20 MiB downloads, concurrency 8: oapi-media vs nginx static sendfile
+//   (e) oapi-media upload and download rate with 10 k, 100 k, 1 M media rows already stored
+
+import { failedToRun, measureLoad, skipped, withTarget, type LoadSpec, type Measurement } from './measure.ts';
+import type { BenchOptions, ScenarioId } from './options.ts';
+import { KiB, MiB, type Payload } from './payloads.ts';
+import { stopProcess } from './processes.ts';
+import { seedMediaRows } from './seed-media-rows.ts';
+import type { Target, TargetName } from './target.ts';
+import { downloadUrl, oapiMedia, runningOapiMedia, startWithToken, type AppCredentials } from './targets/oapi-media.ts';
+
+export const SIZES = { small: 8 * KiB, medium: 2 * MiB, large: 20 * MiB } as const;
+
+/** Blob files created for scenario (e): the downloads cycle through them. */
+const GROWTH_DOWNLOADABLE_ROWS = 1000;
+const GROWTH_CONCURRENCY = 64;
+
+export interface ScenarioContext {
+  options: BenchOptions;
+  workDir: string;
+  payloads: Record<keyof typeof SIZES, Payload>;
+  /** Every target asked for, in table order. */
+  targets: Target[];
+  /** Targets that cannot run here, with the reason. */
+  unavailable: Map<TargetName, string>;
+}
+
+/** Runs one load against every target (fresh process and folder each). */
+async function acrossTargets(ctx: ScenarioContext, spec: LoadSpec, targets = ctx.targets): Promise<Measurement[]> {
+  const measurements: Measurement[] = [];
+  for (const target of targets) {
+    const reason = ctx.unavailable.get(target.name);
+    if (reason) {
+      measurements.push(skipped(spec, target.name, reason));
+      continue;
+    }
+    try {
+      measurements.push(
+        await withTarget(target, ctx.workDir, ctx.options.keepTemp, async (running) => {
+          const request = spec.direction === 'upload' ? running.upload(spec.payload) : await running.prepareDownload!(spec.payload);
+          return measureLoad(target, running, request, spec, ctx.workDir);
+        }),
+      );
+    } catch (error) {
+      measurements.push(failedToRun(spec, target.name, error));
+    }
+  }
+  return measurements;
+}
+
+async function growth(ctx: ScenarioContext): Promise<Measurement[]> {
+  const payload = ctx.payloads.small;
+  const measurements: Measurement[] = [];
+  for (const rows of ctx.options.growthCounts) {
+    const specFor = (direction: 'upload' | 'download'): LoadSpec => ({
+      step: `e ${rows} rows ${direction}`,
+      scenario: 'e',
+      direction,
+      payload,
+      concurrency: GROWTH_CONCURRENCY,
+      durationMs: ctx.options.scenarioMs,
+      rowsSeeded: rows,
+    });
+    const reason = ctx.unavailable.get('oapi-media');
+    if (reason || !ctx.targets.some((t) => t.name === 'oapi-media')) {
+      if (reason) measurements.push(skipped(specFor('upload'), 'oapi-media', reason), skipped(specFor('download'), 'oapi-media', reason));
+      continue;
+    }
+    let baseUrl = '';
+    let token = '';
+    let downloadableIds: string[] = [];
+    try {
+      await withTarget(
+        oapiMedia,
+        ctx.workDir,
+        ctx.options.keepTemp,
+        async (running) => {
+          measurements.push(await measureLoad(oapiMedia, running, running.upload(payload), specFor('upload'), ctx.workDir));
+          const downloads = {
+            method: 'GET' as const,
+            urls: downloadableIds.map((id) => downloadUrl(baseUrl, token, id)),
+            body: { kind: 'none' as const },
+            success: 'http-2xx' as const,
+            expectedResponseBytes: payload.size,
+          };
+          measurements.push(await measureLoad(oapiMedia, running, downloads, specFor('download'), ctx.workDir));
+        },
+        async (dataDir) => {
+          // First start: the product creates its schema, the org and the app; then seed it stopped.
+          const first = await startWithToken(dataDir);
+          const app: AppCredentials = first.app;
+          await stopProcess(first.server.child);
+          process.stderr.write(`bench: oapi-media e: seeding ${rows} media rows into the SQLite file...\n`);
+          const seeded = seedMediaRows(dataDir, app, payload, rows, GROWTH_DOWNLOADABLE_ROWS);
+          process.stderr.write(`bench: oapi-media e: seeded ${rows} rows in ${seeded.seconds.toFixed(1)} s\n`);
+          downloadableIds = seeded.downloadableIds;
+          const second = await startWithToken(dataDir, app);
+          baseUrl = second.server.baseUrl;
+          token = second.token;
+          return runningOapiMedia(dataDir, second.server, second.token);
+        },
+      );
+    } catch (error) {
+      measurements.push(failedToRun(specFor('upload'), 'oapi-media', error));
+    }
+  }
+  return measurements;
+}
+
+export async function runScenario(id: ScenarioId, ctx: ScenarioContext): Promise<Measurement[]> {
+  const durationMs = ctx.options.scenarioMs;
+  const { small, medium, large } = ctx.payloads;
+  switch (id) {
+    case 'a':
+      return acrossTargets(ctx, { step: 'a', scenario: 'a', direction: 'upload', payload: large, concurrency: 8, durationMs });
+    case 'b':
+      return acrossTargets(ctx, { step: 'b', scenario: 'b', direction: 'upload', payload: small, concurrency: 64, durationMs });
+    case 'c':
+      return [
+        ...(await acrossTargets(ctx, { step: 'c 20 MiB', scenario: 'c', direction: 'upload', payload: large, concurrency: 64, durationMs })),
+        ...(await acrossTargets(ctx, { step: 'c 2 MiB', scenario: 'c', direction: 'upload', payload: medium, concurrency: 64, durationMs })),
+      ];
+    case 'd':
+      return acrossTargets(
+        ctx,
+        { step: 'd', scenario: 'd', direction: 'download', payload: large, concurrency: 8, durationMs },
+        ctx.targets.filter((t) => t.name === 'nginx-webdav' || t.name === 'oapi-media'),
+      );
+    case 'e':
+      return growth(ctx);
+  }
+}
