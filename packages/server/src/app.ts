@@ -13,6 +13,8 @@ import { requestIdOf } from './http/request-id.ts';
 import type { Services } from './services.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** The errcode each request was answered with, for the metrics (not sent to the caller). */
+const answeredErrcode = new WeakMap<object, number>();
 /** After an early answer, the rest of a body is read and dropped for at most this long. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
@@ -50,7 +52,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unknown';
     metrics.duration.observe({ route }, reply.elapsedTime / 1000);
-    metrics.requests.inc({ route, method: request.method, errcode: String(reply.getHeader('x-errcode') ?? 0) });
+    metrics.requests.inc({ route, method: request.method, errcode: String(answeredErrcode.get(request) ?? 0) });
     guardDrain(request.raw);
   });
 
@@ -60,15 +62,16 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     else request.log.info({ errcode: ERRORS[kind].errcode, reason: (error as Error).message }, 'request refused');
     const declared = Number(request.headers['content-length'] ?? 0);
     if (!request.raw.complete && declared > DRAIN_BUDGET_BYTES) reply.header('connection', 'close');
+    answeredErrcode.set(request, ERRORS[kind].errcode);
     return reply
       .code(ERRORS[kind].httpStatus)
       .header('content-type', JSON_TYPE)
-      .header('x-errcode', ERRORS[kind].errcode)
       .send(errorPayload(kind, config.errmsgLanguage, request.id));
   });
-  app.setNotFoundHandler(async (request, reply) =>
-    reply.code(404).header('content-type', JSON_TYPE).header('x-errcode', 404).send(errorPayload('notFound', config.errmsgLanguage, request.id)),
-  );
+  app.setNotFoundHandler(async (request, reply) => {
+    answeredErrcode.set(request, ERRORS.notFound.errcode);
+    return reply.code(404).header('content-type', JSON_TYPE).send(errorPayload('notFound', config.errmsgLanguage, request.id));
+  });
 
   await app.register(swagger, {
     openapi: {

@@ -1,0 +1,89 @@
+// Logs, request ids, health, metrics and the generated OpenAPI document.
+
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { buildApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { openServices, type Services } from '../src/services.ts';
+import type { FastifyInstance } from 'fastify';
+
+const lines: Record<string, unknown>[] = [];
+let services: Services;
+let app: FastifyInstance;
+let dataDir: string;
+let creds: { appkey: string; appsecret: string };
+
+before(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'oapi-media-obs-'));
+  services = await openServices(loadConfig({ dataDir }, {}));
+  creds = (await services.admin.bootstrapDefault())!;
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  app = await buildApp(services, { logger: pino({ level: 'info' }, sink) });
+});
+after(async () => {
+  await app.close();
+  await services.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+test('logs are JSON lines carrying the request id of the answer, and never a secret', async () => {
+  const res = await app.inject({ url: `/gettoken?appkey=${creds.appkey}&appsecret=${creds.appsecret}`, headers: { 'x-request-id': 'trace-42' } });
+  const token = res.json().access_token as string;
+  await app.inject({ url: `/media/downloadFile?access_token=${token}&media_id=@nope`, headers: { 'x-request-id': 'trace-43' } });
+  const all = JSON.stringify(lines);
+  assert.ok(lines.some((l) => l.reqId === 'trace-42'), 'request id in the log');
+  assert.ok(lines.some((l) => l.reqId === 'trace-43' && l.errcode === 40007), 'refusal logged with its errcode');
+  assert.equal(all.includes(creds.appsecret), false, 'appsecret in logs');
+  assert.equal(all.includes(token), false, 'token in logs');
+  assert.match(all, /appsecret=\[redacted\]/);
+});
+
+test('a server fault is logged as an error with the request id; the caller gets only errcode -1', async () => {
+  const original = services.tokens.verify;
+  services.tokens.verify = async () => { throw new Error('disk on fire'); };
+  try {
+    const res = await app.inject({ url: '/media/downloadFile?access_token=x', headers: { 'x-request-id': 'trace-500' } });
+    assert.equal(res.statusCode, 500);
+    assert.equal(res.json().request_id, 'trace-500');
+    const logged = lines.find((l) => l.reqId === 'trace-500' && l.level === 50) as { err?: { message?: string } } | undefined;
+    assert.equal(logged?.err?.message, 'disk on fire');
+  } finally {
+    services.tokens.verify = original;
+  }
+});
+
+test('/healthz and /readyz answer 200 when database and storage are reachable', async () => {
+  assert.deepEqual((await app.inject({ url: '/healthz' })).json(), { status: 'ok' });
+  const ready = await app.inject({ url: '/readyz' });
+  assert.equal(ready.statusCode, 200);
+  assert.deepEqual(ready.json(), { status: 'ready', failing: [] });
+});
+
+test('/metrics is Prometheus text counting requests by errcode', async () => {
+  const res = await app.inject({ url: '/metrics' });
+  assert.match(res.headers['content-type'] as string, /text\/plain/);
+  assert.match(res.body, /oapi_media_requests_total\{route="\/media\/downloadFile",method="GET",errcode="40007"\} 1/);
+});
+
+test('/openapi.json is an OpenAPI 3 document generated from the routes', async () => {
+  const doc = (await app.inject({ url: '/openapi.json' })).json();
+  assert.match(doc.openapi, /^3\./);
+  for (const path of ['/gettoken', '/media/upload', '/media/downloadFile', '/media/get', '/healthz', '/readyz']) {
+    assert.ok(doc.paths[path], `${path} documented`);
+  }
+  const upload = doc.paths['/media/upload'].post;
+  const params = upload.parameters.map((p: { name: string }) => p.name).sort();
+  assert.deepEqual(params, ['access_token', 'type']);
+  assert.deepEqual(upload.parameters.find((p: { name: string }) => p.name === 'type').schema.enum, ['image', 'voice', 'video', 'file']);
+  assert.equal(doc.paths['/openapi.json'], undefined, 'the document does not list itself');
+});
