@@ -22,7 +22,15 @@ export function tokenOf(server: TestServer): Promise<string> {
 
 export type FormPart =
   | { name: string; value: string }
-  | { name: string; data: Uint8Array; filename?: string; contentType?: string };
+  | {
+    name: string;
+    data: Uint8Array;
+    /** Sent raw as UTF-8 in `filename="..."` (no escaping: the test chooses the bytes). */
+    filename?: string;
+    /** Sent as `filename*=UTF-8''<this>` (RFC 5987 percent-encoding), for names a quoted string cannot carry. */
+    filenameStar?: string;
+    contentType?: string;
+  };
 
 export interface MultipartBody {
   contentType: string;
@@ -37,6 +45,7 @@ export function multipartBody(parts: FormPart[]): MultipartBody {
     let head = `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"`;
     if ('data' in part) {
       if (part.filename !== undefined) head += `; filename="${part.filename}"`;
+      if (part.filenameStar !== undefined) head += `; filename*=UTF-8''${part.filenameStar}`;
       head += `\r\nContent-Type: ${part.contentType ?? 'application/octet-stream'}`;
     }
     chunks.push(Buffer.from(`${head}\r\n\r\n`, 'utf8'));
