@@ -3,7 +3,8 @@
 
 import { Command, Option } from 'commander';
 import { loadConfig, type ConfigInput } from './config.ts';
-import { AdminError } from './service/admin.ts';
+import { AdminError, parseLimit, type OrgLimits } from './service/admin.ts';
+import type { Org, OrgUsage } from './stores/metadata/interface.ts';
 import { DataFolderInUseError } from './service/data-lock.ts';
 import { ConfigError } from './config.ts';
 import { openServices, type Services } from './services.ts';
@@ -95,10 +96,59 @@ org
   .action(async (options: CommonOptions & { json?: boolean }) =>
     withServices(options, async (services) => {
       const orgs = await services.metadata.listOrgs();
-      const rows = await Promise.all(orgs.map(async (o) => ({ org: o.name, corpid: o.corpId, ...(await services.metadata.usage(o.id)) })));
-      print(!!options.json, rows, rows.map((r) => `${r.org}\t${r.corpid}\t${r.mediaCount} media\t${r.totalBytes} bytes`).join('\n'));
+      const rows = await Promise.all(orgs.map(async (o) => orgSummary(o, await services.metadata.usage(o.id))));
+      print(!!options.json, rows, rows.map((r) => `${r.org}\t${r.corpid}\t${r.mediaCount} media\t${r.totalBytes} bytes\t${limitsText(r)}`).join('\n'));
     }),
   );
+org
+  .command('limits <name>')
+  .description('set (or show) the storage quota and per-app request rate of an organization')
+  .option('--quota <bytes>', 'storage quota in bytes (45010 past it), or none')
+  .option('--rate <n>', 'requests per second per app (45009 past it), or none for the server default')
+  .addOption(dataOption())
+  .option('--json', 'print JSON')
+  .action(async (name: string, options: CommonOptions & { quota?: string; rate?: string; json?: boolean }) =>
+    withServices(options, async (services) => {
+      const limits: OrgLimits = {};
+      if (options.quota !== undefined) limits.quotaBytes = parseLimit('quota', options.quota, 0);
+      if (options.rate !== undefined) limits.rateLimitPerSecond = parseLimit('rate', options.rate, 1);
+      const updated = await services.admin.setOrgLimits(name, limits);
+      const row = orgSummary(updated, await services.metadata.usage(updated.id));
+      print(!!options.json, row, `${row.org}\t${limitsText(row)}`);
+    }),
+  );
+
+program
+  .command('usage')
+  .description('storage used by an organization, against its quota')
+  .requiredOption('--org <name>', 'organization')
+  .addOption(dataOption())
+  .option('--json', 'print JSON')
+  .action(async (options: CommonOptions & { org: string; json?: boolean }) =>
+    withServices(options, async (services) => {
+      const found = await services.admin.requireOrg(options.org);
+      const row = orgSummary(found, await services.metadata.usage(found.id));
+      const left = row.quotaBytes === null ? 'no quota' : `${row.quotaBytes - row.totalBytes} bytes left of ${row.quotaBytes}`;
+      print(!!options.json, row, `${row.org}\t${row.mediaCount} media\t${row.totalBytes} bytes\t${left}`);
+    }),
+  );
+
+interface OrgSummary extends OrgUsage {
+  org: string;
+  corpid: string;
+  /** null: unlimited. */
+  quotaBytes: number | null;
+  /** null: the server default (OAPI_MEDIA_RATE_LIMIT). */
+  rateLimitPerSecond: number | null;
+}
+
+function orgSummary(o: Org, usage: OrgUsage): OrgSummary {
+  return { org: o.name, corpid: o.corpId, ...usage, quotaBytes: o.quotaBytes, rateLimitPerSecond: o.rateLimitPerSecond };
+}
+
+function limitsText(r: OrgSummary): string {
+  return `quota ${r.quotaBytes === null ? 'none' : `${r.quotaBytes} bytes`}\trate ${r.rateLimitPerSecond === null ? 'default' : `${r.rateLimitPerSecond}/s`}`;
+}
 
 const app = program.command('app').description('apps of an organization (appkey / appsecret)');
 app

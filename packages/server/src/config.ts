@@ -4,6 +4,8 @@ import { resolve } from 'node:path';
 import type { ErrmsgLanguage } from '@oapi-media/core';
 
 export const TOKEN_TTL_SECONDS = 7200; // api.md: tokens live 7200 s and are renewed to a full 7200 s
+/** Suite tickets rotate every 20 minutes by default (issue 8; DingTalk's own push period is not documented). */
+export const SUITE_TICKET_ROTATION_SECONDS = 20 * 60;
 /** Room for the multipart framing and small fields around the file part. */
 export const FORM_OVERHEAD_BYTES = 64 * 1024;
 
@@ -27,6 +29,11 @@ export interface Config {
   readonly defaultRateLimitPerSecond: number;
   /** How long a client may stay silent mid-request before it is cut off (slow-loris guard). */
   readonly requestIdleTimeoutMs: number;
+  /** Failed credential checks (wrong appsecret, unknown token) per client IP per window before 45009; 0 = off. */
+  readonly authFailureLimit: number;
+  readonly authFailureWindowMs: number;
+  /** A suite's ticket is replaced once it is this old (on demand, no timer); the last two stay valid (issue 8). */
+  readonly suiteTicketRotationSeconds: number;
   /** Current time in ms; injectable so that tests expire tokens without waiting. */
   readonly now: () => number;
 }
@@ -43,7 +50,10 @@ export interface ConfigInput {
   logLevel?: string;
   tokenTtlSeconds?: number;
   defaultRateLimitPerSecond?: number | string;
-  requestIdleTimeoutMs?: number;
+  requestIdleTimeoutMs?: number | string;
+  authFailureLimit?: number | string;
+  authFailureWindowMs?: number | string;
+  suiteTicketRotationSeconds?: number | string;
   now?: () => number;
 }
 
@@ -60,6 +70,12 @@ function parsePort(value: number | string): number {
 function parseNonNegative(name: string, value: number | string): number {
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isFinite(n) || n < 0) throw new ConfigError(`invalid ${name}: ${value}`);
+  return n;
+}
+
+function parsePositive(name: string, value: number | string): number {
+  const n = parseNonNegative(name, value);
+  if (n === 0) throw new ConfigError(`invalid ${name}: must be above 0`);
   return n;
 }
 
@@ -94,7 +110,19 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
       'rate limit',
       input.defaultRateLimitPerSecond ?? env.OAPI_MEDIA_RATE_LIMIT ?? 0,
     ),
-    requestIdleTimeoutMs: input.requestIdleTimeoutMs ?? 30_000,
+    requestIdleTimeoutMs: parseNonNegative(
+      'request idle timeout',
+      input.requestIdleTimeoutMs ?? env.OAPI_MEDIA_REQUEST_IDLE_TIMEOUT_MS ?? 30_000,
+    ),
+    authFailureLimit: parseNonNegative('auth failure limit', input.authFailureLimit ?? env.OAPI_MEDIA_AUTH_FAILURE_LIMIT ?? 20),
+    authFailureWindowMs: parseNonNegative(
+      'auth failure window',
+      input.authFailureWindowMs ?? env.OAPI_MEDIA_AUTH_FAILURE_WINDOW_MS ?? 60_000,
+    ),
+    suiteTicketRotationSeconds: parsePositive(
+      'suite ticket rotation',
+      input.suiteTicketRotationSeconds ?? env.OAPI_MEDIA_SUITE_TICKET_ROTATION_SECONDS ?? SUITE_TICKET_ROTATION_SECONDS,
+    ),
     now: input.now ?? Date.now,
   });
 }

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import type { Config } from './config.ts';
 import { AdminService } from './service/admin.ts';
 import { MediaService } from './service/media.ts';
-import { AdmissionService, MemoryRateLimiter } from './service/rate-limit.ts';
+import { AuthThrottle } from './service/auth-throttle.ts';
+import { AdmissionService, MemoryRateLimiter, type RateLimiter } from './service/rate-limit.ts';
 import { loadSecretKey } from './service/secret-key.ts';
 import { StagingArea } from './service/staging.ts';
+import { SuiteService } from './service/suites.ts';
 import { TokenService } from './service/tokens.ts';
 import type { BlobStore } from './stores/blobs/interface.ts';
 import type { MetadataStore } from './stores/metadata/interface.ts';
@@ -20,6 +22,10 @@ export interface Services {
   media: MediaService;
   admin: AdminService;
   admission: AdmissionService;
+  /** Failed credential checks per client IP (brute force guard, 45009). */
+  authThrottle: AuthThrottle;
+  /** Third-party suites and their per-org tokens (issue 8). */
+  suites: SuiteService;
   close(): Promise<void>;
 }
 
@@ -37,19 +43,32 @@ export async function openServices(config: Config): Promise<Services> {
   const key = await loadSecretKey(config.secretKey, config.dataDir);
   const staging = new StagingArea(join(config.dataDir, STAGING_FOLDER), blobs.durableStaging === true);
   await staging.init();
-  const admission = new AdmissionService(new MemoryRateLimiter(config.now), metadata, config.defaultRateLimitPerSecond, config.now);
+  const limiter = await openRateLimiter(config);
+  const admission = new AdmissionService(limiter, metadata, config.defaultRateLimitPerSecond, config.now);
+  const tokens = new TokenService(metadata, key, config.tokenTtlSeconds, config.now);
   return {
     config,
     metadata,
     blobs,
-    tokens: new TokenService(metadata, key, config.tokenTtlSeconds, config.now),
+    tokens,
     media: new MediaService(metadata, blobs, staging, config.now),
     admin: new AdminService(metadata, config.now),
     admission,
+    authThrottle: new AuthThrottle(limiter, config.authFailureLimit, config.authFailureWindowMs),
+    suites: new SuiteService(metadata, tokens, key, config.suiteTicketRotationSeconds, config.now),
     async close() {
       await admission.close();
       await blobs.close();
       await metadata.close();
     },
   };
+}
+
+/** Shared counters in Redis when REDIS_URL is set (exact across nodes); per node otherwise. */
+async function openRateLimiter(config: Config): Promise<RateLimiter> {
+  if (config.redisUrl === undefined) return new MemoryRateLimiter(config.now);
+  const { RedisRateLimiter } = await import('./service/rate-limit-redis.ts');
+  const limiter = new RedisRateLimiter(config.redisUrl, { now: config.now });
+  await limiter.init();
+  return limiter;
 }

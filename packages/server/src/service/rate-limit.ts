@@ -8,12 +8,23 @@ import type { Caller } from './tokens.ts';
 export interface RateLimiter {
   /** Takes one request from `key`'s allowance of `perSecond`; false when it is used up. */
   take(key: string, perSecond: number): Promise<boolean>;
+  /**
+   * Counts one event of `key` in a window that opens at its first event and lasts `windowMs`
+   * (Redis: INCR + PEXPIRE on the first); resolves to the count so far in that window.
+   */
+  count(key: string, windowMs: number): Promise<number>;
+  /** The count of `key`'s open window; 0 when it has none or it has passed. */
+  peek(key: string): Promise<number>;
   close(): Promise<void>;
 }
 
-/** Token bucket per key, refilled continuously, burst of one second's allowance. */
+/**
+ * Token bucket per key, refilled continuously, burst of one second's allowance; and counting
+ * windows (for failed logins). Per node: a cluster backs the seam with Redis.
+ */
 export class MemoryRateLimiter implements RateLimiter {
   readonly #buckets = new Map<string, { tokens: number; updatedAt: number }>();
+  readonly #windows = new Map<string, { count: number; endsAt: number }>();
   readonly #now: () => number;
 
   constructor(now: () => number) {
@@ -34,6 +45,26 @@ export class MemoryRateLimiter implements RateLimiter {
 
   #forgetIdle(now: number): void {
     for (const [key, bucket] of this.#buckets) if (now - bucket.updatedAt > 60_000) this.#buckets.delete(key);
+  }
+
+  async count(key: string, windowMs: number): Promise<number> {
+    const now = this.#now();
+    const open = this.#windows.get(key);
+    const window = open && open.endsAt > now ? open : { count: 0, endsAt: now + windowMs };
+    window.count += 1;
+    this.#windows.set(key, window);
+    if (this.#windows.size > 100_000) {
+      for (const [k, w] of this.#windows) if (w.endsAt <= now) this.#windows.delete(k);
+    }
+    return window.count;
+  }
+
+  async peek(key: string): Promise<number> {
+    const window = this.#windows.get(key);
+    if (!window) return 0;
+    if (window.endsAt > this.#now()) return window.count;
+    this.#windows.delete(key);
+    return 0;
   }
 
   async close(): Promise<void> {}

@@ -39,8 +39,11 @@ export function registerGettoken(app: FastifyInstance, services: Services): void
     const key = byAppKey ? appKey : corpId;
     const secret = byAppKey ? appSecret : corpSecret;
     if (!key || !secret) throw new ApiError('missingParameter');
-    const found = await services.tokens.authenticateApp(key, secret);
-    if (!found) throw new ApiError(byAppKey ? 'invalidAppCredentials' : 'invalidCorpCredentials');
+    const found = await services.authThrottle.guard(request.ip, async () => {
+      const app = await services.tokens.authenticateApp(key, secret);
+      if (!app) throw new ApiError(byAppKey ? 'invalidAppCredentials' : 'invalidCorpCredentials');
+      return app;
+    });
     const grant = await services.tokens.issue(appPrincipal(found.id), found.orgId);
     return sendOk(reply, { access_token: grant.accessToken, expires_in: grant.expiresIn });
   });

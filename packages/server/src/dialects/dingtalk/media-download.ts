@@ -33,7 +33,7 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 
 export function registerMediaDownload(app: FastifyInstance, services: Services): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-    const caller = await services.tokens.verify(param(request.query, 'access_token'));
+    const caller = await services.authThrottle.guard(request.ip, () => services.tokens.verify(param(request.query, 'access_token')));
     await services.admission.admit(caller);
     const row = await services.media.find(caller, param(request.query, 'media_id'));
     const etag = `"${row.sha256}"`;
@@ -62,6 +62,8 @@ export function registerMediaDownload(app: FastifyInstance, services: Services):
     return reply.send(await services.media.read(row, range));
   };
   for (const url of ['/media/downloadFile', '/media/get']) {
-    app.get(url, { schema: downloadSchema, attachValidation: true }, handler);
+    // HEAD declared here, not generated: fastify's generated HEAD would read the whole blob and
+    // reset Content-Length; ours opens nothing and keeps the headers of the GET.
+    app.route({ method: ['GET', 'HEAD'], url, schema: downloadSchema, attachValidation: true, exposeHeadRoute: false, handler });
   }
 }

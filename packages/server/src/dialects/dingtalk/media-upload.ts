@@ -51,7 +51,7 @@ export function registerMediaUpload(app: FastifyInstance, services: Services): v
     // What the query already decides is answered before the body is read.
     let caller: Caller | undefined;
     if (queryToken !== undefined) {
-      caller = await services.tokens.verify(queryToken);
+      caller = await services.authThrottle.guard(request.ip, () => services.tokens.verify(queryToken));
       await services.admission.admit(caller);
     }
     if (queryType !== undefined && !isMediaType(queryType) && caller) throw new ApiError('invalidMediaType', queryType);
@@ -67,7 +67,7 @@ export function registerMediaUpload(app: FastifyInstance, services: Services): v
     const form = await readUploadForm(request.raw, services.media.staging, capBytes);
     try {
       if (!caller) {
-        caller = await services.tokens.verify(form.fields.get('access_token'));
+        caller = await services.authThrottle.guard(request.ip, () => services.tokens.verify(form.fields.get('access_token')));
         await services.admission.admit(caller);
       }
       const type = queryType ?? form.fields.get('type');
