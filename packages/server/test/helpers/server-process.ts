@@ -20,7 +20,7 @@ export interface ServerProcess {
 }
 
 export async function spawnServerProcess(dataDir: string, timeoutMs = 20_000): Promise<ServerProcess> {
-  const env = { ...process.env, LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
   // The embedded default, whatever the environment of the test run selects for in-process servers.
   for (const name of ['DATABASE_URL', 'OAPI_MEDIA_STORAGE', 'OAPI_MEDIA_DATA', 'HOST', 'PORT']) delete env[name];
   const child = spawn(process.execPath, ['--import', 'tsx', 'packages/server/src/cli.ts', 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', '0'], {
@@ -32,7 +32,7 @@ export async function spawnServerProcess(dataDir: string, timeoutMs = 20_000): P
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
   const exited = once(child, 'exit');
 
-  const started = new Promise<{ baseUrl: string; appKey?: string; appSecret?: string }>((resolve, reject) => {
+  const started = new Promise<{ baseUrl: string; appKey: string | undefined; appSecret: string | undefined }>((resolve, reject) => {
     let baseUrl: string | undefined;
     let appKey: string | undefined;
     const timer = setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms: ${stderr.join('')}`)), timeoutMs);
