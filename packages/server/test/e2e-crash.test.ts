@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { sample, sampleOfSize } from './fixtures/samples.ts';
-import { blobFiles, mediaIds, stagingFiles } from './helpers/data-folder.ts';
+import { assertNothingStored, blobFiles, mediaIds, stagingFiles, storedState } from './helpers/data-folder.ts';
 import { downloadBytes, getToken, multipartBody, sha256, tokenOf, upload, type UploadAnswer } from './helpers/e2e-http.ts';
+import { httpChunk, openSocket, writeAndWait } from './helpers/raw-http.ts';
 import { spawnServerProcess } from './helpers/server-process.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from './helpers/test-server.ts';
 
@@ -209,4 +210,35 @@ describe('kill -9 of a real server process during 8 concurrent 5 MiB uploads', (
     await server.close();
     assert.equal(integrityCheck(dataDir), 'ok');
   });
+});
+
+describe('a client that vanishes mid-upload', () => {
+  for (const framing of ['Content-Length', 'chunked'] as const) {
+    test(`a ${framing} upload whose socket is destroyed after 1 MiB of a 4 MiB mp4 -> nothing stored, DATA/tmp empty`, async () => {
+      const server = await startEmbedded(await newDataDir());
+      try {
+        const token = await tokenOf(server);
+        const before = await storedState(server);
+        const { contentType, body } = multipartBody([{ name: 'media', data: sampleOfSize('mp4', 4 * MiB), filename: 'gone.mp4' }]);
+        const socket = await openSocket(server.baseUrl);
+        const head = [
+          `POST /media/upload?access_token=${encodeURIComponent(token)}&type=video HTTP/1.1`,
+          `Host: ${new URL(server.baseUrl).host}`,
+          `Content-Type: ${contentType}`,
+          framing === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${body.length}`,
+          '', '',
+        ].join('\r\n');
+        await writeAndWait(socket, Buffer.from(head));
+        const firstMiB = body.subarray(0, MiB);
+        await writeAndWait(socket, framing === 'chunked' ? httpChunk(firstMiB) : firstMiB);
+        // The server has started staging the file before the client goes away.
+        assert.ok(await waitUntil(async () => (await stagingFiles(server.dataDir)).length > 0, 2000), 'a temp file was being written');
+        socket.destroy();
+        assert.ok(await waitUntil(async () => (await stagingFiles(server.dataDir)).length === 0, 2000), 'DATA/tmp empty within 2 s');
+        await assertNothingStored(server, before);
+      } finally {
+        await server.close();
+      }
+    });
+  }
 });

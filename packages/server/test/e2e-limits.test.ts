@@ -210,9 +210,9 @@ describe('a chunked body (no Content-Length) is capped while it streams', () => 
     await assertNothingStored(server, before);
   });
 
-  test('chunked upload of a 24 MiB png with type=image only after the file -> 40006 at 20 MiB + 1, before the client has sent it all', async (t) => {
+  test('chunked upload of a 32 MiB png with type=image only after the file -> 40006 at 20 MiB + 1, before the client has sent it all', async (t) => {
     const before = await storedState(server);
-    const streamed = await streamChunked({ access_token: token }, 'png', sampleOfSize('png', 24 * MiB), 256 * KiB, 2);
+    const streamed = await streamChunked({ access_token: token }, 'png', sampleOfSize('png', 32 * MiB), 256 * KiB, 2);
     t.diagnostic(`answered after ${bytes(streamed.sentBeforeAnswer)} of ${bytes(streamed.total)} body bytes`);
     assert.equal(JSON.parse(streamed.answer.body.toString('utf8')).errcode, 40006);
     assert.ok(streamed.sentBeforeAnswer > 20 * MiB, `answered only after 20 MiB (${bytes(streamed.sentBeforeAnswer)} bytes sent)`);
