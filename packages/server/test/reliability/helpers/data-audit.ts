@@ -1,0 +1,54 @@
+// Reads a data folder the way an auditor would, beside the running server: every blob file on disk
+// against every media row of DATA/meta.sqlite (read-only connection, WAL), the staging folder, the
+// database's own integrity check, and the sha256 of every blob against its row.
+
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import Database from 'better-sqlite3';
+import { blobFiles, stagingFiles } from '../../helpers/data-folder.ts';
+
+export interface DataAudit {
+  rows: number;
+  blobs: number;
+  /** Blob files that no row references. */
+  orphans: string[];
+  /** Rows whose blob file is missing. */
+  missing: string[];
+  /** Rows whose blob's bytes do not hash to the row's sha256 (a partial or torn blob). */
+  corrupt: string[];
+  staged: string[];
+  integrity: string;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+export async function auditDataFolder(dataDir: string): Promise<DataAudit> {
+  const db = new Database(join(dataDir, 'meta.sqlite'), { readonly: true, fileMustExist: true });
+  let rows: { media_id: string; blob_key: string; sha256: string; size: number }[];
+  let integrity: string;
+  try {
+    db.pragma('busy_timeout = 5000');
+    rows = db.prepare('SELECT media_id, blob_key, sha256, size FROM media').all() as typeof rows;
+    integrity = db.pragma('integrity_check', { simple: true }) as string;
+  } finally {
+    db.close();
+  }
+  const files = await blobFiles(dataDir); // xx/yy/key
+  const keyToPath = new Map(files.map((f) => [f.split('/')[2]!, f]));
+  const referenced = new Set(rows.map((r) => r.blob_key));
+  const orphans = files.filter((f) => !referenced.has(f.split('/')[2]!));
+  const missing: string[] = [];
+  const corrupt: string[] = [];
+  for (const row of rows) {
+    const path = keyToPath.get(row.blob_key);
+    if (path === undefined) missing.push(row.media_id);
+    else if ((await sha256File(join(dataDir, 'blobs', path))) !== row.sha256) corrupt.push(row.media_id);
+  }
+  return { rows: rows.length, blobs: files.length, orphans, missing, corrupt, staged: await stagingFiles(dataDir), integrity };
+}
