@@ -9,6 +9,7 @@ import type { LoadPlan, LoadResult } from './load.ts';
 import { runLoadInChild } from './load-runner.ts';
 import type { ScenarioId } from './options.ts';
 import type { Payload } from './payloads.ts';
+import { cpuSeconds } from './cpu-time.ts';
 import { sampleRss, type RssPeak } from './rss-sampler.ts';
 import type { RunningTarget, Target, TargetName, TargetRequest } from './target.ts';
 import { sha256OfUrl } from './verify-stored.ts';
@@ -25,6 +26,8 @@ export interface Measurement {
   rowsSeeded?: number;
   load?: Omit<LoadResult, 'collected'>;
   peakRssBytes?: number;
+  /** CPU the server process used during the load, in % of one core (100 = its core was busy). */
+  serverCpuPercent?: number;
   stored?: { files: number; bytes: number; expectedFiles: number; expectedBytes: number; detail: string };
   /** Why this measurement cannot be trusted (errors, data lost, wrong bytes). Empty = sound. */
   failures: string[];
@@ -110,6 +113,7 @@ export async function measureLoad(
   const label = `${target.name} ${spec.step}`;
   process.stderr.write(`bench: ${label}: ${spec.direction} ${spec.payload.size} bytes × concurrency ${spec.concurrency} for ${spec.durationMs / 1000} s\n`);
   const rss = sampleRss(running.pid);
+  const cpuBefore = cpuSeconds(running.pid);
   let result: LoadResult;
   let peak: RssPeak;
   try {
@@ -117,11 +121,13 @@ export async function measureLoad(
   } finally {
     peak = rss.stop();
   }
+  const cpuAfter = cpuSeconds(running.pid);
   const { collected, ...load } = result;
   const measurement: Measurement = {
     ...describe(spec, target.name),
     load,
     peakRssBytes: Math.max(peak.highWaterMarkBytes, peak.sampledPeakBytes),
+    ...(cpuBefore !== null && cpuAfter !== null ? { serverCpuPercent: ((cpuAfter - cpuBefore) / (load.elapsedMs / 1000)) * 100 } : {}),
     failures: [],
   };
   if (load.failed > 0) {
@@ -158,6 +164,7 @@ export function summaryLine(m: Measurement): string {
     `p50 ${load.latencyMs.p50.toFixed(1)} ms`,
     `p99 ${load.latencyMs.p99.toFixed(1)} ms`,
     `peak RSS ${((m.peakRssBytes ?? 0) / 1e6).toFixed(1)} MB`,
+    `server CPU ${(m.serverCpuPercent ?? 0).toFixed(0)}%`,
     `${load.failed} errors`,
   ];
   if (m.stored) parts.push(`stored ${m.stored.files} files / ${m.stored.bytes} bytes, expected ≥ ${m.stored.expectedFiles} / ${m.stored.expectedBytes} acknowledged (${m.stored.detail})`);

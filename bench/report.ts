@@ -51,7 +51,7 @@ function fmt(value: number | undefined, digits = 1): string {
 
 function row(m: Measurement, all: Measurement[]): string[] {
   const name = m.failures.length ? `${m.target} FAILED` : m.target;
-  if (m.skipped) return [m.step, m.target, 'skipped', '', '', '', '', '', '', ''];
+  if (m.skipped) return [m.step, m.target, 'skipped', '', '', '', '', '', '', '', ''];
   const load = m.load;
   return [
     m.step,
@@ -61,14 +61,15 @@ function row(m: Measurement, all: Measurement[]): string[] {
     fmt(load?.latencyMs.p50),
     fmt(load?.latencyMs.p99),
     m.peakRssBytes === undefined ? '' : fmt(m.peakRssBytes / MB),
+    m.serverCpuPercent === undefined ? '' : fmt(m.serverCpuPercent, 0),
     load ? `${load.failed}/${load.requests}` : 'did not run',
     storedCell(m),
     ratioCell(m, all),
   ];
 }
 
-const HEADER = ['scenario', 'target', 'MB/s', 'req/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'errors', 'stored', 'oapi-media ÷ target'];
-const RIGHT_ALIGNED = new Set([2, 3, 4, 5, 6, 7]);
+const HEADER = ['scenario', 'target', 'MB/s', 'req/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'CPU %', 'errors', 'stored', 'oapi-media ÷ target'];
+const RIGHT_ALIGNED = new Set([2, 3, 4, 5, 6, 7, 8]);
 
 /** A Markdown table (readable in a terminal, pastable into a README). */
 export function renderTable(measurements: Measurement[]): string {
