@@ -33,6 +33,15 @@ export const ERRORS = Object.freeze({
   // Not a DingTalk code (DingTalk's media space is not capped per org): the product's own, outside
   // DingTalk's ranges that SDKs retry on (-1, 45009), since retrying cannot help.
   quotaExceeded: { errcode: 45010, zh: '超过企业存储空间配额', en: 'organization storage quota exceeded', httpStatus: 200 },
+  // POST /service/get_corp_token (issue 8, third-party suites). 40079 and the texts of 853002/853005
+  // are DingTalk's own as answered by the live service; the texts of 853001/853003/853004 are
+  // DingTalk support's descriptions of those codes (docs/suites.md).
+  corpNotAuthorized: { errcode: 40079, zh: '不存在的授权信息', en: 'the organization has not authorized this suite', httpStatus: 200 },
+  invalidSignatureTimestamp: { errcode: 853001, zh: 'timestamp参数格式不正确', en: 'timestamp must be epoch milliseconds', httpStatus: 200 },
+  staleSignatureTimestamp: { errcode: 853002, zh: '签名时间戳参数超时', en: 'timestamp more than a minute away from the server clock', httpStatus: 200 },
+  invalidSuiteKey: { errcode: 853003, zh: 'accessKey参数不合法', en: 'invalid accessKey (unknown suiteKey)', httpStatus: 200 },
+  invalidSignature: { errcode: 853004, zh: 'signature参数不正确', en: 'signature does not match', httpStatus: 200 },
+  invalidSuiteTicket: { errcode: 853005, zh: '签名中套件ticket参数无效', en: 'invalid suiteTicket in the signature', httpStatus: 200 },
   notFound: { errcode: 404, zh: '请求的URI地址不存在', en: 'the requested URI does not exist', httpStatus: 404 },
 } satisfies Record<string, ErrorEntry>);
 

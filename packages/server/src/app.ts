@@ -105,7 +105,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
  * the connection usable; a client that keeps sending past the budget or the timeout is cut off.
  */
 function guardDrain(request: import('node:http').IncomingMessage): void {
-  if (request.complete || request.destroyed) return;
+  // readableEnded: a body the route read to its end (fastify inject never sets `complete`).
+  if (request.complete || request.readableEnded || request.destroyed) return;
   let drained = 0;
   const timer = setTimeout(() => request.socket?.destroy(), DRAIN_TIMEOUT_MS);
   timer.unref();

@@ -9,6 +9,7 @@ import { DataFolderInUseError } from './service/data-lock.ts';
 import { ConfigError } from './config.ts';
 import { openServices, type Services } from './services.ts';
 import { startServer } from './server.ts';
+import { addSuiteCommands } from './suite-cli.ts';
 
 interface CommonOptions {
   data?: string;
@@ -202,6 +203,8 @@ media
       process.stdout.write(`deleted ${mediaId}\n`);
     }),
   );
+
+addSuiteCommands(program, { dataOption, withServices, print });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`oapi-media: ${error instanceof AdminError || error instanceof DataFolderInUseError || error instanceof ConfigError ? error.message : (error as Error).stack ?? String(error)}\n`);

@@ -12,6 +12,8 @@ import {
   type MediaRow,
   type MetadataStore,
   type Org,
+  type Suite,
+  type SuiteTicketRow,
   type TokenRow,
 } from '../../src/stores/metadata/interface.ts';
 
@@ -52,6 +54,28 @@ function makeToken(principal: string, orgId: string, overrides: Partial<TokenRow
     orgId,
     issuedAt: NOW,
     expiresAt: NOW + 2 * HOUR_MS,
+    ...overrides,
+  };
+}
+
+function makeSuite(overrides: Partial<Suite> = {}): Suite {
+  return {
+    id: uniqueId('suite_'),
+    name: 'Conformance suite 审批',
+    suiteKey: uniqueId('suite'),
+    secretCiphertext: `v1.${randomBytes(12).toString('base64url')}.${randomBytes(80).toString('base64url')}`,
+    createdAt: NOW,
+    ...overrides,
+  };
+}
+
+function makeTicket(suiteId: string, seq: number, overrides: Partial<SuiteTicketRow> = {}): SuiteTicketRow {
+  return {
+    suiteId,
+    seq,
+    ticketHash: randomBytes(32).toString('hex'),
+    nonce: randomBytes(16).toString('hex'),
+    createdAt: NOW + seq * 1000,
     ...overrides,
   };
 }
@@ -138,6 +162,13 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
       test('unknown id or name -> null', async () => {
         assert.equal(await store.getOrgById(uniqueId('missing_')), null);
         assert.equal(await store.getOrgByName(uniqueId('missing-')), null);
+      });
+
+      test('getOrgByCorpId finds the org by its corpid; an unknown corpid -> null', async () => {
+        const org = await newOrg();
+        await newOrg();
+        assert.deepEqual(await store.getOrgByCorpId(org.corpId), org);
+        assert.equal(await store.getOrgByCorpId(uniqueId('ding')), null);
       });
 
       test('a second org with the same name -> ConflictError, the first one unchanged', async () => {
@@ -489,6 +520,76 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
             assert.ok(usage.totalBytes + sizes[i]! > quota, `a ${sizes[i]}-byte insert was refused although it fits`);
           }
         }
+      });
+    });
+
+    describe('suites', () => {
+      async function newSuite(overrides: Partial<Suite> = {}): Promise<Suite> {
+        const suite = makeSuite(overrides);
+        await store.createSuite(suite);
+        return suite;
+      }
+
+      test('createSuite then getSuiteByKey returns it byte for byte (sealed secret, non-ASCII name)', async () => {
+        const suite = await newSuite();
+        assert.deepEqual(await store.getSuiteByKey(suite.suiteKey), suite);
+        assert.equal(await store.getSuiteByKey(uniqueId('suite')), null);
+        assert.deepEqual((await store.listSuites()).find((s) => s.id === suite.id), suite);
+      });
+
+      test('a second suite with the same suiteKey -> ConflictError, the first one unchanged', async () => {
+        const suite = await newSuite();
+        await assert.rejects(store.createSuite(makeSuite({ suiteKey: suite.suiteKey })), ConflictError);
+        assert.deepEqual(await store.getSuiteByKey(suite.suiteKey), suite);
+      });
+
+      test('authorizations are per (suite, org); authorizing twice is harmless; revoke says whether there was one', async () => {
+        const suite = await newSuite();
+        const otherSuite = await newSuite();
+        const orgA = await newOrg();
+        const orgB = await newOrg();
+        await store.authorizeSuite({ suiteId: suite.id, orgId: orgA.id, createdAt: NOW });
+        await store.authorizeSuite({ suiteId: suite.id, orgId: orgA.id, createdAt: NOW + 5 });
+        await store.authorizeSuite({ suiteId: suite.id, orgId: orgB.id, createdAt: NOW + 1 });
+        assert.equal(await store.isSuiteAuthorized(suite.id, orgA.id), true);
+        assert.equal(await store.isSuiteAuthorized(otherSuite.id, orgA.id), false);
+        assert.deepEqual(await store.listSuiteAuthorizations(suite.id), [
+          { suiteId: suite.id, orgId: orgA.id, createdAt: NOW },
+          { suiteId: suite.id, orgId: orgB.id, createdAt: NOW + 1 },
+        ]);
+
+        assert.equal(await store.revokeSuite(suite.id, orgA.id), true);
+        assert.equal(await store.revokeSuite(suite.id, orgA.id), false);
+        assert.equal(await store.isSuiteAuthorized(suite.id, orgA.id), false);
+        assert.equal(await store.isSuiteAuthorized(suite.id, orgB.id), true);
+        assert.deepEqual(await store.listSuiteAuthorizations(otherSuite.id), []);
+      });
+
+      test('tickets: newest first, only the newest `keep` survive a rotation, per suite', async () => {
+        const suite = await newSuite();
+        const other = await newSuite();
+        const tickets = [1, 2, 3, 4].map((seq) => makeTicket(suite.id, seq));
+        await store.addSuiteTicket(makeTicket(other.id, 1), 2);
+        for (const ticket of tickets) await store.addSuiteTicket(ticket, 2);
+        assert.deepEqual(await store.latestSuiteTickets(suite.id, 10), [tickets[3], tickets[2]]);
+        assert.deepEqual(await store.latestSuiteTickets(suite.id, 1), [tickets[3]]);
+        assert.equal((await store.latestSuiteTickets(other.id, 10)).length, 1, 'another suite keeps its own');
+        assert.deepEqual(await store.latestSuiteTickets(makeSuite().id, 10), []);
+      });
+
+      test('two rotations racing for the same seq: one wins, the other gets ConflictError and changes nothing', async () => {
+        const suite = await newSuite();
+        await store.addSuiteTicket(makeTicket(suite.id, 1), 2);
+        const racers = [makeTicket(suite.id, 2), makeTicket(suite.id, 2)];
+        const results = await Promise.allSettled(racers.map((ticket) => store.addSuiteTicket(ticket, 2)));
+        const won = results.findIndex((r) => r.status === 'fulfilled');
+        assert.notEqual(won, -1);
+        const lost = results.filter((r) => r.status === 'rejected');
+        assert.equal(lost.length, 1);
+        assert.ok((lost[0] as PromiseRejectedResult).reason instanceof ConflictError, String((lost[0] as PromiseRejectedResult).reason));
+        const latest = await store.latestSuiteTickets(suite.id, 10);
+        assert.deepEqual(latest.map((t) => t.seq), [2, 1], 'the ticket before the race is still there');
+        assert.equal(latest[0]!.ticketHash, racers[won]!.ticketHash);
       });
     });
   });

@@ -3,6 +3,7 @@
 import { ApiError } from '@oapi-media/core';
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.ts';
+import { registerGetCorpToken } from './get-corp-token.ts';
 import { registerGettoken } from './gettoken.ts';
 import { registerMediaDownload } from './media-download.ts';
 import { registerMediaUpload } from './media-upload.ts';
@@ -14,9 +15,12 @@ export function registerDingTalk(app: FastifyInstance, services: Services): void
   registerGettoken(app, services);
   registerMediaUpload(app, services);
   registerMediaDownload(app, services);
+  registerGetCorpToken(app, services);
   const hidden = { schema: { hide: true } };
   for (const url of ['/gettoken', '/media/downloadFile', '/media/get']) {
     app.route({ method: [...OTHER_THAN_GET], url, ...hidden, handler: async () => { throw new ApiError('getRequired'); } });
   }
-  app.route({ method: [...OTHER_THAN_POST], url: '/media/upload', ...hidden, handler: async () => { throw new ApiError('postRequired'); } });
+  for (const url of ['/media/upload', '/service/get_corp_token']) {
+    app.route({ method: [...OTHER_THAN_POST], url, ...hidden, handler: async () => { throw new ApiError('postRequired'); } });
+  }
 }

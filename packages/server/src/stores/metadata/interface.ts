@@ -26,6 +26,36 @@ export interface App {
   createdAt: number;
 }
 
+/** A third-party app (ISV "suite", issue 8) that many organizations may authorize. */
+export interface Suite {
+  id: string;
+  name: string;
+  /** DingTalk's `accessKey` of /service/get_corp_token. */
+  suiteKey: string;
+  /**
+   * The suite secret, encrypted (service/secret-box.ts). Not a hash: the server must compute
+   * HMAC-SHA256 keyed with the secret itself to check a signature.
+   */
+  secretCiphertext: string;
+  createdAt: number;
+}
+
+export interface SuiteAuthorization {
+  suiteId: string;
+  orgId: string;
+  createdAt: number;
+}
+
+export interface SuiteTicketRow {
+  suiteId: string;
+  /** 1, 2, 3... per suite: a rotation inserts newest + 1, so two racing rotations conflict. */
+  seq: number;
+  /** sha256 hex of the ticket; the ticket itself is re-derived from the nonce with the server key. */
+  ticketHash: string;
+  nonce: string;
+  createdAt: number;
+}
+
 export interface TokenRow {
   /** sha256 hex of the access_token: the lookup key; the token itself is never stored. */
   tokenHash: string;
@@ -75,6 +105,7 @@ export interface MetadataStore {
   createOrg(org: Org): Promise<void>;
   getOrgById(id: string): Promise<Org | null>;
   getOrgByName(name: string): Promise<Org | null>;
+  getOrgByCorpId(corpId: string): Promise<Org | null>;
   listOrgs(): Promise<Org[]>;
   updateOrgLimits(id: string, limits: { quotaBytes?: number | null; rateLimitPerSecond?: number | null }): Promise<void>;
 
@@ -105,6 +136,24 @@ export interface MetadataStore {
   usage(orgId: string): Promise<OrgUsage>;
   /** Of the given blob keys, those that a media row references (for the orphan sweep). */
   referencedBlobKeys(blobKeys: string[]): Promise<Set<string>>;
+
+  /** Suites (issue 8). createSuite throws ConflictError on a taken suiteKey. */
+  createSuite(suite: Suite): Promise<void>;
+  getSuiteByKey(suiteKey: string): Promise<Suite | null>;
+  listSuites(): Promise<Suite[]>;
+  /** Idempotent: authorizing again keeps the first authorization. */
+  authorizeSuite(authorization: SuiteAuthorization): Promise<void>;
+  isSuiteAuthorized(suiteId: string, orgId: string): Promise<boolean>;
+  /** Removes the authorization; false when there was none. */
+  revokeSuite(suiteId: string, orgId: string): Promise<boolean>;
+  listSuiteAuthorizations(suiteId: string): Promise<SuiteAuthorization[]>;
+  /**
+   * Adds a ticket and drops the suite's tickets older than the newest `keep`, atomically.
+   * ConflictError when a ticket with that seq exists (another node rotated first).
+   */
+  addSuiteTicket(ticket: SuiteTicketRow, keep: number): Promise<void>;
+  /** The suite's newest tickets, newest first. */
+  latestSuiteTickets(suiteId: string, limit: number): Promise<SuiteTicketRow[]>;
 }
 
 /** The engine is down, locked or refused: the API answers -1 system busy. */

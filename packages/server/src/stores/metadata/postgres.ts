@@ -14,6 +14,9 @@ import {
   type MetadataStore,
   type Org,
   type OrgUsage,
+  type Suite,
+  type SuiteAuthorization,
+  type SuiteTicketRow,
   type TokenRow,
 } from './interface.ts';
 import { migrateSchema } from './postgres-migrations.ts';
@@ -107,6 +110,11 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async getOrgByName(name: string): Promise<Org | null> {
     const rows = await this.query<OrgRecord>('SELECT * FROM orgs WHERE name = $1', [name]);
+    return rows[0] ? toOrg(rows[0]) : null;
+  }
+
+  async getOrgByCorpId(corpId: string): Promise<Org | null> {
+    const rows = await this.query<OrgRecord>('SELECT * FROM orgs WHERE corp_id = $1', [corpId]);
     return rows[0] ? toOrg(rows[0]) : null;
   }
 
@@ -253,6 +261,64 @@ export class PostgresMetadataStore implements MetadataStore {
     return referenced;
   }
 
+  async createSuite(suite: Suite): Promise<void> {
+    await this.query(
+      'INSERT INTO suites (id, name, suite_key, secret_ciphertext, created_at) VALUES ($1, $2, $3, $4, $5)',
+      [suite.id, suite.name, suite.suiteKey, suite.secretCiphertext, suite.createdAt],
+    );
+  }
+
+  async getSuiteByKey(suiteKey: string): Promise<Suite | null> {
+    const rows = await this.query<SuiteRecord>('SELECT * FROM suites WHERE suite_key = $1', [suiteKey]);
+    return rows[0] ? toSuite(rows[0]) : null;
+  }
+
+  async listSuites(): Promise<Suite[]> {
+    return (await this.query<SuiteRecord>('SELECT * FROM suites ORDER BY created_at, id')).map(toSuite);
+  }
+
+  async authorizeSuite(a: SuiteAuthorization): Promise<void> {
+    await this.query(
+      'INSERT INTO suite_authorizations (suite_id, org_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+      [a.suiteId, a.orgId, a.createdAt],
+    );
+  }
+
+  async isSuiteAuthorized(suiteId: string, orgId: string): Promise<boolean> {
+    const rows = await this.query('SELECT 1 FROM suite_authorizations WHERE suite_id = $1 AND org_id = $2', [suiteId, orgId]);
+    return rows.length > 0;
+  }
+
+  async revokeSuite(suiteId: string, orgId: string): Promise<boolean> {
+    return (await this.execute('DELETE FROM suite_authorizations WHERE suite_id = $1 AND org_id = $2', [suiteId, orgId])) > 0;
+  }
+
+  async listSuiteAuthorizations(suiteId: string): Promise<SuiteAuthorization[]> {
+    const rows = await this.query<SuiteAuthorizationRecord>(
+      'SELECT * FROM suite_authorizations WHERE suite_id = $1 ORDER BY created_at, org_id',
+      [suiteId],
+    );
+    return rows.map(toSuiteAuthorization);
+  }
+
+  async addSuiteTicket(t: SuiteTicketRow, keep: number): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query(
+        'INSERT INTO suite_tickets (suite_id, seq, ticket_hash, nonce, created_at) VALUES ($1, $2, $3, $4, $5)',
+        [t.suiteId, t.seq, t.ticketHash, t.nonce, t.createdAt],
+      );
+      await client.query('DELETE FROM suite_tickets WHERE suite_id = $1 AND seq <= $2', [t.suiteId, t.seq - keep]);
+    });
+  }
+
+  async latestSuiteTickets(suiteId: string, limit: number): Promise<SuiteTicketRow[]> {
+    const rows = await this.query<SuiteTicketRecord>(
+      'SELECT * FROM suite_tickets WHERE suite_id = $1 ORDER BY seq DESC LIMIT $2',
+      [suiteId, limit],
+    );
+    return rows.map(toSuiteTicket);
+  }
+
   private async connect(): Promise<PoolClient> {
     try {
       return await this.pool.connect();
@@ -368,6 +434,40 @@ interface MediaRecord {
   sha256: string;
   blob_key: string;
   created_at: number;
+}
+
+interface SuiteRecord {
+  id: string;
+  name: string;
+  suite_key: string;
+  secret_ciphertext: string;
+  created_at: number;
+}
+
+interface SuiteAuthorizationRecord {
+  suite_id: string;
+  org_id: string;
+  created_at: number;
+}
+
+interface SuiteTicketRecord {
+  suite_id: string;
+  seq: number;
+  ticket_hash: string;
+  nonce: string;
+  created_at: number;
+}
+
+function toSuite(r: SuiteRecord): Suite {
+  return { id: r.id, name: r.name, suiteKey: r.suite_key, secretCiphertext: r.secret_ciphertext, createdAt: r.created_at };
+}
+
+function toSuiteAuthorization(r: SuiteAuthorizationRecord): SuiteAuthorization {
+  return { suiteId: r.suite_id, orgId: r.org_id, createdAt: r.created_at };
+}
+
+function toSuiteTicket(r: SuiteTicketRecord): SuiteTicketRow {
+  return { suiteId: r.suite_id, seq: r.seq, ticketHash: r.ticket_hash, nonce: r.nonce, createdAt: r.created_at };
 }
 
 function toOrg(r: OrgRecord): Org {

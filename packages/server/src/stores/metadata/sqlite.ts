@@ -13,6 +13,9 @@ import {
   type MetadataStore,
   type Org,
   type OrgUsage,
+  type Suite,
+  type SuiteAuthorization,
+  type SuiteTicketRow,
   type TokenRow,
 } from './interface.ts';
 
@@ -35,6 +38,16 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX media_by_org ON media (org_id, seq);
    CREATE TABLE org_usage (
      org_id TEXT PRIMARY KEY, media_count INTEGER NOT NULL DEFAULT 0, total_bytes INTEGER NOT NULL DEFAULT 0);`,
+  // 2: third-party suites (issue 8), their authorizations by orgs, and their rotating tickets.
+  `CREATE TABLE suites (
+     id TEXT PRIMARY KEY, name TEXT NOT NULL, suite_key TEXT NOT NULL UNIQUE,
+     secret_ciphertext TEXT NOT NULL, created_at INTEGER NOT NULL);
+   CREATE TABLE suite_authorizations (
+     suite_id TEXT NOT NULL REFERENCES suites(id), org_id TEXT NOT NULL REFERENCES orgs(id),
+     created_at INTEGER NOT NULL, PRIMARY KEY (suite_id, org_id));
+   CREATE TABLE suite_tickets (
+     suite_id TEXT NOT NULL REFERENCES suites(id), seq INTEGER NOT NULL, ticket_hash TEXT NOT NULL,
+     nonce TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (suite_id, seq));`,
 ];
 
 interface OrgRecord {
@@ -47,6 +60,20 @@ interface MediaRecord {
   seq: number; media_id: string; org_id: string; uploaded_by: string; type: string; format: string;
   file_name: string; size: number; sha256: string; blob_key: string; created_at: number;
 }
+
+interface SuiteRecord { id: string; name: string; suite_key: string; secret_ciphertext: string; created_at: number }
+interface SuiteAuthorizationRecord { suite_id: string; org_id: string; created_at: number }
+interface SuiteTicketRecord { suite_id: string; seq: number; ticket_hash: string; nonce: string; created_at: number }
+
+const toSuite = (r: SuiteRecord): Suite => ({
+  id: r.id, name: r.name, suiteKey: r.suite_key, secretCiphertext: r.secret_ciphertext, createdAt: r.created_at,
+});
+const toSuiteAuthorization = (r: SuiteAuthorizationRecord): SuiteAuthorization => ({
+  suiteId: r.suite_id, orgId: r.org_id, createdAt: r.created_at,
+});
+const toSuiteTicket = (r: SuiteTicketRecord): SuiteTicketRow => ({
+  suiteId: r.suite_id, seq: r.seq, ticketHash: r.ticket_hash, nonce: r.nonce, createdAt: r.created_at,
+});
 
 const toOrg = (r: OrgRecord): Org => ({
   id: r.id, name: r.name, corpId: r.corp_id, createdAt: r.created_at,
@@ -143,6 +170,11 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async getOrgByName(name: string): Promise<Org | null> {
     const r = translate(() => this.#conn.prepare('SELECT * FROM orgs WHERE name = ?').get(name) as OrgRecord | undefined);
+    return r ? toOrg(r) : null;
+  }
+
+  async getOrgByCorpId(corpId: string): Promise<Org | null> {
+    const r = translate(() => this.#conn.prepare('SELECT * FROM orgs WHERE corp_id = ?').get(corpId) as OrgRecord | undefined);
     return r ? toOrg(r) : null;
   }
 
@@ -293,5 +325,67 @@ export class SqliteMetadataStore implements MetadataStore {
       for (const key of blobKeys) if (lookup.get(key)) found.add(key);
     });
     return found;
+  }
+
+  async createSuite(suite: Suite): Promise<void> {
+    translate(() =>
+      this.#conn
+        .prepare('INSERT INTO suites (id, name, suite_key, secret_ciphertext, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(suite.id, suite.name, suite.suiteKey, suite.secretCiphertext, suite.createdAt),
+    );
+  }
+
+  async getSuiteByKey(suiteKey: string): Promise<Suite | null> {
+    const r = translate(() => this.#conn.prepare('SELECT * FROM suites WHERE suite_key = ?').get(suiteKey) as SuiteRecord | undefined);
+    return r ? toSuite(r) : null;
+  }
+
+  async listSuites(): Promise<Suite[]> {
+    return translate(() => (this.#conn.prepare('SELECT * FROM suites ORDER BY created_at, id').all() as SuiteRecord[]).map(toSuite));
+  }
+
+  async authorizeSuite(a: SuiteAuthorization): Promise<void> {
+    translate(() =>
+      this.#conn
+        .prepare('INSERT INTO suite_authorizations (suite_id, org_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+        .run(a.suiteId, a.orgId, a.createdAt),
+    );
+  }
+
+  async isSuiteAuthorized(suiteId: string, orgId: string): Promise<boolean> {
+    return translate(
+      () => this.#conn.prepare('SELECT 1 FROM suite_authorizations WHERE suite_id = ? AND org_id = ?').get(suiteId, orgId) !== undefined,
+    );
+  }
+
+  async revokeSuite(suiteId: string, orgId: string): Promise<boolean> {
+    return translate(
+      () => this.#conn.prepare('DELETE FROM suite_authorizations WHERE suite_id = ? AND org_id = ?').run(suiteId, orgId).changes > 0,
+    );
+  }
+
+  async listSuiteAuthorizations(suiteId: string): Promise<SuiteAuthorization[]> {
+    return translate(() =>
+      (this.#conn.prepare('SELECT * FROM suite_authorizations WHERE suite_id = ? ORDER BY created_at, org_id').all(suiteId) as SuiteAuthorizationRecord[])
+        .map(toSuiteAuthorization),
+    );
+  }
+
+  async addSuiteTicket(t: SuiteTicketRow, keep: number): Promise<void> {
+    const db = this.#conn;
+    translate(() =>
+      db.transaction(() => {
+        db.prepare('INSERT INTO suite_tickets (suite_id, seq, ticket_hash, nonce, created_at) VALUES (?, ?, ?, ?, ?)')
+          .run(t.suiteId, t.seq, t.ticketHash, t.nonce, t.createdAt);
+        db.prepare('DELETE FROM suite_tickets WHERE suite_id = ? AND seq <= ?').run(t.suiteId, t.seq - keep);
+      }).immediate(),
+    );
+  }
+
+  async latestSuiteTickets(suiteId: string, limit: number): Promise<SuiteTicketRow[]> {
+    return translate(() =>
+      (this.#conn.prepare('SELECT * FROM suite_tickets WHERE suite_id = ? ORDER BY seq DESC LIMIT ?').all(suiteId, limit) as SuiteTicketRecord[])
+        .map(toSuiteTicket),
+    );
   }
 }
