@@ -67,6 +67,11 @@ export function readUploadForm(request: IncomingMessage, staging: StagingArea, c
       if (!fields.has(name)) fields.set(name, value);
     });
     parser.on('file', (name, stream, info) => {
+      // busboy emits 'error' on a part's stream when the body ends inside that part (client gone).
+      // Unheard, that error kills the process: an extra part has no reader, and the media part has
+      // none until the stager's pipeline is attached (after an await). The form's own error/close
+      // path answers the request; the pipeline still sees the stream's error when it attaches.
+      stream.on('error', () => {});
       if (name !== 'media' || staging$ !== undefined) {
         stream.resume(); // extra parts are read past, not stored
         return;

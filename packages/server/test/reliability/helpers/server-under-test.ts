@@ -17,6 +17,8 @@ export interface StartedServer {
   credentials: Credentials | undefined;
   /** Resolves with what the start-up sweep did, once it has finished. */
   startupCleanup: Promise<{ leftovers: number; orphansRemoved: number }>;
+  /** The last 20,000 characters of its stderr (why it died, if it did). */
+  stderrTail(): string;
 }
 
 /** `oapi-media serve --data DIR`, info logs on (the start-up figures are log lines). */
@@ -25,6 +27,8 @@ export async function startServerProcess(dataDir: string, env: NodeJS.ProcessEnv
   const appKey = /appkey:\s+(\S+)/.exec(started.banner)?.[1];
   const appSecret = /appsecret:\s+(\S+)/.exec(started.banner)?.[1];
   let seen = started.banner;
+  let stderr = '';
+  started.child.stderr!.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString('utf8')).slice(-20_000); });
   const startupCleanup = new Promise<{ leftovers: number; orphansRemoved: number }>((resolve, reject) => {
     const check = (): boolean => {
       const sweep = /"removed":(\d+)[^\n]*"msg":"orphan sweep done"/.exec(seen);
@@ -53,5 +57,6 @@ export async function startServerProcess(dataDir: string, env: NodeJS.ProcessEnv
     pid: started.child.pid!,
     credentials: appKey && appSecret ? { appKey, appSecret } : undefined,
     startupCleanup,
+    stderrTail: () => stderr,
   };
 }
