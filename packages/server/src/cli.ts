@@ -10,6 +10,7 @@ import { ConfigError } from './config.ts';
 import { openServices, type Services } from './services.ts';
 import { startServer } from './server.ts';
 import { addSuiteCommands } from './suite-cli.ts';
+import { migrateMetadataStore } from './stores/open.ts';
 
 interface CommonOptions {
   data?: string;
@@ -75,6 +76,25 @@ program
     };
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
+  });
+
+program
+  .command('migrate')
+  .description('apply pending PostgreSQL migrations (DATABASE_URL); SQLite migrates itself when opened')
+  .addOption(dataOption())
+  .option('--json', 'print {"engine","applied"}')
+  .action(async (options: CommonOptions & { json?: boolean }) => {
+    // Safe beside running nodes: migrations serialize on an advisory lock and skip what is applied.
+    const applied = await migrateMetadataStore(loadConfig({ dataDir: options.data, logLevel: 'silent' }));
+    if (applied === null) {
+      print(!!options.json, { engine: 'sqlite', applied: [] }, 'SQLite (the embedded default) applies its migrations when opened: nothing to do.');
+      return;
+    }
+    print(
+      !!options.json,
+      { engine: 'postgres', applied },
+      applied.length === 0 ? 'PostgreSQL schema up to date: no migration pending.' : `applied PostgreSQL migrations ${applied.join(', ')}`,
+    );
   });
 
 const org = program.command('org').description('organizations (tenants)');

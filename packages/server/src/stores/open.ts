@@ -13,8 +13,7 @@ export const SQLITE_FILE = 'meta.sqlite';
 export async function openMetadataStore(config: Config): Promise<MetadataStore> {
   let store: MetadataStore;
   if (config.databaseUrl !== undefined) {
-    const { PostgresMetadataStore } = await import('./metadata/postgres.ts');
-    store = new PostgresMetadataStore(config.databaseUrl);
+    store = await newPostgresStore(config.databaseUrl);
   } else {
     await mkdir(config.dataDir, { recursive: true });
     store = new SqliteMetadataStore(join(config.dataDir, SQLITE_FILE));
@@ -33,4 +32,24 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
   }
   await store.init();
   return store;
+}
+
+/**
+ * `oapi-media migrate`: applies the pending PostgreSQL migrations and returns their versions;
+ * null with SQLite, which brings its schema up to date whenever it is opened.
+ */
+export async function migrateMetadataStore(config: Config): Promise<number[] | null> {
+  if (config.databaseUrl === undefined) return null;
+  const store = await newPostgresStore(config.databaseUrl);
+  try {
+    return await store.migrate();
+  } finally {
+    await store.close();
+  }
+}
+
+async function newPostgresStore(databaseUrl: string) {
+  const { PostgresMetadataStore, parsePostgresUrl } = await import('./metadata/postgres.ts');
+  const { connectionString, schema } = parsePostgresUrl(databaseUrl);
+  return new PostgresMetadataStore(connectionString, schema === undefined ? {} : { schema });
 }

@@ -1,4 +1,5 @@
-// The app without a network (fastify inject), on its own temp data folder and a settable clock.
+// The app without a network (fastify inject), on its own temp data folder and a settable clock;
+// on the engines of TEST_DATABASE_URL / TEST_STORAGE_URL when set (fresh schema and S3 prefix).
 
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,11 +9,14 @@ import { pino } from 'pino';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig, type ConfigInput } from '../../src/config.ts';
 import { openServices, type Services } from '../../src/services.ts';
+import { testEngines } from './engines.ts';
 
 export interface InjectApp {
   app: FastifyInstance;
   services: Services;
   dataDir: string;
+  /** What the services were opened with (data folder, engines): to open them again. */
+  config: ConfigInput;
   clock: { now: number };
   appKey: string;
   appSecret: string;
@@ -30,10 +34,18 @@ async function countFiles(dir: string): Promise<number> {
   return n;
 }
 
+async function countBlobs(services: Services): Promise<number> {
+  let n = 0;
+  for await (const _ of services.blobs.list()) n++;
+  return n;
+}
+
 export async function injectApp(config: ConfigInput = {}): Promise<InjectApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'oapi-media-inject-'));
   const clock = { now: Date.UTC(2026, 10, 26, 12) };
-  const services = await openServices(loadConfig({ dataDir, logLevel: 'silent', ...config, now: () => clock.now }, {}));
+  const engines = testEngines();
+  const input: ConfigInput = { dataDir, logLevel: 'silent', ...engines.config, ...config };
+  const services = await openServices(loadConfig({ ...input, now: () => clock.now }, {}));
   const creds = (await services.admin.bootstrapDefault())!;
   const app = await buildApp(services, { logger: pino({ level: 'silent' }) });
   const token = async (appKey = creds.appkey, appSecret = creds.appsecret): Promise<string> => {
@@ -43,13 +55,15 @@ export async function injectApp(config: ConfigInput = {}): Promise<InjectApp> {
     return body.access_token as string;
   };
   return {
-    app, services, dataDir, clock, appKey: creds.appkey, appSecret: creds.appsecret, token,
+    app, services, dataDir, config: input, clock, appKey: creds.appkey, appSecret: creds.appsecret, token,
     async files() {
-      return { blobs: await countFiles(join(dataDir, 'blobs')), staged: await countFiles(join(dataDir, 'tmp')) };
+      const blobs = input.storageUrl === undefined ? await countFiles(join(dataDir, 'blobs')) : await countBlobs(services);
+      return { blobs, staged: await countFiles(join(dataDir, 'tmp')) };
     },
     async close() {
       await app.close();
       await services.close();
+      await engines.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

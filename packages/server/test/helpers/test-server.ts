@@ -1,5 +1,6 @@
 // An in-process oapi-media on 127.0.0.1:0 with its own temp data folder (SQLite + disk), or on the
-// engines named by TEST_DATABASE_URL / TEST_STORAGE_URL when a suite runs on a second configuration.
+// engines named by TEST_DATABASE_URL / TEST_STORAGE_URL when a suite runs on a second configuration
+// (a fresh schema and S3 prefix per server: see engines.ts).
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type ConfigInput } from '../../src/config.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
+import { testEngines } from './engines.ts';
 
 export interface TestServer {
   baseUrl: string;
@@ -30,13 +32,13 @@ export interface TestServerOptions {
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'oapi-media-test-')));
+  const engines = testEngines();
   const config = loadConfig({
     host: '127.0.0.1',
     port: 0,
     dataDir,
     logLevel: 'silent',
-    databaseUrl: process.env.TEST_DATABASE_URL,
-    storageUrl: process.env.TEST_STORAGE_URL,
+    ...engines.config,
     ...options.config,
     now: options.now,
   }, {});
@@ -60,6 +62,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
     async close() {
       await server.close();
+      await engines.drop();
       if (ownsDir) await rm(dataDir, { recursive: true, force: true });
     },
   };

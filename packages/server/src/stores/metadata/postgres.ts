@@ -35,6 +35,23 @@ export interface PostgresMetadataStoreOptions {
   maxConnections?: number;
 }
 
+/**
+ * Splits `postgres://user@host:port/db?schema=NAME` (Prisma's spelling, so one DATABASE_URL says
+ * everything) into pg's connection string and our schema option; no `schema` = `public`.
+ */
+export function parsePostgresUrl(url: string): { connectionString: string; schema?: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error('invalid PostgreSQL URL (postgres://user@host:5432/database)');
+  }
+  const schema = parsed.searchParams.get('schema');
+  if (schema === null) return { connectionString: url };
+  parsed.searchParams.delete('schema');
+  return { connectionString: parsed.toString(), schema };
+}
+
 /** bigint columns (sizes, epoch ms) as JS numbers: every value we store is below 2^53. */
 const numericTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -80,6 +97,8 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
+    // Closing twice is harmless, as with the other stores (pg's pool throws on a second end()).
+    if (this.pool.ending) return;
     await this.pool.end();
   }
 
@@ -389,8 +408,9 @@ function translateError(error: unknown): Error {
     // Any other SQL error is a bug of ours or a schema drift: keep its message, lose the driver type.
     return new Error(`PostgreSQL error ${code}: ${error.message}`, { cause: error });
   }
-  // No SQLSTATE: the socket (ECONNREFUSED, ECONNRESET, ...), a pool timeout or a dropped connection.
-  if (typeof code === 'string' || /connect|terminat|timeout|ended|closed/i.test(error.message)) {
+  // No SQLSTATE: the socket (ECONNREFUSED, ECONNRESET, ...), a pool timeout, a dropped connection,
+  // or a store already closed ("Cannot use a pool after calling end on the pool").
+  if (typeof code === 'string' || /connect|terminat|timeout|ended|closed|calling end/i.test(error.message)) {
     return new StoreUnavailableError(`PostgreSQL unreachable: ${error.message}`, { cause: error });
   }
   return error;
