@@ -87,7 +87,7 @@ export class StagingArea {
     const handle = await open(path, 'wx', 0o600);
     try {
       await pipeline(source, measure, fileSink(handle));
-      if (this.#fsync) await handle.sync();
+      if (this.#fsync) await handle.datasync(); // data and size; the name is made durable by the store
       return { path, size: measure.size, sha256: measure.hash.digest('hex') };
     } catch (error) {
       await unlink(path).catch(() => {});
