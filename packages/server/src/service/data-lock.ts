@@ -1,7 +1,7 @@
 // One server per data folder: a second one would remove the first one's in-flight staging files
 // at its start. The lock is a pid file; a lock left by a dead process (kill -9) is taken over.
 
-import { open, readFile, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export class DataFolderInUseError extends Error {
@@ -19,6 +19,7 @@ function alive(pid: number): boolean {
 
 /** Takes the data folder's lock; resolves to a release function. */
 export async function lockDataFolder(dataDir: string): Promise<() => Promise<void>> {
+  await mkdir(dataDir, { recursive: true }); // a first start creates the data folder
   const path = join(dataDir, 'server.pid');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
