@@ -1,0 +1,72 @@
+// createClient: the one entry point. The same client talks to oapi-media and to DingTalk
+// itself (issue 4); only baseUrl differs.
+
+import { AppTokenSource } from './app-token-source.ts';
+import type { ClientContext } from './client-context.ts';
+import { downloadMedia, type DownloadOptions } from './media-download.ts';
+import { uploadMedia, type UploadOptions, type UploadResult } from './media-upload.ts';
+import type { DownloadedMedia } from './downloaded-media.ts';
+import { resolveRetryOptions, type RetryOptions } from './retry-policy.ts';
+import type { FetchFunction } from './send-request.ts';
+import type { TokenSource } from './token-source.ts';
+import type { UploadInput } from './upload-input.ts';
+import { waitFor } from './abortable-wait.ts';
+
+export const DINGTALK_BASE_URL = 'https://oapi.dingtalk.com';
+
+export interface ClientOptions {
+  /** Defaults to DingTalk itself; point it at an oapi-media server to use that instead. */
+  baseUrl?: string;
+  appKey: string;
+  appSecret: string;
+  /** A fetch to use instead of the global one (a proxy agent, a test's counter). */
+  fetch?: FetchFunction;
+  /** Retries of transient failures: a count, or the full policy. Default 2, from 200 ms doubling. */
+  retries?: number | Partial<RetryOptions>;
+  /** Check type, size and extension before sending (default true). */
+  localChecks?: boolean;
+  /** Resend an upload after -1 or a network error, at the risk of storing it twice (default false). */
+  retryUploads?: boolean;
+  /** The clock for token expiry, in epoch ms (default Date.now); for tests. */
+  now?: () => number;
+}
+
+export interface MediaApi {
+  upload(input: UploadInput, options: UploadOptions): Promise<UploadResult>;
+  download(mediaId: string, options?: DownloadOptions): Promise<DownloadedMedia>;
+}
+
+export interface Client {
+  readonly baseUrl: string;
+  readonly media: MediaApi;
+  /** The current access_token, fetched or refreshed if needed (the same one calls use). */
+  getAccessToken(options?: { signal?: AbortSignal }): Promise<string>;
+}
+
+export function createClient(options: ClientOptions): Client {
+  if (!options || typeof options.appKey !== 'string' || options.appKey === '') throw new TypeError('createClient needs appKey');
+  if (typeof options.appSecret !== 'string' || options.appSecret === '') throw new TypeError('createClient needs appSecret');
+  const baseUrl = options.baseUrl ?? DINGTALK_BASE_URL;
+  new URL(baseUrl); // fail now on a malformed base URL, not at the first call
+  const fetchFunction = options.fetch ?? globalThis.fetch;
+  const retry = resolveRetryOptions(options.retries);
+  const tokens = new AppTokenSource({
+    baseUrl, appKey: options.appKey, appSecret: options.appSecret, fetch: fetchFunction, retry, now: options.now,
+  });
+  return clientWith(tokens, {
+    baseUrl, fetch: fetchFunction, retry, localChecks: options.localChecks ?? true, retryUploads: options.retryUploads ?? false,
+  });
+}
+
+/** A client on any token source (suite credentials will plug in here, issue 8). */
+export function clientWith(tokens: TokenSource, settings: Omit<ClientContext, 'tokens'>): Client {
+  const context: ClientContext = { ...settings, tokens };
+  return {
+    baseUrl: context.baseUrl,
+    media: {
+      upload: (input, uploadOptions) => uploadMedia(context, input, uploadOptions),
+      download: (mediaId, downloadOptions) => downloadMedia(context, mediaId, downloadOptions),
+    },
+    getAccessToken: ({ signal } = {}) => waitFor(tokens.getToken(signal), signal),
+  };
+}

@@ -1,0 +1,12 @@
+// @oapi-media/client: DingTalk's oapi media calls for Node 20+, against oapi-media or DingTalk.
+
+export { createClient, DINGTALK_BASE_URL } from './client.ts';
+export type { Client, ClientOptions, MediaApi } from './client.ts';
+export { DingTalkError, NetworkError } from './errors.ts';
+export type { UploadInput } from './upload-input.ts';
+export type { UploadOptions, UploadProgress, UploadResult } from './media-upload.ts';
+export type { ByteRange, DownloadOptions } from './media-download.ts';
+export { DownloadedMedia } from './downloaded-media.ts';
+export type { DownloadProgress, SavedFile } from './downloaded-media.ts';
+export type { RetryOptions } from './retry-policy.ts';
+export type { MediaType } from '@oapi-media/core';

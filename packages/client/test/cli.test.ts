@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatBytes, formatDuration, progressLine, ProgressBar, shouldDrawProgress } from '../src/cli/progress-bar.ts';
+import { startFakeDingTalk, type FakeDingTalk } from './helpers/fake-dingtalk.ts';
+
+const BIN = new URL('../bin/oapi-media-client.js', import.meta.url).pathname;
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const PNG = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), randomBytes(50_000)]);
+
+interface Run { code: number; stdout: string; stderr: string }
+
+/** Runs the CLI with stdout/stderr piped (so: never a progress bar). Async: the fake lives in this process. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(BIN, args, { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
+    });
+    child.stdin?.end();
+  });
+}
+
+async function withFakeAndDir(run: (fake: FakeDingTalk, dir: string, env: Record<string, string>) => Promise<void>) {
+  const fake = await startFakeDingTalk();
+  const dir = await mkdtemp(join(tmpdir(), 'oapi-cli-'));
+  try {
+    await run(fake, dir, { DINGTALK_APPKEY: fake.appKey, DINGTALK_APPSECRET: fake.appSecret, DINGTALK_BASE_URL: fake.baseUrl });
+  } finally {
+    await fake.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('cli: upload prints the media_id, download -o writes the same bytes, token prints a token; no progress bar when piped', async () => {
+  await withFakeAndDir(async (fake, dir, env) => {
+    const file = join(dir, 'photo.png');
+    await writeFile(file, PNG);
+    const up = await cli(['upload', file, '--type', 'image'], env);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(up.stderr, '');
+    const mediaId = up.stdout.trim();
+    assert.equal(sha256(fake.media.get(mediaId)!.bytes), sha256(PNG));
+
+    const out = join(dir, 'copy.png');
+    const down = await cli(['download', mediaId, '-o', out], env);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(down.stderr, '');
+    assert.equal(sha256(await readFile(out)), sha256(PNG));
+
+    const part = await cli(['download', mediaId, '-o', out, '--range', '8-17', '--json'], env);
+    assert.equal(JSON.parse(part.stdout).status, 206);
+    assert.deepEqual(await readFile(out), PNG.subarray(8, 18));
+
+    const token = await cli(['token'], env);
+    assert.match(token.stdout, /^[0-9a-f]{32}\n$/);
+    for (const run of [up, down, part, token]) assert.ok(!(run.stdout + run.stderr).includes(fake.appSecret), 'the secret is never echoed');
+  });
+});
+
+test('cli: --json prints the answer; flags (after the command) work in place of env', async () => {
+  await withFakeAndDir(async (fake, dir) => {
+    const file = join(dir, 'photo.png');
+    await writeFile(file, PNG);
+    const up = await cli(['upload', file, '--type', 'image', '--json', '--base-url', fake.baseUrl, '--appkey', fake.appKey, '--appsecret', fake.appSecret]);
+    assert.equal(up.code, 0, up.stderr);
+    const answer = JSON.parse(up.stdout);
+    assert.equal(answer.errcode, 0);
+    assert.equal(answer.type, 'image');
+    assert.ok(fake.media.has(answer.media_id));
+  });
+});
+
+test('cli: errors exit non-zero with "errcode errmsg" on stderr', async () => {
+  await withFakeAndDir(async (fake, dir, env) => {
+    const html = join(dir, 'page.html');
+    await writeFile(html, '<html></html>');
+    const local = await cli(['upload', html, '--type', 'image'], env);
+    assert.equal(local.code, 1);
+    assert.equal(local.stderr, '40005 不合法的文件类型\n');
+
+    const unknown = await cli(['download', '@nope', '-o', join(dir, 'x')], env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^40007 不合法的媒体文件id\nrequest_id: fake-[0-9a-f]+\n$/);
+
+    const wrong = await cli(['token'], { ...env, DINGTALK_APPSECRET: 'not-the-secret-123' });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /^40096 不合法的appKey或appSecret\n/);
+    assert.ok(!wrong.stderr.includes('not-the-secret-123'));
+
+    const missing = await cli(['token'], { DINGTALK_BASE_URL: fake.baseUrl });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /missing appkey .* and appsecret/);
+
+    const noFile = await cli(['upload', join(dir, 'absent.png'), '--type', 'image'], env);
+    assert.equal(noFile.code, 2);
+    assert.match(noFile.stderr, /ENOENT/);
+    assert.equal(fake.count('/media/upload'), 0);
+  });
+});
+
+test('progress bar: drawn only when stdout and stderr are both terminals; shows bytes, percent, rate, ETA', () => {
+  assert.equal(shouldDrawProgress({ isTTY: true, write: () => true }, { isTTY: true, write: () => true }), true);
+  assert.equal(shouldDrawProgress({ isTTY: false, write: () => true }, { isTTY: true, write: () => true }), false);
+  assert.equal(shouldDrawProgress({ isTTY: true, write: () => true }, { write: () => true }), false);
+
+  const line = progressLine('upload', 5 * 1024 * 1024, 20 * 1024 * 1024, 2, 100);
+  assert.match(line, /^upload \[#{8}\.{22}\]  25% 5\.0 MiB\/20\.0 MiB 2\.5 MiB\/s ETA 6s$/);
+  assert.equal(progressLine('upload', 2048, undefined, 1, 80), 'upload 2.0 KiB 2.0 KiB/s');
+  assert.ok(progressLine('download', 1, 2, 1, 30).length <= 29);
+  assert.equal(formatBytes(512), '512 B');
+  assert.equal(formatDuration(125), '2m05s');
+
+  let clock = 0;
+  const written: string[] = [];
+  const bar = new ProgressBar({ isTTY: true, columns: 80, write: (t: string) => written.push(t) }, 'up', () => clock);
+  bar.update(0, 100);
+  clock = 10;
+  bar.update(50, 100); // within 100 ms of the last draw: skipped
+  clock = 20;
+  bar.update(100, 100); // complete: always drawn
+  bar.finish();
+  assert.equal(written.length, 3);
+  assert.match(written[1]!, /100%/);
+  assert.equal(written[2], '\n');
+});
