@@ -53,18 +53,20 @@ export function readUploadForm(request: IncomingMessage, staging: StagingArea, c
       reject(error);
     };
 
-    parser.on('field', (name, value, info) => {
+    parser.on('field', (name, value: string | undefined, info) => {
+      // busboy hands `undefined` for a part whose declared charset it cannot decode (e.g.
+      // charset=utf-16); a throw here would be uncaught (inside busboy's write) and end the process.
       // A `media` part with neither a filename nor a binary type arrives as a field: still the media.
       if (name === 'media' && staging$ === undefined) {
-        if (info.valueTruncated) {
-          fail(new ApiError('invalidFileType', 'media sent as a text part larger than a field may be'));
+        if (info.valueTruncated || typeof value !== 'string') {
+          fail(new ApiError('invalidFileType', 'media sent as a text part too large or in an unknown charset'));
           return;
         }
         staging$ = staging.stage(Readable.from([Buffer.from(value, 'latin1')]), capBytes);
         staging$.catch(fail);
         return;
       }
-      if (!fields.has(name)) fields.set(name, value);
+      if (typeof value === 'string' && !fields.has(name)) fields.set(name, value);
     });
     parser.on('file', (name, stream, info) => {
       // busboy emits 'error' on a part's stream when the body ends inside that part (client gone).
