@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,12 +15,13 @@ const PNG = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), randomBytes(5
 interface Run { code: number; stdout: string; stderr: string }
 
 /** Runs the CLI with stdout/stderr piped (so: never a progress bar). Async: the fake lives in this process. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+function cli(args: string[], env: Record<string, string> = {}, stdin?: Buffer | ((child: ChildProcess) => void)): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(BIN, args, { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
+    const child = execFile(BIN, args, { env: { PATH: process.env.PATH, ...env }, encoding: 'latin1' }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code) : 0, stdout, stderr: Buffer.from(stderr, 'latin1').toString('utf8') });
     });
-    child.stdin?.end();
+    if (typeof stdin === 'function') stdin(child);
+    else child.stdin?.end(stdin);
   });
 }
 
@@ -99,6 +100,34 @@ test('cli: errors exit non-zero with "errcode errmsg" on stderr', async () => {
     assert.equal(noFile.code, 2);
     assert.match(noFile.stderr, /ENOENT/);
     assert.equal(fake.count('/media/upload'), 0);
+  });
+});
+
+test('cli: upload - reads stdin (with --filename); download -o - writes stdout; Ctrl-C interrupts with 130', async () => {
+  await withFakeAndDir(async (fake, _dir, env) => {
+    const up = await cli(['upload', '-', '--type', 'image', '--filename', 'piped.png'], env, PNG);
+    assert.equal(up.code, 0, up.stderr);
+    const mediaId = up.stdout.trim();
+    assert.equal(fake.media.get(mediaId)?.filename, 'piped.png');
+    assert.equal(fake.requests.find((r) => r.path === '/media/upload')?.headers['transfer-encoding'], 'chunked');
+
+    const down = await cli(['download', mediaId, '-o', '-'], env);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(sha256(Buffer.from(down.stdout, 'latin1')), sha256(PNG));
+
+    // An endless stdin upload, interrupted once the fake has received some of it.
+    const interrupted = await cli(['upload', '-', '--type', 'file', '--filename', 'endless.zip'], env, (child) => {
+      child.stdin?.on('error', () => undefined); // EPIPE once the CLI has gone
+      const feed = setInterval(() => child.stdin?.write(Buffer.alloc(16 * 1024)), 5);
+      void fake.receivedBytes('/media/upload', 64 * 1024).then(() => {
+        child.kill('SIGINT');
+        clearInterval(feed);
+      });
+      child.on('exit', () => clearInterval(feed));
+    });
+    assert.equal(interrupted.code, 130);
+    assert.equal(interrupted.stderr, 'interrupted\n');
+    assert.equal(fake.media.size, 1);
   });
 });
 

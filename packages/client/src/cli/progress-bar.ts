@@ -30,7 +30,7 @@ export class ProgressBar {
     const complete = total !== undefined && loaded >= total;
     if (!complete && now - this.#lastDrawAt < REDRAW_INTERVAL_MS) return;
     this.#lastDrawAt = now;
-    const line = progressLine(this.#label, loaded, total, (now - this.#startedAt) / 1000, this.#out.columns ?? 80);
+    const line = progressLine(this.#label, loaded, total, (now - this.#startedAt) / 1000, this.#out.columns || 80);
     this.#out.write(`\r${line}\x1b[K`);
     this.#drawn = true;
   }
