@@ -144,3 +144,22 @@ test('a non-replayable stream answered 42001 is not resent: the 42001 is thrown,
     await fake.close();
   }
 });
+
+test('a failed refresh inside the margin falls back to the still-valid token; after expiry it throws', async () => {
+  const fake = await startFakeDingTalk({ expiresIn: 7200 });
+  let clock = 1_000_000;
+  try {
+    const client = createClient({ baseUrl: fake.baseUrl, appKey: fake.appKey, appSecret: fake.appSecret, now: () => clock, retries: { limit: 1, baseDelayMs: 5 } });
+    const token = await client.getAccessToken();
+    clock += (7200 - 60) * 1000; // one minute left: refresh due
+    const busy = { json: { errcode: -1, errmsg: '系统繁忙' } };
+    fake.script('/gettoken', busy, busy);
+    assert.equal(await client.getAccessToken(), token);
+    assert.equal(fake.count('/gettoken'), 3);
+    clock += 61 * 1000; // expired now
+    fake.script('/gettoken', busy, busy);
+    await assert.rejects(client.getAccessToken(), (e: unknown) => e instanceof DingTalkError && e.errcode === -1);
+  } finally {
+    await fake.close();
+  }
+});
