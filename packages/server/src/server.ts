@@ -18,6 +18,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+const SHUTDOWN_GRACE_MS = 2_000;
+
 /** A blob without a row this old is an orphan even if another node shares the storage. */
 const ORPHAN_GRACE_MS = 15 * 60 * 1000;
 
@@ -61,7 +63,11 @@ export async function startServer(config: Config, options: { logger?: Logger } =
       firstStartCredentials,
       async close() {
         clearInterval(purge);
-        await app.close();
+        // In-flight requests get a grace period; silent connections (an aborted fetch's spare
+        // socket, a slow client) would otherwise hold the shutdown until their idle timeout.
+        const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        app.server.closeIdleConnections();
+        await app.close().finally(() => clearTimeout(force));
         await services.close();
         await unlock();
       },

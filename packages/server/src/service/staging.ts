@@ -51,7 +51,7 @@ async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
 /** Writes chunks to an open file (batched with writev); the caller syncs and closes it. */
 function fileSink(handle: FileHandle): Writable {
   return new Writable({
-    highWaterMark: 256 * 1024,
+    highWaterMark: 64 * 1024,
     writev(chunks, done) {
       writeAll(handle, chunks.map((c) => c.chunk as Buffer)).then(() => done(), done);
     },

@@ -26,7 +26,7 @@ async function fsyncPath(path: string): Promise<void> {
 }
 
 /** Downloads are read in large chunks: fewer trips through the event loop per MiB sent. */
-const READ_CHUNK_BYTES = 1024 * 1024;
+const READ_CHUNK_BYTES = 512 * 1024;
 
 export class FsBlobStore implements BlobStore {
   /** The staged file must be fsynced by the stager: putFile only renames it. */
