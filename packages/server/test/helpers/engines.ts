@@ -9,26 +9,29 @@ import type { ConfigInput } from '../../src/config.ts';
 import { parsePostgresUrl } from '../../src/stores/metadata/postgres.ts';
 
 export interface TestEngines {
-  /** databaseUrl / storageUrl (and the shared token key PostgreSQL requires), or nothing. */
+  /**
+   * `overrides` plus databaseUrl / storageUrl (and the shared token key PostgreSQL requires) for
+   * the engines the overrides do not name; a suite opts out of one with e.g. `databaseUrl: undefined`.
+   */
   config: ConfigInput;
   /** Drops the server's schema; its objects go with the S3 run (s3rver folder, throwaway Ceph). */
   drop(): Promise<void>;
 }
 
-export function testEngines(env: NodeJS.ProcessEnv = process.env): TestEngines {
+export function testEngines(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): TestEngines {
   const run = randomBytes(6).toString('hex');
   const config: ConfigInput = {};
   let schema: string | undefined;
-  const databaseUrl = env.TEST_DATABASE_URL || undefined;
+  const databaseUrl = 'databaseUrl' in overrides ? undefined : env.TEST_DATABASE_URL || undefined;
   if (databaseUrl !== undefined) {
     schema = `t_${run}`;
     config.databaseUrl = withSchema(databaseUrl, schema);
     config.secretKey = randomBytes(32).toString('base64url');
   }
-  const storageUrl = env.TEST_STORAGE_URL || undefined;
+  const storageUrl = 'storageUrl' in overrides ? undefined : env.TEST_STORAGE_URL || undefined;
   if (storageUrl !== undefined) config.storageUrl = withPrefix(storageUrl, `t-${run}`);
   return {
-    config,
+    config: { ...config, ...overrides },
     async drop() {
       if (databaseUrl === undefined || schema === undefined) return;
       const client = new pg.Client({ connectionString: parsePostgresUrl(databaseUrl).connectionString });

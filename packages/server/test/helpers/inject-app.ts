@@ -43,8 +43,8 @@ async function countBlobs(services: Services): Promise<number> {
 export async function injectApp(config: ConfigInput = {}): Promise<InjectApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'oapi-media-inject-'));
   const clock = { now: Date.UTC(2026, 10, 26, 12) };
-  const engines = testEngines();
-  const input: ConfigInput = { dataDir, logLevel: 'silent', ...engines.config, ...config };
+  const engines = testEngines(config);
+  const input: ConfigInput = { dataDir, logLevel: 'silent', ...engines.config };
   const services = await openServices(loadConfig({ ...input, now: () => clock.now }, {}));
   const creds = (await services.admin.bootstrapDefault())!;
   const app = await buildApp(services, { logger: pino({ level: 'silent' }) });

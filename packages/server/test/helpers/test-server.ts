@@ -32,14 +32,13 @@ export interface TestServerOptions {
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'oapi-media-test-')));
-  const engines = testEngines();
+  const engines = testEngines(options.config);
   const config = loadConfig({
     host: '127.0.0.1',
     port: 0,
     dataDir,
     logLevel: 'silent',
     ...engines.config,
-    ...options.config,
     now: options.now,
   }, {});
   const server = await startServer(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
