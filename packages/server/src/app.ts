@@ -29,6 +29,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     loggerInstance: (options.logger ?? pino({ level: config.logLevel })) as FastifyBaseLogger,
     genReqId: requestIdOf,
     connectionTimeout: config.requestIdleTimeoutMs,
+    trustProxy: config.trustProxy,
     return503OnClosing: true,
   });
   app.setChildLoggerFactory((logger, bindings, childOptions) =>

@@ -34,6 +34,12 @@ export interface Config {
   readonly authFailureWindowMs: number;
   /** A suite's ticket is replaced once it is this old (on demand, no timer); the last two stay valid (issue 8). */
   readonly suiteTicketRotationSeconds: number;
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client address (fastify `trustProxy`):
+   * false (default, direct clients), true, or a comma-separated list of addresses/CIDRs. Behind a
+   * load balancer set it, or every client shares the balancer's address in per-IP limits.
+   */
+  readonly trustProxy: boolean | string;
   /** Current time in ms; injectable so that tests expire tokens without waiting. */
   readonly now: () => number;
 }
@@ -54,6 +60,7 @@ export interface ConfigInput {
   authFailureLimit?: number | string;
   authFailureWindowMs?: number | string;
   suiteTicketRotationSeconds?: number | string;
+  trustProxy?: boolean | string;
   now?: () => number;
 }
 
@@ -77,6 +84,13 @@ function parsePositive(name: string, value: number | string): number {
   const n = parseNonNegative(name, value);
   if (n === 0) throw new ConfigError(`invalid ${name}: must be above 0`);
   return n;
+}
+
+function parseTrustProxy(value: boolean | string): boolean | string {
+  if (typeof value === 'boolean') return value;
+  if (value === '' || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  return value;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -123,6 +137,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
       'suite ticket rotation',
       input.suiteTicketRotationSeconds ?? env.OAPI_MEDIA_SUITE_TICKET_ROTATION_SECONDS ?? SUITE_TICKET_ROTATION_SECONDS,
     ),
+    trustProxy: parseTrustProxy(input.trustProxy ?? env.OAPI_MEDIA_TRUST_PROXY ?? false),
     now: input.now ?? Date.now,
   });
 }
