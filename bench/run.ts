@@ -5,7 +5,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir } from 'node:os';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { judgeGoals } from './goals.ts';
@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     if (!options.keepTemp) rmSync(workDir, { recursive: true, force: true });
   });
   const startedAt = new Date();
+  const loadAtStart = loadavg();
   const pinned = hasTaskset();
   console.log(`oapi-media bench — ${startedAt.toISOString()}, ${options.scenarioMs / 1000} s per scenario${options.quick ? ' (--quick)' : ''}`);
   console.log(
@@ -44,6 +45,8 @@ async function main(): Promise<void> {
       pinned ? `server on core ${SERVER_CORE}, load generator on core ${LOAD_CORE} (taskset)` : 'taskset not found: processes are NOT pinned'
     }; work folder ${workDir}`,
   );
+  // Other work on the two cores shows up in every figure: say how busy the machine was.
+  console.log(`load average at start: ${loadAtStart.map((l) => l.toFixed(2)).join(', ')}`);
 
   const targets = ALL_TARGETS.filter((t) => options.targets.includes(t.name));
   const unavailable = new Map<TargetName, string>();
@@ -73,7 +76,9 @@ async function main(): Promise<void> {
   for (const scenario of options.scenarios) measurements.push(...(await runScenario(scenario, ctx)));
 
   const goals = judgeGoals(measurements);
+  const loadAtEnd = loadavg();
   console.log('');
+  console.log(`load average at end: ${loadAtEnd.map((l) => l.toFixed(2)).join(', ')}`);
   console.log(renderReport(measurements, goals, targets, unavailable));
 
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -89,6 +94,8 @@ async function main(): Promise<void> {
       cpuModel: cpus()[0]?.model,
       pinned,
       nginx: nginxVersion(),
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: loadAtEnd,
     },
     targets: Object.fromEntries(targets.map((t) => [t.name, unavailable.get(t.name) ? { skipped: unavailable.get(t.name) } : { description: t.description }])),
     measurements,
