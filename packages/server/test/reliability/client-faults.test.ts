@@ -140,6 +140,9 @@ test('aborted uploads, slow-loris and never-reading clients leak no fd, no temp 
   const rssGrowthSecondRound = rounds[1]!.rss - rounds[0]!.rss;
   const maxCut = Math.max(...slowLorisCutMs);
   const aborts = 2 * ABORT_OFFSETS.length * ABORTS_PER_OFFSET;
+  assert.ok(maxCut < IDLE_TIMEOUT_MS * 3 + 1000, `a silent client is cut within about the idle timeout (${Math.round(maxCut)} ms)`);
+  // A leak grows with every round; allocator noise does not. 2 rounds x 40 aborted 8 MiB uploads.
+  assert.ok(rssGrowthSecondRound < 24 * MiB, `RSS grew ${(rssGrowthSecondRound / MiB).toFixed(1)} MiB in the second round`);
   await recordFigures({
     id: 'faults/client-aborts-slow-loris-never-reads',
     section: 'Faults',
@@ -156,7 +159,4 @@ test('aborted uploads, slow-loris and never-reading clients leak no fd, no temp 
       rssBaselineBytes: baseline.rss, rssAfterRound1Bytes: rounds[0]!.rss, rssAfterRound2Bytes: rounds[1]!.rss,
     },
   });
-  assert.ok(maxCut < IDLE_TIMEOUT_MS * 3 + 1000, `a silent client is cut within about the idle timeout (${Math.round(maxCut)} ms)`);
-  // A leak grows with every round; allocator noise does not. 2 rounds x 40 aborted 8 MiB uploads.
-  assert.ok(rssGrowthSecondRound < 24 * MiB, `RSS grew ${(rssGrowthSecondRound / MiB).toFixed(1)} MiB in the second round`);
 });

@@ -11,6 +11,13 @@ export async function killDuringUploads(kills: number, variant: Variant, t: impo
   const random = seededRandom();
   t.diagnostic(`seed ${random.seed} (replay with RELIABILITY_SEED=${random.seed})`);
   const f = await runKillRounds(kills, random, (line) => t.diagnostic(line));
+  assert.equal(f.kills, kills);
+  assert.equal(f.lost, 0, 'every acknowledged upload downloads after the restart');
+  assert.equal(f.corrupt, 0, 'with the same sha256, and every blob matches its row');
+  assert.equal(f.orphansAfterSweep, 0, 'no blob without a row after the start-up sweep');
+  assert.equal(f.tempFilesAfterRestart, 0, 'DATA/tmp empty after the restart');
+  assert.equal(f.integrityFailures, 0, 'PRAGMA integrity_check ok after every kill');
+  assert.ok(f.cutOff > 0, 'the kills did land mid-upload');
   await recordFigures({
     id: 'faults/kill-9-during-uploads',
     section: 'Faults',
@@ -21,13 +28,6 @@ export async function killDuringUploads(kills: number, variant: Variant, t: impo
       `${f.tempFilesRemovedAtStart} temp files removed), integrity_check ok ${f.kills - f.integrityFailures}/${f.kills}`,
     figures: { ...f, killMomentsMs: f.killMomentsMs.join(' '), seed: random.seed },
   });
-  assert.equal(f.kills, kills);
-  assert.equal(f.lost, 0, 'every acknowledged upload downloads after the restart');
-  assert.equal(f.corrupt, 0, 'with the same sha256, and every blob matches its row');
-  assert.equal(f.orphansAfterSweep, 0, 'no blob without a row after the start-up sweep');
-  assert.equal(f.tempFilesAfterRestart, 0, 'DATA/tmp empty after the restart');
-  assert.equal(f.integrityFailures, 0, 'PRAGMA integrity_check ok after every kill');
-  assert.ok(f.cutOff > 0, 'the kills did land mid-upload');
 }
 
 test('kill -9 at 3 random moments during 64 concurrent uploads: 0 acknowledged lost, 0 orphans, tmp empty, integrity ok', { timeout: 180_000 }, async (t) => {

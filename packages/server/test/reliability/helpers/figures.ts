@@ -1,5 +1,6 @@
 // Each reliability case records what it measured, as JSON under .tmp/reliability/<variant>/, and
 // scripts/reliability-report.mjs turns the latest records into docs/reliability.md (issue 5).
+// Tests record after their assertions: a figure in the report is that of a passing run.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
