@@ -393,3 +393,19 @@ describe('formatAllowed', () => {
     }
   });
 });
+
+describe('sniffing from the stager\'s head sample', () => {
+  test('every sample and spoof detects the same with the first 4,100 bytes handed over as without', async () => {
+    const cases: Buffer[] = [
+      ...ALL_FORMATS.map((format) => sample(format)),
+      ...ALL_FORMATS.map((format) => sampleOfSize(format, 300_000)),
+      ...Object.values(spoofs),
+      docxWithLeadingMedia(200_000),
+    ];
+    for (const bytes of cases) {
+      const path = await stage(bytes);
+      const withSample = await detectFormat(path, { size: bytes.length, head: bytes.subarray(0, 4100) });
+      assert.equal(withSample, await detectFormat(path));
+    }
+  });
+});

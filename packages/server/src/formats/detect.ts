@@ -1,8 +1,8 @@
 // api.md "POST /media/upload": the format is decided from the file's bytes. file-type names
 // the magic number; the checks beside this file confirm the header and, for containers,
 // read the structure (OLE directory, zip central directory) with positioned reads only.
-import { open } from 'node:fs/promises';
-import { fileTypeFromFile } from 'file-type';
+import { open, type FileHandle } from 'node:fs/promises';
+import { fileTypeFromBuffer, fileTypeFromFile } from 'file-type';
 import type { MediaFormat } from '@oapi-media/core';
 import { classifyCompoundFile, hasCompoundFileSignature } from './compound-file.ts';
 import {
@@ -11,21 +11,33 @@ import {
 import { readAt } from './read-at.ts';
 import { classifyZipArchive, hasZipSignature } from './zip-archive.ts';
 
-const HEAD_BYTES = 64;
+/** file-type's own sample size: what it needs for every magic number it knows. */
+export const SNIFF_BYTES = 4100;
 
-/** Which of the 17 formats of api.md the bytes at `path` are, or null for anything else. */
-export async function detectFormat(path: string): Promise<MediaFormat | null> {
-  const file = await open(path, 'r');
+/** What the stager already knows of a file: its size and its first SNIFF_BYTES bytes. */
+export interface FileSample {
+  size: number;
+  head: Buffer;
+}
+
+/**
+ * Which of the 17 formats of api.md the bytes at `path` are, or null for anything else. With a
+ * `sample` from the stager, simple formats are decided without opening the file at all; the
+ * file is opened only for structure checks (OLE directory, zip directory, mp3 frames, mp4 boxes).
+ */
+export async function detectFormat(path: string, sample?: FileSample): Promise<MediaFormat | null> {
+  let opened: FileHandle | undefined;
+  const file = async (): Promise<FileHandle> => (opened ??= await open(path, 'r'));
   try {
-    const { size } = await file.stat();
+    const size = sample?.size ?? (await (await file()).stat()).size;
     if (size === 0) return null;
-    const head = await readAt(file, 0, HEAD_BYTES);
+    const head = sample?.head ?? (await readAt(await file(), 0, SNIFF_BYTES));
     // Containers are decided by their directories, not their first bytes.
-    if (hasCompoundFileSignature(head)) return await classifyCompoundFile(file, size);
-    if (hasZipSignature(head)) return await classifyZipArchive(file, size);
-    if (head.toString('latin1', 4, 8) === 'ftyp') return (await isMp4File(file, head)) ? 'mp4' : null;
+    if (hasCompoundFileSignature(head)) return await classifyCompoundFile(await file(), size);
+    if (hasZipSignature(head)) return await classifyZipArchive(await file(), size);
+    if (head.toString('latin1', 4, 8) === 'ftyp') return (await isMp4File(await file(), head)) ? 'mp4' : null;
 
-    const magic = await magicNumberOf(path);
+    const magic = await magicNumberOf(path, head, size);
     switch (magic) {
       case 'jpg': return isJpegHeader(head) ? 'jpg' : null;
       case 'png':
@@ -33,7 +45,7 @@ export async function detectFormat(path: string): Promise<MediaFormat | null> {
       case 'gif': return isGifHeader(head) ? 'gif' : null;
       case 'bmp': return isBitmapHeader(head, size) ? 'bmp' : null;
       case 'amr': return isAmrHeader(head) ? 'amr' : null;
-      case 'mp3': return (await isMp3File(file, size)) ? 'mp3' : null;
+      case 'mp3': return (await isMp3File(await file(), size)) ? 'mp3' : null;
       case 'wav': return 'wav'; // file-type checked RIFF....WAVE
       case 'pdf':
       case 'ai': return isPdfHeader(head) ? 'pdf' : null; // PDF-compatible Illustrator files are PDFs
@@ -41,13 +53,18 @@ export async function detectFormat(path: string): Promise<MediaFormat | null> {
       default: return null;
     }
   } finally {
-    await file.close();
+    await opened?.close();
   }
 }
 
-/** file-type's extension for the file, or undefined; a malformed file is "unknown", an I/O error is thrown. */
-async function magicNumberOf(path: string): Promise<string | undefined> {
+/**
+ * file-type's extension for the file, or undefined: from the head when that is enough, else from
+ * the file (e.g. an mp3 behind a long ID3 tag). A malformed file is "unknown"; an I/O error throws.
+ */
+async function magicNumberOf(path: string, head: Buffer, size: number): Promise<string | undefined> {
   try {
+    const fromHead = (await fileTypeFromBuffer(head))?.ext;
+    if (fromHead !== undefined || size <= head.length) return fromHead;
     return (await fileTypeFromFile(path))?.ext;
   } catch (error) {
     if (error instanceof Error && 'syscall' in error) throw error;

@@ -55,7 +55,7 @@ export class MediaService {
       const rule = MEDIA_TYPE_RULES[type];
       if (staged.size === 0) throw new ApiError('emptyMedia');
       if (staged.size > rule.maxBytes) throw new ApiError('invalidFileSize', `${staged.size} > ${rule.maxBytes}`);
-      const format = await detectFormat(staged.path);
+      const format = await detectFormat(staged.path, { size: staged.size, head: staged.head });
       const rawName = request.fileName ?? '';
       if (!formatAllowed(type, rawName, format) || format === null) {
         throw new ApiError('invalidFileType', `bytes=${format ?? 'unknown'} ext=${extensionOf(rawName) || 'none'} type=${type}`);

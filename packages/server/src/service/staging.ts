@@ -12,7 +12,12 @@ export interface StagedFile {
   path: string;
   size: number;
   sha256: string;
+  /** The first bytes (up to HEAD_BYTES), kept so that sniffing need not reopen the file. */
+  head: Buffer;
 }
+
+/** As many leading bytes as content sniffing looks at (formats/detect.ts SNIFF_BYTES). */
+export const HEAD_BYTES = 4100;
 
 /** The body went past the cap; api.md: cut off at limit + 1 byte. */
 export class StagingLimitError extends Error {
@@ -23,6 +28,8 @@ export class StagingLimitError extends Error {
 class MeasuringTransform extends Transform {
   readonly hash = createHash('sha256');
   size = 0;
+  readonly #headChunks: Buffer[] = [];
+  #headLength = 0;
   readonly #capBytes: number;
   constructor(capBytes: number) {
     super();
@@ -35,7 +42,16 @@ class MeasuringTransform extends Transform {
       return;
     }
     this.hash.update(chunk);
+    if (this.#headLength < HEAD_BYTES) {
+      const part = chunk.subarray(0, HEAD_BYTES - this.#headLength);
+      this.#headChunks.push(Buffer.from(part)); // a copy: the chunk's memory is reused downstream
+      this.#headLength += part.length;
+    }
     done(null, chunk);
+  }
+
+  get head(): Buffer {
+    return Buffer.concat(this.#headChunks, this.#headLength);
   }
 }
 
@@ -88,7 +104,7 @@ export class StagingArea {
     try {
       await pipeline(source, measure, fileSink(handle));
       if (this.#fsync) await handle.datasync(); // data and size; the name is made durable by the store
-      return { path, size: measure.size, sha256: measure.hash.digest('hex') };
+      return { path, size: measure.size, sha256: measure.hash.digest('hex'), head: measure.head };
     } catch (error) {
       await unlink(path).catch(() => {});
       throw error;
