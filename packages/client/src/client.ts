@@ -8,17 +8,28 @@ import { uploadMedia, type UploadOptions, type UploadResult } from './media-uplo
 import type { DownloadedMedia } from './downloaded-media.ts';
 import { resolveRetryOptions, type RetryOptions } from './retry-policy.ts';
 import type { FetchFunction } from './send-request.ts';
+import { SuiteTokenSource, type SuiteCredentials } from './suite-token-source.ts';
 import type { TokenSource } from './token-source.ts';
 import type { UploadInput } from './upload-input.ts';
 import { waitFor } from './abortable-wait.ts';
 
 export const DINGTALK_BASE_URL = 'https://oapi.dingtalk.com';
 
-export interface ClientOptions {
-  /** Defaults to DingTalk itself; point it at an oapi-media server to use that instead. */
-  baseUrl?: string;
+/** An internal app's credentials (GET /gettoken). */
+export interface AppCredentials {
   appKey: string;
   appSecret: string;
+}
+
+/**
+ * Either an internal app's appKey/appSecret, or a third-party suite's suiteKey/suiteSecret with
+ * suiteTicket (or getSuiteTicket) and the authorizing org's authCorpId (issue 8, docs/suites.md).
+ */
+export type ClientOptions = ClientSettings & (AppCredentials | SuiteCredentials);
+
+export interface ClientSettings {
+  /** Defaults to DingTalk itself; point it at an oapi-media server to use that instead. */
+  baseUrl?: string;
   /** A fetch to use instead of the global one (a proxy agent, a test's counter). */
   fetch?: FetchFunction;
   /** Retries of transient failures: a count, or the full policy. Default 2, from 200 ms doubling. */
@@ -44,21 +55,29 @@ export interface Client {
 }
 
 export function createClient(options: ClientOptions): Client {
-  if (!options || typeof options.appKey !== 'string' || options.appKey === '') throw new TypeError('createClient needs appKey');
-  if (typeof options.appSecret !== 'string' || options.appSecret === '') throw new TypeError('createClient needs appSecret');
+  if (!options) throw new TypeError('createClient needs appKey and appSecret, or suite credentials');
   const baseUrl = options.baseUrl ?? DINGTALK_BASE_URL;
   new URL(baseUrl); // fail now on a malformed base URL, not at the first call
   const fetchFunction = options.fetch ?? globalThis.fetch;
   const retry = resolveRetryOptions(options.retries);
-  const tokens = new AppTokenSource({
-    baseUrl, appKey: options.appKey, appSecret: options.appSecret, fetch: fetchFunction, retry, now: options.now,
-  });
+  const tokens: TokenSource = 'suiteKey' in options && options.suiteKey !== undefined
+    ? new SuiteTokenSource({ ...options, baseUrl, fetch: fetchFunction, retry, now: options.now })
+    : appTokenSource(options as ClientSettings & AppCredentials, { baseUrl, fetch: fetchFunction, retry });
   return clientWith(tokens, {
     baseUrl, fetch: fetchFunction, retry, localChecks: options.localChecks ?? true, retryUploads: options.retryUploads ?? false,
   });
 }
 
-/** A client on any token source (suite credentials will plug in here, issue 8). */
+function appTokenSource(
+  options: ClientSettings & AppCredentials,
+  shared: { baseUrl: string; fetch: FetchFunction; retry: RetryOptions },
+): AppTokenSource {
+  if (typeof options.appKey !== 'string' || options.appKey === '') throw new TypeError('createClient needs appKey');
+  if (typeof options.appSecret !== 'string' || options.appSecret === '') throw new TypeError('createClient needs appSecret');
+  return new AppTokenSource({ ...shared, appKey: options.appKey, appSecret: options.appSecret, now: options.now });
+}
+
+/** A client on any token source (createClient picks an app's or a suite's). */
 export function clientWith(tokens: TokenSource, settings: Omit<ClientContext, 'tokens'>): Client {
   const context: ClientContext = { ...settings, tokens };
   return {

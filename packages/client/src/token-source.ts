@@ -1,5 +1,5 @@
 // Where access tokens come from. Today: an app's appKey/appSecret (app-token-source.ts).
-// Suites (issue 8) will add another implementation; callers only know this interface.
+// Suites (issue 8): suite-token-source.ts. Callers only know this interface.
 
 export interface TokenSource {
   /** A token valid for a while yet; fetched or refreshed when needed. */
