@@ -128,13 +128,13 @@ test('aborted uploads, slow-loris and never-reading clients leak no fd, no temp 
     assert.ok((await openFdCount(server.pid)) > baseline.fds, 'the downloads are in flight (sockets and blob handles open)');
     const fdsWhileStalled = await settlesTo(() => openFdCount(server.pid), baseline.fds, 10_000);
     neverReadReleasedMs = Math.max(neverReadReleasedMs, performance.now() - start);
-    assert.equal(fdsWhileStalled, baseline.fds, 'the server released the stalled downloads while their clients still hold them open');
+    assert.ok(fdsWhileStalled <= baseline.fds, 'the server released the stalled downloads while their clients still hold them open');
     for (const socket of readers) socket.destroy();
 
     const snap = await snapshot(baseline.fds);
     rounds.push(snap);
     t.diagnostic(`round ${round + 1}: fds ${snap.fds} (baseline ${baseline.fds}), tmp ${snap.staged}, rss ${(snap.rss / MiB).toFixed(1)} MiB (baseline ${(baseline.rss / MiB).toFixed(1)})`);
-    assert.equal(snap.fds, baseline.fds, 'open fds back to the baseline');
+    assert.ok(snap.fds <= baseline.fds, `open fds back to the baseline (${baseline.fds} -> ${snap.fds})`);
     assert.equal(snap.staged, 0, 'DATA/tmp empty');
   }
   const rssGrowthSecondRound = rounds[1]!.rss - rounds[0]!.rss;

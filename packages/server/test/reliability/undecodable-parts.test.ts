@@ -32,6 +32,9 @@ const CASES: [string, string, number][] = [
   ['the media part as text in charset=utf-16', textPart('media', 'utf-16', 'GIF89a'), 40005],
   ['the media part as text in charset=x-unknown', textPart('media', 'x-unknown', 'GIF89a'), 40005],
   ['the type field in charset=x-unknown, no media', textPart('type', 'x-unknown', 'image'), 41005],
+  // Found by the fuzzer: a second media text part in the same chunk, after the form had already
+  // failed, was staged and never removed (a temp file left in DATA/tmp).
+  ['the media part in charset=x-unknown, then a second media text part', textPart('media', 'x-unknown', 'GIF89a') + textPart('media', 'latin1', 'GIF89a'), 40005],
 ];
 
 for (const [what, part, errcode] of CASES) {
@@ -43,6 +46,7 @@ for (const [what, part, errcode] of CASES) {
     }).then((r) => r.json() as Promise<{ errcode: number }>, (e: Error) => ({ errcode: e.message }));
     assert.equal((await fetch(`${server.url}/healthz`).then((r) => r.status, () => 'dead')), 200, server.stderrTail().slice(0, 800));
     assert.equal(response.errcode, errcode);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // a stager still running would show by now
     assert.deepEqual(await stagingFiles(dataDir), []);
   });
 }

@@ -54,6 +54,8 @@ export function readUploadForm(request: IncomingMessage, staging: StagingArea, c
     };
 
     parser.on('field', (name, value: string | undefined, info) => {
+      // busboy goes on emitting the parts of the chunk in hand after fail(): stage none of them.
+      if (settled) return;
       // busboy hands `undefined` for a part whose declared charset it cannot decode (e.g.
       // charset=utf-16); a throw here would be uncaught (inside busboy's write) and end the process.
       // A `media` part with neither a filename nor a binary type arrives as a field: still the media.

@@ -7,7 +7,15 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import Database from 'better-sqlite3';
-import { blobFiles, stagingFiles } from '../../helpers/data-folder.ts';
+import { readdir } from 'node:fs/promises';
+import { stagingFiles } from '../../helpers/data-folder.ts';
+
+/** Every file under DATA/blobs at any depth (whatever the shard layout), relative to it. */
+async function blobFiles(dataDir: string): Promise<string[]> {
+  const root = join(dataDir, 'blobs');
+  const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? e.path, e.name).slice(root.length + 1));
+}
 
 export interface DataAudit {
   rows: number;
@@ -39,10 +47,11 @@ export async function auditDataFolder(dataDir: string): Promise<DataAudit> {
   } finally {
     db.close();
   }
-  const files = await blobFiles(dataDir); // xx/yy/key
-  const keyToPath = new Map(files.map((f) => [f.split('/')[2]!, f]));
+  const files = await blobFiles(dataDir); // shard folders, then the key
+  const keyOf = (file: string): string => file.split('/').pop()!;
+  const keyToPath = new Map(files.map((f) => [keyOf(f), f]));
   const referenced = new Set(rows.map((r) => r.blob_key));
-  const orphans = files.filter((f) => !referenced.has(f.split('/')[2]!));
+  const orphans = files.filter((f) => !referenced.has(keyOf(f)));
   const missing: string[] = [];
   const corrupt: string[] = [];
   for (const row of rows) {

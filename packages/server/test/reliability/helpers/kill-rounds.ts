@@ -10,7 +10,9 @@ import type { MediaFormat, MediaType } from '@oapi-media/core';
 import { sampleOfSize } from '../../fixtures/samples.ts';
 import { downloadBytes, getToken, sha256, upload } from '../../helpers/e2e-http.ts';
 import { auditDataFolder } from './data-audit.ts';
-import type { SeededRandom } from './seeded-random.ts';
+import type { TestContext } from 'node:test';
+import { count, recordFigures, type Variant } from './figures.ts';
+import { seededRandom, type SeededRandom } from './seeded-random.ts';
 import { startServerProcess, type Credentials, type StartedServer } from './server-under-test.ts';
 
 const CONCURRENT_UPLOADS = 64;
@@ -160,4 +162,28 @@ export async function runKillRounds(kills: number, random: SeededRandom, log: (l
     await server?.process.stop('SIGKILL');
     await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The case of kill-during-uploads.test.ts (3 kills) and .stress.ts (20): run, assert, record. */
+export async function killDuringUploads(kills: number, variant: Variant, t: TestContext): Promise<void> {
+  const random = seededRandom();
+  t.diagnostic(`seed ${random.seed} (replay with RELIABILITY_SEED=${random.seed})`);
+  const f = await runKillRounds(kills, random, (line) => t.diagnostic(line));
+  assert.equal(f.kills, kills);
+  assert.equal(f.lost, 0, 'every acknowledged upload downloads after the restart');
+  assert.equal(f.corrupt, 0, 'with the same sha256, and every blob matches its row');
+  assert.equal(f.orphansAfterSweep, 0, 'no blob without a row after the start-up sweep');
+  assert.equal(f.tempFilesAfterRestart, 0, 'DATA/tmp empty after the restart');
+  assert.equal(f.integrityFailures, 0, 'PRAGMA integrity_check ok after every kill');
+  assert.ok(f.cutOff > 0, 'the kills did land mid-upload');
+  await recordFigures({
+    id: 'faults/kill-9-during-uploads',
+    section: 'Faults',
+    title: `kill -9 of the server process during 64 concurrent uploads, restart on the same data folder`,
+    variant,
+    summary: `${f.kills} kills, ${count(f.acknowledged)} acknowledged uploads (${count(f.cutOff)} cut off), ${f.lost} lost, ` +
+      `${f.corrupt} corrupt, ${f.orphansAfterSweep} orphans after the sweep (${f.orphansSwept} swept, ` +
+      `${f.tempFilesRemovedAtStart} temp files removed), integrity_check ok ${f.kills - f.integrityFailures}/${f.kills}`,
+    figures: { ...f, killMomentsMs: f.killMomentsMs.join(' '), seed: random.seed },
+  });
 }

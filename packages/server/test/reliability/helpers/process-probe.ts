@@ -1,10 +1,21 @@
 // What a leak would show of a server process: its open file descriptors and resident memory,
 // read from /proc (Linux), and the files left in the staging folder.
 
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 
+/**
+ * Open file descriptors of `pid`, less those on directories: a store may keep its shard folders
+ * open on purpose (to fsync them), a bounded cache rather than a leak. Sockets, pipes and files count.
+ */
 export async function openFdCount(pid: number): Promise<number> {
-  return (await readdir(`/proc/${pid}/fd`)).length;
+  let count = 0;
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => null);
+    if (target === null) continue; // closed meanwhile
+    if (target.startsWith('/') && (await stat(target).then((s) => s.isDirectory(), () => false))) continue;
+    count++;
+  }
+  return count;
 }
 
 export async function rssBytes(pid: number): Promise<number> {
