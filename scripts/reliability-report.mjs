@@ -95,6 +95,8 @@ lines.push(
   '- A part in a charset busboy cannot decode (`Content-Type: text/plain; charset=utf-16` on the `media`',
   '  part) ended the server process with a TypeError (found by the multipart fuzzer; `upload-form.ts`;',
   '  regression: `undecodable-parts.test.ts`).',
+  '- After a form had failed, a second `media` text part in the same chunk was still staged and its temp',
+  '  file never removed (found by the multipart fuzzer; `upload-form.ts`; regression: `undecodable-parts.test.ts`).',
   '- Stored file names kept bidi controls (U+202E) that make a name display with a false extension',
   '  (`file-names.ts`).',
   '- Credential guessing had no limit: failed `/gettoken` and unknown-token calls are now counted per',
