@@ -19,6 +19,9 @@ export interface Caller {
 
 export const appPrincipal = (appId: string): string => `app:${appId}`;
 
+/** An appkey no app can have (newAppKey: 'ding' + 20 hex digits): the balancing miss. */
+const NO_SUCH_APP_KEY = 'ding-no-such-app';
+
 /** Any secret's hash: used when the appkey is unknown, so that a miss costs what a hit costs. */
 const DECOY_SECRET_HASH = sha256Hex('oapi-media decoy secret');
 
@@ -27,6 +30,8 @@ export class TokenService {
   readonly #key: Buffer;
   readonly #ttlMs: number;
   readonly #now: () => number;
+  /** An existing appkey (found once), for the balancing lookup of an unknown one. */
+  #knownAppKey: string | undefined;
 
   constructor(metadata: MetadataStore, key: Buffer, ttlSeconds: number, now: () => number) {
     this.#metadata = metadata;
@@ -39,9 +44,17 @@ export class TokenService {
     return this.#ttlMs / 1000;
   }
 
-  /** Checks appkey + appsecret in constant time with respect to the secret; null when wrong. */
+  /**
+   * Checks appkey + appsecret; null when wrong. Constant time with respect to the secret, and to
+   * whether the appkey exists: a lookup that finds a row costs more than one that does not, so
+   * every check does one of each (a known key then one that cannot exist, or an unknown key then a real one).
+   */
   async authenticateApp(appKey: string, appSecret: string): Promise<App | null> {
     const app = await this.#metadata.getAppByKey(appKey);
+    // The same steps either way (no extra await on one path): only the key differs.
+    let balancingKey = app ? NO_SUCH_APP_KEY : this.#knownAppKey;
+    if (balancingKey === undefined) balancingKey = this.#knownAppKey = (await this.#metadata.listApps())[0]?.appKey; // once
+    if (balancingKey !== undefined) await this.#metadata.getAppByKey(balancingKey);
     const matches = sameDigest(sha256Hex(appSecret), app?.secretHash ?? DECOY_SECRET_HASH);
     return app && matches ? app : null;
   }
