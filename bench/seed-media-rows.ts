@@ -43,9 +43,9 @@ function sortedRandomKeys(count: number): { mediaIds: string[]; blobKeys: string
   return { mediaIds, blobKeys };
 }
 
-/** Where stores/blobs/fs.ts keeps a blob: blobs/<k0k1>/<k2k3>/<key>. */
+/** Where stores/blobs/fs.ts keeps a blob: blobs/<k0k1>/<key>. */
 function blobPath(dataDir: string, blobKey: string): { dir: string; file: string } {
-  const dir = join(dataDir, BLOB_DIR, blobKey.slice(0, 2), blobKey.slice(2, 4));
+  const dir = join(dataDir, BLOB_DIR, blobKey.slice(0, 2));
   return { dir, file: join(dir, blobKey) };
 }
 

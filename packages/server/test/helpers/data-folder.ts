@@ -1,4 +1,4 @@
-// What a test sees of the embedded default's data folder: blob files (DATA/blobs/xx/yy/<key>),
+// What a test sees of the embedded default's data folder: blob files (DATA/blobs/xx/<key>),
 // staging temp files (DATA/tmp/*.part) and media rows; and the check that a refused upload
 // left none of them behind (api.md: nothing of a refused upload stays on disk).
 
@@ -11,14 +11,12 @@ async function listOrEmpty(dir: string): Promise<string[]> {
   return readdir(dir).catch(() => [] as string[]);
 }
 
-/** Every blob file, as `xx/yy/key`. */
+/** Every blob file, as `xx/key` (stores/blobs/fs.ts: one level of shard folders). */
 export async function blobFiles(dataDir: string): Promise<string[]> {
   const root = join(dataDir, 'blobs');
   const out: string[] = [];
-  for (const a of await listOrEmpty(root)) {
-    for (const b of await listOrEmpty(join(root, a))) {
-      for (const key of await listOrEmpty(join(root, a, b))) out.push(`${a}/${b}/${key}`);
-    }
+  for (const shard of await listOrEmpty(root)) {
+    for (const key of await listOrEmpty(join(root, shard))) out.push(`${shard}/${key}`);
   }
   return out.sort();
 }

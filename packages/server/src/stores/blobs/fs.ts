@@ -1,8 +1,9 @@
-// BlobStore on local disk: blobs/<k0k1>/<k2k3>/<key> under the data folder. putFile is an atomic
-// rename of the fsynced staged file (same filesystem), then an fsync of the folder, so a blob is
-// either wholly there or absent after a crash.
+// BlobStore on local disk: blobs/<k0k1>/<key> under the data folder (256 shards for hex keys:
+// few enough that concurrent uploads share a folder fsync, enough for millions of blobs).
+// putFile is an atomic rename of the fsynced staged file (same filesystem), then an fsync of the
+// folder, so a blob is either wholly there or absent after a crash.
 
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CoalescingSync } from '../coalescing-sync.ts';
@@ -16,15 +17,6 @@ function translate(error: unknown, key: string): Error {
   return new BlobUnavailableError(`fs: ${code ?? (error as Error).message}`, code);
 }
 
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Downloads are read in large chunks: fewer trips through the event loop per MiB sent. */
 const READ_CHUNK_BYTES = 512 * 1024;
 
@@ -32,9 +24,11 @@ export class FsBlobStore implements BlobStore {
   /** The staged file must be fsynced by the stager: putFile only renames it. */
   readonly durableStaging = true;
   readonly #root: string;
-  readonly #createdDirs = new Set<string>();
-  /** One fsync of a folder serves every rename into it that happened before it started. */
-  readonly #dirSyncs = new Map<string, CoalescingSync>();
+  /**
+   * Per shard folder: created once, kept open, and one fsync of it serves every rename into it
+   * that happened before the fsync started (group commit).
+   */
+  readonly #shards = new Map<string, { handle: FileHandle | undefined; sync: CoalescingSync }>();
 
   /** `rootDir` holds `blobs/`; staging files must live on the same filesystem. */
   constructor(rootDir: string) {
@@ -43,7 +37,7 @@ export class FsBlobStore implements BlobStore {
 
   #pathOf(key: string): { dir: string; file: string } {
     if (!KEY_PATTERN.test(key)) throw new BlobUnavailableError(`invalid blob key ${JSON.stringify(key)}`);
-    const dir = join(this.#root, key.slice(0, 2), key.slice(2, 4));
+    const dir = join(this.#root, key.slice(0, 2));
     return { dir, file: join(dir, key) };
   }
 
@@ -55,7 +49,11 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    const shards = [...this.#shards.values()];
+    this.#shards.clear();
+    await Promise.all(shards.map((shard) => shard.handle?.close().catch(() => {})));
+  }
 
   async ping(): Promise<void> {
     try {
@@ -68,26 +66,30 @@ export class FsBlobStore implements BlobStore {
   async putFile(key: string, stagedPath: string, _size: number): Promise<void> {
     const { dir, file } = this.#pathOf(key);
     try {
-      if (!this.#createdDirs.has(dir)) {
-        await mkdir(dir, { recursive: true });
-        this.#createdDirs.add(dir);
-      }
+      const shard = await this.#shard(dir);
       await rename(stagedPath, file);
-      await this.#syncDir(dir); // makes the rename itself durable
+      await shard.sync.sync(); // makes the rename itself durable
     } catch (error) {
       await unlink(stagedPath).catch(() => {});
       throw translate(error, key);
     }
   }
 
-  #syncDir(dir: string): Promise<void> {
-    let barrier = this.#dirSyncs.get(dir);
-    if (!barrier) {
-      barrier = new CoalescingSync(() => fsyncPath(dir));
-      this.#dirSyncs.set(dir, barrier);
-      if (this.#dirSyncs.size > 4096) this.#dirSyncs.clear(); // bounded; a lost barrier only costs a merge
+  async #shard(dir: string): Promise<{ handle: FileHandle | undefined; sync: CoalescingSync }> {
+    let shard = this.#shards.get(dir);
+    if (!shard) {
+      await mkdir(dir, { recursive: true });
+      const entry: { handle: FileHandle | undefined; sync: CoalescingSync } = {
+        handle: undefined,
+        sync: new CoalescingSync(async () => {
+          entry.handle ??= await open(dir, 'r');
+          await entry.handle.sync();
+        }),
+      };
+      shard = this.#shards.get(dir) ?? entry;
+      this.#shards.set(dir, shard);
     }
-    return barrier.sync();
+    return shard;
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
@@ -109,13 +111,11 @@ export class FsBlobStore implements BlobStore {
   }
 
   async *list(): AsyncIterable<BlobInfo> {
-    for (const level1 of await readdir(this.#root).catch(() => [] as string[])) {
-      for (const level2 of await readdir(join(this.#root, level1)).catch(() => [] as string[])) {
-        const dir = join(this.#root, level1, level2);
-        for (const key of await readdir(dir).catch(() => [] as string[])) {
-          const info = await stat(join(dir, key)).catch(() => null);
-          if (info?.isFile()) yield { key, size: info.size, lastModified: info.mtimeMs };
-        }
+    for (const shard of await readdir(this.#root).catch(() => [] as string[])) {
+      const dir = join(this.#root, shard);
+      for (const key of await readdir(dir).catch(() => [] as string[])) {
+        const info = await stat(join(dir, key)).catch(() => null);
+        if (info?.isFile()) yield { key, size: info.size, lastModified: info.mtimeMs };
       }
     }
   }
