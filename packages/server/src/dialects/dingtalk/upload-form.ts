@@ -15,6 +15,7 @@ export interface UploadForm {
   fileName: string | undefined;
 }
 
+const CLEANUP_WAIT_MS = 5_000;
 const FIELD_LIMITS = { fields: 32, fieldSize: 64 * 1024, files: 8, parts: 48, headerPairs: 32 };
 
 /**
@@ -48,9 +49,15 @@ export function readUploadForm(request: IncomingMessage, staging: StagingArea, c
       parser.removeAllListeners('file');
       // Ends the media stream in flight too, so its staging pipeline fails and removes the file.
       parser.destroy();
-      // The staged file (if any) is removed by the stager on its own error, or here once staged.
-      void staging$?.then((staged) => staging.discard(staged), () => {});
-      reject(error);
+      // The staged file (if any) is removed by the stager on its own error, or here once staged;
+      // the answer waits for that (api.md: a refused upload leaves nothing on disk when answered),
+      // but never longer than CLEANUP_WAIT_MS.
+      const cleanedUp = staging$?.then((staged) => staging.discard(staged), () => {}) ?? Promise.resolve();
+      const timer = setTimeout(() => reject(error), CLEANUP_WAIT_MS);
+      void cleanedUp.then(() => {
+        clearTimeout(timer);
+        reject(error);
+      });
     };
 
     parser.on('field', (name, value: string | undefined, info) => {
