@@ -245,7 +245,7 @@ if (unreachable !== null && process.env.CI === 'true') {
       const before = acknowledged.size;
       const started = performance.now();
       const client = async (c: number): Promise<void> => {
-        for (let i = 0; performance.now() - started < 4_000 && i < 40; i++) {
+        for (let i = 0; performance.now() - started < 4_000 && i < 200; i++) {
           const target = nodes[(c + i) % 3]!;
           if (target === victim && victimDead) continue;
           const png = uniquePng(256 * KiB, 1024 * KiB);
@@ -263,7 +263,9 @@ if (unreachable !== null && process.env.CI === 'true') {
         }
       };
       const load = Promise.all(Array.from({ length: 6 }, (_, c) => client(c)));
-      await sleep(1_500);
+      // Kill while the victim is mid-upload (fast machines finish uploads quickly: wait for one).
+      await sleep(500);
+      while (victimInFlight === 0 && performance.now() - started < 3_000) await sleep(1);
       victimInFlightAtKill = victimInFlight;
       victim.child.kill('SIGKILL');
       victimDead = true;
