@@ -116,8 +116,10 @@ export async function runKillRounds(kills: number, random: SeededRandom, log: (l
     figures.acknowledged += CONCURRENT_UPLOADS;
 
     for (let round = 0; round < kills; round++) {
-      // Within the first 80 % of what 64 uploads took undisturbed: mid-flight, not after the last answer.
-      const killAtMs = Math.round(figures.calibrationMs * (0.02 + 0.78 * random.next()));
+      // Within the first 80 % of what 64 uploads took undisturbed: mid-flight, not after the last
+      // answer. Stratified: round r falls in the r-th slice, so even 3 kills reach the late moments
+      // at which some uploads are already acknowledged (not only the early ones, where none are).
+      const killAtMs = Math.round(figures.calibrationMs * (0.02 + 0.78 * ((round + random.next()) / kills)));
       const running = launchUploads(server.url, token, prepareUploads(random));
       await new Promise((resolve) => setTimeout(resolve, killAtMs));
       await server.process.stop('SIGKILL');
