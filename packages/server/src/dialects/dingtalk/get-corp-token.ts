@@ -6,7 +6,7 @@ import { ApiError, type ErrorKind } from '@oapi-media/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { param } from '../../http/params.ts';
 import type { Services } from '../../services.ts';
-import { sendOk } from './reply.ts';
+import { sendOk, TOKEN_ANSWER_SCHEMA } from './reply.ts';
 
 export const getCorpTokenSchema = {
   summary: 'Get the access_token (7200 s) of a third-party suite for one authorizing organization',
@@ -20,15 +20,7 @@ export const getCorpTokenSchema = {
       signature: { type: 'string', description: 'URL-encoded Base64 of HMAC-SHA256(suiteSecret, timestamp + "\\n" + suiteTicket)' },
     },
   },
-  response: {
-    200: {
-      type: 'object',
-      properties: {
-        errcode: { type: 'integer' }, errmsg: { type: 'string' },
-        access_token: { type: 'string' }, expires_in: { type: 'integer' },
-      },
-    },
-  },
+  response: { 200: TOKEN_ANSWER_SCHEMA },
 } as const;
 
 /** The body is one small JSON object; anything longer is not a get_corp_token request. */

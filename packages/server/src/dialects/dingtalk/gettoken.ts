@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { param } from '../../http/params.ts';
 import { appPrincipal } from '../../service/tokens.ts';
 import type { Services } from '../../services.ts';
-import { sendOk } from './reply.ts';
+import { sendOk, TOKEN_ANSWER_SCHEMA } from './reply.ts';
 
 export const gettokenSchema = {
   summary: 'Get an access_token (7200 s) for an app',
@@ -17,15 +17,7 @@ export const gettokenSchema = {
       corpsecret: { type: 'string', description: 'older name of appsecret' },
     },
   },
-  response: {
-    200: {
-      type: 'object',
-      properties: {
-        errcode: { type: 'integer' }, errmsg: { type: 'string' },
-        access_token: { type: 'string' }, expires_in: { type: 'integer' },
-      },
-    },
-  },
+  response: { 200: TOKEN_ANSWER_SCHEMA },
 } as const;
 
 export function registerGettoken(app: FastifyInstance, services: Services): void {
