@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { startListeningServer } from '../listening-server.ts';
 import type { Target } from '../target.ts';
 import { stopProcess } from '../processes.ts';
+import { peerScript } from '../peer-script.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../servers/bare-http.ts', import.meta.url));
 
@@ -15,7 +16,7 @@ export const bareHttp: Target = {
     return null;
   },
   async start() {
-    const server = await startListeningServer(process.execPath, ['--import', 'tsx', SERVER_SCRIPT], 'bare-http');
+    const server = await startListeningServer(process.execPath, [peerScript(SERVER_SCRIPT)], 'bare-http');
     return {
       pid: server.pid,
       upload: (payload) => ({

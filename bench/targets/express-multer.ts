@@ -5,6 +5,7 @@ import { startListeningServer } from '../listening-server.ts';
 import { stopProcess } from '../processes.ts';
 import type { Target } from '../target.ts';
 import { countPayloadFiles } from '../verify-stored.ts';
+import { peerScript } from '../peer-script.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../servers/express-multer.ts', import.meta.url));
 
@@ -15,7 +16,7 @@ export const expressMulter: Target = {
     return null;
   },
   async start(dataDir) {
-    const server = await startListeningServer(process.execPath, ['--import', 'tsx', SERVER_SCRIPT, dataDir], 'express-multer');
+    const server = await startListeningServer(process.execPath, [peerScript(SERVER_SCRIPT), dataDir], 'express-multer');
     return {
       pid: server.pid,
       upload: (payload) => ({

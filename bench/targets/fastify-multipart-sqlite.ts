@@ -8,6 +8,7 @@ import { startListeningServer } from '../listening-server.ts';
 import { stopProcess } from '../processes.ts';
 import type { Target } from '../target.ts';
 import { countPayloadFiles } from '../verify-stored.ts';
+import { peerScript } from '../peer-script.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../servers/fastify-multipart-sqlite.ts', import.meta.url));
 
@@ -27,7 +28,7 @@ export const fastifyMultipartSqlite: Target = {
     return null;
   },
   async start(dataDir) {
-    const server = await startListeningServer(process.execPath, ['--import', 'tsx', SERVER_SCRIPT, dataDir], 'fastify-multipart-sqlite');
+    const server = await startListeningServer(process.execPath, [peerScript(SERVER_SCRIPT), dataDir], 'fastify-multipart-sqlite');
     return {
       pid: server.pid,
       upload: (payload) => ({
