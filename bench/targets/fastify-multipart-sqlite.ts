@@ -4,11 +4,9 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { startListeningServer } from '../listening-server.ts';
-import { stopProcess } from '../processes.ts';
 import type { Target } from '../target.ts';
 import { countPayloadFiles } from '../verify-stored.ts';
-import { peerScript } from '../peer-script.ts';
+import { startNodePeer } from '../node-peer.ts';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../servers/fastify-multipart-sqlite.ts', import.meta.url));
 
@@ -27,24 +25,13 @@ export const fastifyMultipartSqlite: Target = {
   async unavailableReason() {
     return null;
   },
-  async start(dataDir) {
-    const server = await startListeningServer(process.execPath, [peerScript(SERVER_SCRIPT), dataDir], 'fastify-multipart-sqlite');
-    return {
-      pid: server.pid,
-      upload: (payload) => ({
-        method: 'POST',
-        urls: [`${server.baseUrl}/upload`],
-        body: { kind: 'multipart', payloadPath: payload.path, fieldName: 'media', fileName: payload.fileName, contentType: payload.contentType },
-        success: 'http-2xx',
-      }),
-      async countStored(payload) {
-        const onDisk = await countPayloadFiles(join(dataDir, 'files'), payload);
-        const rows = countRows(dataDir, payload.size);
-        // A file without its row was never acknowledged as stored: count the smaller of the two.
-        const files = Math.min(rows, onDisk.files);
-        return { ...onDisk, files, bytes: files * payload.size, detail: `${rows} rows; ${onDisk.detail}` };
-      },
-      stop: () => stopProcess(server.child),
-    };
+  start(dataDir) {
+    return startNodePeer('fastify-multipart-sqlite', SERVER_SCRIPT, [dataDir], async (payload) => {
+      const onDisk = await countPayloadFiles(join(dataDir, 'files'), payload);
+      const rows = countRows(dataDir, payload.size);
+      // A file without its row was never acknowledged as stored: count the smaller of the two.
+      const files = Math.min(rows, onDisk.files);
+      return { ...onDisk, files, bytes: files * payload.size, detail: `${rows} rows; ${onDisk.detail}` };
+    });
   },
 };

@@ -132,9 +132,6 @@ export class SqliteMetadataStore implements MetadataStore {
       // shared by concurrent commits (group commit) — as durable as FULL once it resolves.
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000');
-      // The media_id and blob_key indexes are random-keyed: at a million rows their inserts need
-      // more than the default 2 MB of page cache to stay in memory (bench scenario e).
-      db.pragma('cache_size = -32768');
       db.pragma('foreign_keys = ON');
       this.#db = db;
       this.#migrate(db);
