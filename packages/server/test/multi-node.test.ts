@@ -14,7 +14,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { openServices, type Services } from '../src/services.ts';
@@ -22,9 +21,10 @@ import { sampleOfSize } from './fixtures/samples.ts';
 import { serve, type ServeProcess } from './helpers/cli.ts';
 import { downloadBytes, getToken, sha256, upload } from './helpers/e2e-http.ts';
 import { startS3rver, type RunningS3rver } from './helpers/s3rver.ts';
+import { redisUnreachableReason, TEST_REDIS_URL } from './helpers/redis.ts';
 
 const ADMIN_URL = process.env.OAPI_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = process.env.OAPI_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = TEST_REDIS_URL;
 const KiB = 1024;
 
 async function unreachableReason(): Promise<string | null> {
@@ -37,17 +37,7 @@ async function unreachableReason(): Promise<string | null> {
   } finally {
     await client.end().catch(() => {});
   }
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    await redis.ping();
-    return null;
-  } catch (error) {
-    return `Redis at ${REDIS_URL}: ${(error as Error).message}`;
-  } finally {
-    redis.disconnect();
-  }
+  return redisUnreachableReason(REDIS_URL);
 }
 
 async function adminQuery(sql: string): Promise<void> {

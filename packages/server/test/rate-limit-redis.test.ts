@@ -10,23 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisRateLimiter } from '../src/service/rate-limit-redis.ts';
+import { redisUnreachableReason, TEST_REDIS_URL } from './helpers/redis.ts';
 
-const REDIS_URL = process.env.OAPI_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = TEST_REDIS_URL;
 const PREFIX = `oapi-test-${randomBytes(6).toString('hex')}:`;
-
-async function redisUnreachableReason(): Promise<string | null> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    await redis.ping();
-    return null;
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    redis.disconnect();
-  }
-}
 
 const limiters: RedisRateLimiter[] = [];
 async function node(url = REDIS_URL, onUnavailable: (error: Error) => void = () => {}): Promise<RedisRateLimiter> {
