@@ -12,7 +12,7 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { sample, sampleOfSize } from './fixtures/samples.ts';
 import { assertNothingStored, blobFiles, mediaIds, stagingFiles, storedState } from './helpers/data-folder.ts';
-import { downloadBytes, getToken, multipartBody, sha256, tokenOf, upload, type UploadAnswer } from './helpers/e2e-http.ts';
+import { downloadBytes, getToken, jsonAnswerOf, multipartBody, sha256, tokenOf, upload, type UploadAnswer } from './helpers/e2e-http.ts';
 import { httpChunk, openSocket, writeAndWait } from './helpers/raw-http.ts';
 import { spawnServerProcess } from './helpers/server-process.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from './helpers/test-server.ts';
@@ -124,18 +124,7 @@ describe('kill -9 of a real server process during 8 concurrent 5 MiB uploads', (
       const request = httpRequest(`${baseUrl}/media/upload?access_token=${encodeURIComponent(token)}&type=video`, {
         method: 'POST',
         headers: { 'content-type': contentType, ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': body.length }) },
-      }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as UploadAnswer);
-          } catch (error) {
-            reject(error as Error);
-          }
-        });
-        response.on('error', reject);
-      });
+      }, (response) => jsonAnswerOf(response).then(resolve, reject));
       request.on('error', reject);
       void (async () => {
         for (let at = 0; at < body.length && !request.destroyed; at += 64 * 1024) {

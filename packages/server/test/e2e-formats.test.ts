@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { FORMAT_CONTENT_TYPES, MEDIA_TYPE_RULES, MEDIA_TYPES, type MediaFormat, type MediaType } from '@oapi-media/core';
 import { sample, spoofs } from './fixtures/samples.ts';
 import { assertNothingStored, mediaIds, storedState, stagingFiles } from './helpers/data-folder.ts';
-import { downloadBytes, sha256, tokenOf, upload, uploadParts, type UploadAnswer } from './helpers/e2e-http.ts';
+import { downloadBytes, jsonAnswerOf, sha256, tokenOf, upload, uploadParts, type UploadAnswer } from './helpers/e2e-http.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
 const MEDIA_ID = /^@[A-Za-z0-9_-]+$/;
@@ -217,17 +217,7 @@ function chunkedUpload(query: Record<string, string>, data: Buffer, filename: st
     const request = httpRequest(url, {
       method: 'POST',
       headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
-    }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as UploadAnswer);
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
+    }, (response) => jsonAnswerOf(response).then(resolve, reject));
     request.on('error', reject);
     request.write(head);
     for (let at = 0; at < data.length; at += 100) request.write(data.subarray(at, at + 100));

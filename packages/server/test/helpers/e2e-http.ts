@@ -3,6 +3,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import type { TestServer } from './test-server.ts';
+import type { IncomingMessage } from 'node:http';
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -92,4 +93,20 @@ export async function downloadBytes(baseUrl: string, token: string, mediaId: str
     throw new Error(`download of ${mediaId} failed: ${response.status} ${bytes.subarray(0, 200).toString()}`);
   }
   return { response, bytes };
+}
+
+/** The JSON answer of a request made with node:http (where fetch cannot shape the body). */
+export function jsonAnswerOf(response: IncomingMessage): Promise<UploadAnswer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as UploadAnswer);
+      } catch (error) {
+        reject(error as Error);
+      }
+    });
+    response.on('error', reject);
+  });
 }
