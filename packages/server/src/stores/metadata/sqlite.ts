@@ -119,6 +119,18 @@ export class SqliteMetadataStore implements MetadataStore {
     this.#path = dbPath;
   }
 
+  /** Prepared once per connection: preparing costs more than running these small statements. */
+  readonly #statements = new Map<string, Database.Statement>();
+
+  #statement(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#conn.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   get #conn(): Database.Database {
     if (!this.#db) throw new StoreUnavailableError('sqlite store is not open');
     return this.#db;
@@ -160,12 +172,13 @@ export class SqliteMetadataStore implements MetadataStore {
   async close(): Promise<void> {
     await this.#wal?.close().catch(() => {});
     this.#wal = undefined;
+    this.#statements.clear();
     this.#db?.close();
     this.#db = undefined;
   }
 
   async ping(): Promise<void> {
-    translate(() => this.#conn.prepare('SELECT 1').get());
+    translate(() => this.#statement('SELECT 1').get());
   }
 
   /** Quick integrity check of the database file (for the reliability suite and operators). */
@@ -184,30 +197,29 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async getOrgById(id: string): Promise<Org | null> {
-    const r = translate(() => this.#conn.prepare('SELECT * FROM orgs WHERE id = ?').get(id) as OrgRecord | undefined);
+    const r = translate(() => this.#statement('SELECT * FROM orgs WHERE id = ?').get(id) as OrgRecord | undefined);
     return r ? toOrg(r) : null;
   }
 
   async getOrgByName(name: string): Promise<Org | null> {
-    const r = translate(() => this.#conn.prepare('SELECT * FROM orgs WHERE name = ?').get(name) as OrgRecord | undefined);
+    const r = translate(() => this.#statement('SELECT * FROM orgs WHERE name = ?').get(name) as OrgRecord | undefined);
     return r ? toOrg(r) : null;
   }
 
   async getOrgByCorpId(corpId: string): Promise<Org | null> {
-    const r = translate(() => this.#conn.prepare('SELECT * FROM orgs WHERE corp_id = ?').get(corpId) as OrgRecord | undefined);
+    const r = translate(() => this.#statement('SELECT * FROM orgs WHERE corp_id = ?').get(corpId) as OrgRecord | undefined);
     return r ? toOrg(r) : null;
   }
 
   async listOrgs(): Promise<Org[]> {
-    return translate(() => (this.#conn.prepare('SELECT * FROM orgs ORDER BY created_at, name').all() as OrgRecord[]).map(toOrg));
+    return translate(() => (this.#statement('SELECT * FROM orgs ORDER BY created_at, name').all() as OrgRecord[]).map(toOrg));
   }
 
   async updateOrgLimits(id: string, limits: { quotaBytes?: number | null; rateLimitPerSecond?: number | null }): Promise<void> {
     translate(() => {
-      const db = this.#conn;
-      if (limits.quotaBytes !== undefined) db.prepare('UPDATE orgs SET quota_bytes = ? WHERE id = ?').run(limits.quotaBytes, id);
+      if (limits.quotaBytes !== undefined) this.#statement('UPDATE orgs SET quota_bytes = ? WHERE id = ?').run(limits.quotaBytes, id);
       if (limits.rateLimitPerSecond !== undefined) {
-        db.prepare('UPDATE orgs SET rate_limit_per_second = ? WHERE id = ?').run(limits.rateLimitPerSecond, id);
+        this.#statement('UPDATE orgs SET rate_limit_per_second = ? WHERE id = ?').run(limits.rateLimitPerSecond, id);
       }
     });
   }
@@ -222,26 +234,26 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async getAppByKey(appKey: string): Promise<App | null> {
-    const r = translate(() => this.#conn.prepare('SELECT * FROM apps WHERE app_key = ?').get(appKey) as AppRecord | undefined);
+    const r = translate(() => this.#statement('SELECT * FROM apps WHERE app_key = ?').get(appKey) as AppRecord | undefined);
     return r ? toApp(r) : null;
   }
 
   async getAppById(id: string): Promise<App | null> {
-    const r = translate(() => this.#conn.prepare('SELECT * FROM apps WHERE id = ?').get(id) as AppRecord | undefined);
+    const r = translate(() => this.#statement('SELECT * FROM apps WHERE id = ?').get(id) as AppRecord | undefined);
     return r ? toApp(r) : null;
   }
 
   async listApps(orgId?: string): Promise<App[]> {
     return translate(() => {
       const rows = orgId === undefined
-        ? this.#conn.prepare('SELECT * FROM apps ORDER BY created_at').all()
-        : this.#conn.prepare('SELECT * FROM apps WHERE org_id = ? ORDER BY created_at').all(orgId);
+        ? this.#statement('SELECT * FROM apps ORDER BY created_at').all()
+        : this.#statement('SELECT * FROM apps WHERE org_id = ? ORDER BY created_at').all(orgId);
       return (rows as AppRecord[]).map(toApp);
     });
   }
 
   async countApps(): Promise<number> {
-    return translate(() => (this.#conn.prepare('SELECT count(*) AS n FROM apps').get() as { n: number }).n);
+    return translate(() => (this.#statement('SELECT count(*) AS n FROM apps').get() as { n: number }).n);
   }
 
   async insertToken(t: TokenRow): Promise<void> {
@@ -255,7 +267,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async getToken(tokenHash: string): Promise<TokenRow | null> {
-    const r = translate(() => this.#conn.prepare('SELECT * FROM tokens WHERE token_hash = ?').get(tokenHash) as TokenRecord | undefined);
+    const r = translate(() => this.#statement('SELECT * FROM tokens WHERE token_hash = ?').get(tokenHash) as TokenRecord | undefined);
     return r ? toToken(r) : null;
   }
 
@@ -270,29 +282,29 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async renewToken(tokenHash: string, expiresAt: number): Promise<void> {
-    translate(() => this.#conn.prepare('UPDATE tokens SET expires_at = ? WHERE token_hash = ?').run(expiresAt, tokenHash));
+    translate(() => this.#statement('UPDATE tokens SET expires_at = ? WHERE token_hash = ?').run(expiresAt, tokenHash));
     await this.#durable();
   }
 
   async deleteTokens(principal: string, orgId: string): Promise<number> {
-    return translate(() => this.#conn.prepare('DELETE FROM tokens WHERE principal = ? AND org_id = ?').run(principal, orgId).changes);
+    return translate(() => this.#statement('DELETE FROM tokens WHERE principal = ? AND org_id = ?').run(principal, orgId).changes);
   }
 
   async deleteExpiredTokens(now: number): Promise<number> {
-    return translate(() => this.#conn.prepare('DELETE FROM tokens WHERE expires_at <= ?').run(now).changes);
+    return translate(() => this.#statement('DELETE FROM tokens WHERE expires_at <= ?').run(now).changes);
   }
 
   async insertMedia(row: MediaRow, quotaBytes: number | null): Promise<void> {
     const db = this.#conn;
     translate(() =>
       db.transaction(() => {
-        db.prepare('INSERT INTO org_usage (org_id) VALUES (?) ON CONFLICT (org_id) DO NOTHING').run(row.orgId);
+        this.#statement('INSERT INTO org_usage (org_id) VALUES (?) ON CONFLICT (org_id) DO NOTHING').run(row.orgId);
         const grown = db
           .prepare(`UPDATE org_usage SET media_count = media_count + 1, total_bytes = total_bytes + ?
                     WHERE org_id = ? AND (? IS NULL OR total_bytes + ? <= ?)`)
           .run(row.size, row.orgId, quotaBytes, row.size, quotaBytes);
         if (grown.changes !== 1) throw new QuotaExceededError(`org ${row.orgId} over its quota of ${quotaBytes} bytes`);
-        db.prepare(`INSERT INTO media (media_id, org_id, uploaded_by, type, format, file_name, size, sha256, blob_key, created_at)
+        this.#statement(`INSERT INTO media (media_id, org_id, uploaded_by, type, format, file_name, size, sha256, blob_key, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
           .run(row.mediaId, row.orgId, row.uploadedBy, row.type, row.format, row.fileName, row.size, row.sha256, row.blobKey, row.createdAt);
       }).immediate(),
@@ -301,7 +313,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async getMedia(mediaId: string): Promise<MediaRow | null> {
-    const r = translate(() => this.#conn.prepare('SELECT * FROM media WHERE media_id = ?').get(mediaId) as MediaRecord | undefined);
+    const r = translate(() => this.#statement('SELECT * FROM media WHERE media_id = ?').get(mediaId) as MediaRecord | undefined);
     return r ? toMedia(r) : null;
   }
 
@@ -322,10 +334,10 @@ export class SqliteMetadataStore implements MetadataStore {
     const db = this.#conn;
     const removed = translate(() =>
       db.transaction(() => {
-        const r = db.prepare('SELECT * FROM media WHERE media_id = ?').get(mediaId) as MediaRecord | undefined;
+        const r = this.#statement('SELECT * FROM media WHERE media_id = ?').get(mediaId) as MediaRecord | undefined;
         if (!r) return null;
-        db.prepare('DELETE FROM media WHERE media_id = ?').run(mediaId);
-        db.prepare('UPDATE org_usage SET media_count = media_count - 1, total_bytes = total_bytes - ? WHERE org_id = ?')
+        this.#statement('DELETE FROM media WHERE media_id = ?').run(mediaId);
+        this.#statement('UPDATE org_usage SET media_count = media_count - 1, total_bytes = total_bytes - ? WHERE org_id = ?')
           .run(r.size, r.org_id);
         return toMedia(r);
       }).immediate(),
@@ -336,7 +348,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async usage(orgId: string): Promise<OrgUsage> {
     const r = translate(() =>
-      this.#conn.prepare('SELECT media_count, total_bytes FROM org_usage WHERE org_id = ?').get(orgId) as
+      this.#statement('SELECT media_count, total_bytes FROM org_usage WHERE org_id = ?').get(orgId) as
         | { media_count: number; total_bytes: number }
         | undefined,
     );
@@ -345,9 +357,8 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async referencedBlobKeys(blobKeys: string[]): Promise<Set<string>> {
     const found = new Set<string>();
-    const db = this.#conn;
     translate(() => {
-      const lookup = db.prepare('SELECT 1 FROM media WHERE blob_key = ?');
+      const lookup = this.#statement('SELECT 1 FROM media WHERE blob_key = ?');
       for (const key of blobKeys) if (lookup.get(key)) found.add(key);
     });
     return found;
@@ -362,12 +373,12 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async getSuiteByKey(suiteKey: string): Promise<Suite | null> {
-    const r = translate(() => this.#conn.prepare('SELECT * FROM suites WHERE suite_key = ?').get(suiteKey) as SuiteRecord | undefined);
+    const r = translate(() => this.#statement('SELECT * FROM suites WHERE suite_key = ?').get(suiteKey) as SuiteRecord | undefined);
     return r ? toSuite(r) : null;
   }
 
   async listSuites(): Promise<Suite[]> {
-    return translate(() => (this.#conn.prepare('SELECT * FROM suites ORDER BY created_at, id').all() as SuiteRecord[]).map(toSuite));
+    return translate(() => (this.#statement('SELECT * FROM suites ORDER BY created_at, id').all() as SuiteRecord[]).map(toSuite));
   }
 
   async authorizeSuite(a: SuiteAuthorization): Promise<void> {
@@ -380,19 +391,19 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async isSuiteAuthorized(suiteId: string, orgId: string): Promise<boolean> {
     return translate(
-      () => this.#conn.prepare('SELECT 1 FROM suite_authorizations WHERE suite_id = ? AND org_id = ?').get(suiteId, orgId) !== undefined,
+      () => this.#statement('SELECT 1 FROM suite_authorizations WHERE suite_id = ? AND org_id = ?').get(suiteId, orgId) !== undefined,
     );
   }
 
   async revokeSuite(suiteId: string, orgId: string): Promise<boolean> {
     return translate(
-      () => this.#conn.prepare('DELETE FROM suite_authorizations WHERE suite_id = ? AND org_id = ?').run(suiteId, orgId).changes > 0,
+      () => this.#statement('DELETE FROM suite_authorizations WHERE suite_id = ? AND org_id = ?').run(suiteId, orgId).changes > 0,
     );
   }
 
   async listSuiteAuthorizations(suiteId: string): Promise<SuiteAuthorization[]> {
     return translate(() =>
-      (this.#conn.prepare('SELECT * FROM suite_authorizations WHERE suite_id = ? ORDER BY created_at, org_id').all(suiteId) as SuiteAuthorizationRecord[])
+      (this.#statement('SELECT * FROM suite_authorizations WHERE suite_id = ? ORDER BY created_at, org_id').all(suiteId) as SuiteAuthorizationRecord[])
         .map(toSuiteAuthorization),
     );
   }
@@ -401,16 +412,16 @@ export class SqliteMetadataStore implements MetadataStore {
     const db = this.#conn;
     translate(() =>
       db.transaction(() => {
-        db.prepare('INSERT INTO suite_tickets (suite_id, seq, ticket_hash, nonce, created_at) VALUES (?, ?, ?, ?, ?)')
+        this.#statement('INSERT INTO suite_tickets (suite_id, seq, ticket_hash, nonce, created_at) VALUES (?, ?, ?, ?, ?)')
           .run(t.suiteId, t.seq, t.ticketHash, t.nonce, t.createdAt);
-        db.prepare('DELETE FROM suite_tickets WHERE suite_id = ? AND seq <= ?').run(t.suiteId, t.seq - keep);
+        this.#statement('DELETE FROM suite_tickets WHERE suite_id = ? AND seq <= ?').run(t.suiteId, t.seq - keep);
       }).immediate(),
     );
   }
 
   async latestSuiteTickets(suiteId: string, limit: number): Promise<SuiteTicketRow[]> {
     return translate(() =>
-      (this.#conn.prepare('SELECT * FROM suite_tickets WHERE suite_id = ? ORDER BY seq DESC LIMIT ?').all(suiteId, limit) as SuiteTicketRecord[])
+      (this.#statement('SELECT * FROM suite_tickets WHERE suite_id = ? ORDER BY seq DESC LIMIT ?').all(suiteId, limit) as SuiteTicketRecord[])
         .map(toSuiteTicket),
     );
   }
