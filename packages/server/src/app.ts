@@ -9,12 +9,11 @@ import { DRAIN_BUDGET_BYTES } from './dialects/dingtalk/media-upload.ts';
 import { errorPayload, mapError } from './errors.ts';
 import { createMetrics } from './http/metrics.ts';
 import { redactUrl } from './http/redact.ts';
+import { answeredErrcode, noteOnRequest, OneLinePerRequest } from './http/request-log.ts';
 import { requestIdOf } from './http/request-id.ts';
 import type { Services } from './services.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-/** The errcode each request was answered with, for the metrics (not sent to the caller). */
-const answeredErrcode = new WeakMap<object, number>();
 /** After an early answer, the rest of a body is read and dropped for at most this long. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
@@ -31,6 +30,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     connectionTimeout: config.requestIdleTimeoutMs,
     trustProxy: config.trustProxy,
     return503OnClosing: true,
+    logController: new OneLinePerRequest(),
   });
   app.setChildLoggerFactory((logger, bindings, childOptions) =>
     logger.child(bindings, {
@@ -58,24 +58,23 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unknown';
     metrics.duration.observe({ route }, reply.elapsedTime / 1000);
-    metrics.requests.inc({ route, method: request.method, errcode: String(answeredErrcode.get(request) ?? 0) });
+    metrics.requests.inc({ route, method: request.method, errcode: String(answeredErrcode(request)) });
     guardDrain(request.raw);
   });
 
   app.setErrorHandler(async (error, request, reply) => {
     const { kind, serverFault } = mapError(error);
     if (serverFault) request.log.error({ err: error }, 'request failed');
-    else request.log.info({ errcode: ERRORS[kind].errcode, reason: (error as Error).message }, 'request refused');
+    noteOnRequest(request, { errcode: ERRORS[kind].errcode, ...(serverFault ? {} : { reason: (error as Error).message }) });
     const declared = Number(request.headers['content-length'] ?? 0);
     if (!request.raw.complete && declared > DRAIN_BUDGET_BYTES) reply.header('connection', 'close');
-    answeredErrcode.set(request, ERRORS[kind].errcode);
     return reply
       .code(ERRORS[kind].httpStatus)
       .header('content-type', JSON_TYPE)
       .send(errorPayload(kind, config.errmsgLanguage, request.id));
   });
   app.setNotFoundHandler(async (request, reply) => {
-    answeredErrcode.set(request, ERRORS.notFound.errcode);
+    noteOnRequest(request, { errcode: ERRORS.notFound.errcode });
     return reply.code(404).header('content-type', JSON_TYPE).send(errorPayload('notFound', config.errmsgLanguage, request.id));
   });
 

@@ -4,6 +4,7 @@ import { ApiError, LARGEST_MEDIA_BYTES, MEDIA_TYPE_RULES, MEDIA_TYPES, isMediaTy
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FORM_OVERHEAD_BYTES } from '../../config.ts';
 import { param } from '../../http/params.ts';
+import { noteOnRequest } from '../../http/request-log.ts';
 import type { Caller } from '../../service/tokens.ts';
 import type { Services } from '../../services.ts';
 import { sendOk } from './reply.ts';
@@ -76,7 +77,7 @@ export function registerMediaUpload(app: FastifyInstance, services: Services): v
       const staged = form.staged;
       form.staged = undefined; // commit() owns it from here
       const row = await services.media.commit({ caller, type, fileName: form.fileName, staged });
-      request.log.info({ mediaId: row.mediaId, type: row.type, format: row.format, size: row.size }, 'media stored');
+      noteOnRequest(request, { mediaId: row.mediaId, type: row.type, format: row.format, size: row.size });
       return sendOk(reply, { media_id: row.mediaId, created_at: row.createdAt, type: row.type });
     } finally {
       if (form.staged) await services.media.staging.discard(form.staged);
