@@ -61,6 +61,7 @@ export interface RedisRateLimiterOptions {
 interface LimiterCommands {
   oapiTakeToken(key: string, perSecond: string): Promise<number>;
   oapiCountEvent(key: string, windowMs: string): Promise<number>;
+  get(key: string): Promise<string | null>;
 }
 
 /** Buckets (hashes) and windows (counters) apart, whatever their callers name them. */
@@ -120,7 +121,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async peek(key: string): Promise<number> {
-    const shared = await this.#shared(async (redis) => Number((await this.#redis.get(WINDOW_KEY(key))) ?? 0));
+    const shared = await this.#shared(async (redis) => Number((await redis.get(WINDOW_KEY(key))) ?? 0));
     return shared ?? this.#fallback.peek(key);
   }
 
