@@ -4,6 +4,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { CoalescingSync } from '../coalescing-sync.ts';
+import { startCheckpointer, type Checkpointer } from './sqlite-checkpointer.ts';
 import type { MediaFormat, MediaType } from '@oapi-media/core';
 import {
   ConflictError,
@@ -110,6 +111,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly #path: string;
   #db: Database.Database | undefined;
   #wal: FileHandle | undefined;
+  #checkpointer: Checkpointer | undefined;
   readonly #walSync = new CoalescingSync(async () => {
     this.#wal ??= await open(`${this.#path}-wal`, 'r+');
     await this.#wal.datasync();
@@ -145,9 +147,13 @@ export class SqliteMetadataStore implements MetadataStore {
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000');
       db.pragma('foreign_keys = ON');
+      // Checkpoints run in a worker thread (sqlite-checkpointer.ts), not inside our commits.
+      db.pragma('wal_autocheckpoint = 0');
+      db.pragma('journal_size_limit = 67108864'); // the WAL file shrinks back to 64 MB when reset
       this.#db = db;
       this.#migrate(db);
     });
+    this.#checkpointer = startCheckpointer(this.#path);
   }
 
   #migrate(db: Database.Database): void {
@@ -170,6 +176,8 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
+    await this.#checkpointer?.stop();
+    this.#checkpointer = undefined;
     await this.#wal?.close().catch(() => {});
     this.#wal = undefined;
     this.#statements.clear();
