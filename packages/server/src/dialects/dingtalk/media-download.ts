@@ -8,6 +8,7 @@ import { contentDisposition } from '../../service/file-names.ts';
 import type { Services } from '../../services.ts';
 import type { ByteRange } from '../../stores/blobs/interface.ts';
 import { parseRange } from '../../http/range.ts';
+import { admitCaller } from './caller.ts';
 
 export const downloadSchema = {
   summary: 'Download the bytes of a media_id of the caller\'s organization',
@@ -33,8 +34,7 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 
 export function registerMediaDownload(app: FastifyInstance, services: Services): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-    const caller = await services.authThrottle.guard(request.ip, () => services.tokens.verify(param(request.query, 'access_token')));
-    await services.admission.admit(caller);
+    const caller = await admitCaller(services, request, param(request.query, 'access_token'));
     const row = await services.media.find(caller, param(request.query, 'media_id'));
     const etag = `"${row.sha256}"`;
     reply

@@ -9,6 +9,7 @@ import type { Caller } from '../../service/tokens.ts';
 import type { Services } from '../../services.ts';
 import { sendOk } from './reply.ts';
 import { readUploadForm } from './upload-form.ts';
+import { admitCaller } from './caller.ts';
 
 export const uploadSchema = {
   summary: 'Upload a media file (image, voice, video or file) and get its reusable media_id',
@@ -51,10 +52,7 @@ export function registerMediaUpload(app: FastifyInstance, services: Services): v
 
     // What the query already decides is answered before the body is read.
     let caller: Caller | undefined;
-    if (queryToken !== undefined) {
-      caller = await services.authThrottle.guard(request.ip, () => services.tokens.verify(queryToken));
-      await services.admission.admit(caller);
-    }
+    if (queryToken !== undefined) caller = await admitCaller(services, request, queryToken);
     if (queryType !== undefined && !isMediaType(queryType) && caller) throw new ApiError('invalidMediaType', queryType);
     if (!MULTIPART.test(request.headers['content-type'] ?? '')) throw new ApiError('multipartRequired');
     const knownType = isMediaType(queryType) ? queryType : undefined;
@@ -67,10 +65,7 @@ export function registerMediaUpload(app: FastifyInstance, services: Services): v
 
     const form = await readUploadForm(request.raw, services.media.staging, capBytes);
     try {
-      if (!caller) {
-        caller = await services.authThrottle.guard(request.ip, () => services.tokens.verify(form.fields.get('access_token')));
-        await services.admission.admit(caller);
-      }
+      caller ??= await admitCaller(services, request, form.fields.get('access_token'));
       const type = queryType ?? form.fields.get('type');
       if (!isMediaType(type)) throw new ApiError('invalidMediaType', type ?? 'missing');
       if (!form.staged) throw new ApiError('missingMedia');
