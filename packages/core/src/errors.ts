@@ -63,13 +63,3 @@ export class ApiError extends Error {
     return ERRORS[this.kind].errcode;
   }
 }
-
-export function errorBody(kind: ErrorKind, language: ErrmsgLanguage = 'zh'): { errcode: number; errmsg: string } {
-  const entry = ERRORS[kind];
-  return { errcode: entry.errcode, errmsg: entry[language] };
-}
-
-/** The error kind a DingTalk errcode stands for (the first kind with that code). */
-export function kindOfErrcode(errcode: number): ErrorKind | undefined {
-  return (Object.keys(ERRORS) as ErrorKind[]).find((k) => ERRORS[k].errcode === errcode);
-}
