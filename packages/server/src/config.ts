@@ -6,6 +6,13 @@ import type { ErrmsgLanguage } from '@oapi-media/core';
 export const TOKEN_TTL_SECONDS = 7200; // api.md: tokens live 7200 s and are renewed to a full 7200 s
 /** Suite tickets rotate every 20 minutes by default (issue 8; DingTalk's own push period is not documented). */
 export const SUITE_TICKET_ROTATION_SECONDS = 20 * 60;
+/**
+ * Media up to this size are kept inside the SQLite file with their row by default: one shared WAL
+ * fsync per group of commits instead of a file, an fsync and a rename each (docs/performance.md).
+ */
+export const DEFAULT_INLINE_MAX_BYTES = 64 * 1024;
+/** Inline content is held in memory while it is received: keep that small per request. */
+export const LARGEST_INLINE_MAX_BYTES = 1024 * 1024;
 /** Room for the multipart framing and small fields around the file part. */
 export const FORM_OVERHEAD_BYTES = 64 * 1024;
 
@@ -40,6 +47,11 @@ export interface Config {
    * load balancer set it, or every client shares the balancer's address in per-IP limits.
    */
   readonly trustProxy: boolean | string;
+  /**
+   * Media up to this many bytes are stored inside the embedded SQLite database with their row
+   * instead of as files (0 = never). PostgreSQL keeps none: with it every media goes to the blob store.
+   */
+  readonly inlineMaxBytes: number;
   /** Current time in ms; injectable so that tests expire tokens without waiting. */
   readonly now: () => number;
 }
@@ -61,6 +73,7 @@ export interface ConfigInput {
   authFailureWindowMs?: number | string;
   suiteTicketRotationSeconds?: number | string;
   trustProxy?: boolean | string;
+  inlineMaxBytes?: number | string;
   now?: () => number;
 }
 
@@ -91,6 +104,14 @@ function parseTrustProxy(value: boolean | string): boolean | string {
   if (value === '' || value === 'false' || value === '0') return false;
   if (value === 'true' || value === '1') return true;
   return value;
+}
+
+function parseInlineMax(value: number | string): number {
+  const n = parseNonNegative('inline max bytes', value);
+  if (!Number.isInteger(n) || n > LARGEST_INLINE_MAX_BYTES) {
+    throw new ConfigError(`invalid inline max bytes: ${value} (an integer from 0 to ${LARGEST_INLINE_MAX_BYTES})`);
+  }
+  return n;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -138,6 +159,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
       input.suiteTicketRotationSeconds ?? env.OAPI_MEDIA_SUITE_TICKET_ROTATION_SECONDS ?? SUITE_TICKET_ROTATION_SECONDS,
     ),
     trustProxy: parseTrustProxy(input.trustProxy ?? env.OAPI_MEDIA_TRUST_PROXY ?? false),
+    inlineMaxBytes: parseInlineMax(input.inlineMaxBytes ?? env.OAPI_MEDIA_INLINE_MAX_BYTES ?? DEFAULT_INLINE_MAX_BYTES),
     now: input.now ?? Date.now,
   });
 }

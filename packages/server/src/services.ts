@@ -41,7 +41,7 @@ export async function openServices(config: Config): Promise<Services> {
     throw error;
   }
   const key = await loadSecretKey(config.secretKey, config.dataDir);
-  const staging = new StagingArea(join(config.dataDir, STAGING_FOLDER), blobs.durableStaging === true);
+  const staging = new StagingArea(join(config.dataDir, STAGING_FOLDER), blobs.durableStaging === true, metadata.inlineMaxBytes);
   await staging.init();
   const limiter = await openRateLimiter(config);
   const admission = new AdmissionService(limiter, metadata, config.defaultRateLimitPerSecond, config.now);

@@ -58,7 +58,10 @@ function integrityCheck(dataDir: string): string {
 }
 
 describe('restart on a data folder with leftovers of a crash', () => {
-  const png = sample('png');
+  // Larger than the default inlineMaxBytes, so that its bytes are a blob file the sweep must keep.
+  const png = sampleOfSize('png', 200 * 1024);
+  const smallPng = sample('png'); // kept inside meta.sqlite with its row
+  let smallMediaId: string;
   let dataDir: string;
   let mediaId: string;
   let oldToken: string;
@@ -74,6 +77,9 @@ describe('restart on a data folder with leftovers of a crash', () => {
     const answer = await upload(first.baseUrl, oldToken, 'image', png, 'kept.png');
     assert.equal(answer.errcode, 0);
     mediaId = answer.media_id!;
+    const small = await upload(first.baseUrl, oldToken, 'image', smallPng, 'small.png');
+    assert.equal(small.errcode, 0);
+    smallMediaId = small.media_id!;
     await first.close();
 
     await writeFile(leftover(), randomBytes(1000));
@@ -96,14 +102,22 @@ describe('restart on a data folder with leftovers of a crash', () => {
     assert.equal(sha256(bytes), sha256(png));
   });
 
+  test('the small media kept inside the database also downloads with the same sha256', async () => {
+    const { bytes } = await downloadBytes(server.baseUrl, await tokenOf(server), smallMediaId);
+    assert.equal(sha256(bytes), sha256(smallPng));
+  });
+
   test('a token issued before the restart still works after it', async () => {
     const { bytes } = await downloadBytes(server.baseUrl, oldToken, mediaId);
     assert.equal(sha256(bytes), sha256(png));
   });
 
   test('the sweep kept the blob of the stored media: exactly one blob file left', async () => {
-    assert.equal((await blobFiles(dataDir)).length, 1);
-    await server.close();
+    try {
+      assert.equal((await blobFiles(dataDir)).length, 1);
+    } finally {
+      await server.close();
+    }
   });
 });
 

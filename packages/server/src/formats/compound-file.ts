@@ -1,8 +1,7 @@
 // Tells doc / xls / ppt apart inside an OLE compound file (MS-CFB) by the names of the
 // streams directly under the Root Entry, reading only the header, the FAT sectors the
 // directory chain needs, and the directory itself (positioned reads, every loop bounded).
-import type { FileHandle } from 'node:fs/promises';
-import { readAt } from './read-at.ts';
+import { readAt, type PositionalReader } from './read-at.ts';
 
 export type CompoundFileFormat = 'doc' | 'xls' | 'ppt';
 
@@ -31,7 +30,7 @@ export function hasCompoundFileSignature(head: Buffer): boolean {
 }
 
 /** doc, xls or ppt; null for any other compound file (msi, msg, encrypted OOXML...) or a malformed one. */
-export async function classifyCompoundFile(file: FileHandle, fileSize: number): Promise<CompoundFileFormat | null> {
+export async function classifyCompoundFile(file: PositionalReader, fileSize: number): Promise<CompoundFileFormat | null> {
   const directory = await readCompoundDirectory(file, fileSize);
   if (directory === null) return null;
   const found = new Set<CompoundFileFormat>();
@@ -45,7 +44,7 @@ export async function classifyCompoundFile(file: FileHandle, fileSize: number): 
 }
 
 /** The directory entries (128 bytes each), or null when the header or a chain is malformed. */
-async function readCompoundDirectory(file: FileHandle, fileSize: number): Promise<Buffer[] | null> {
+async function readCompoundDirectory(file: PositionalReader, fileSize: number): Promise<Buffer[] | null> {
   const header = await readAt(file, 0, HEADER_BYTES);
   if (header.length < HEADER_BYTES || !hasCompoundFileSignature(header)) return null;
   if (header.readUInt16LE(28) !== 0xfffe) return null; // byte order mark

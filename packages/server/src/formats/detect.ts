@@ -8,7 +8,7 @@ import { classifyCompoundFile, hasCompoundFileSignature } from './compound-file.
 import {
   isAmrHeader, isBitmapHeader, isGifHeader, isJpegHeader, isMp3File, isMp4File, isPdfHeader, isPngHeader,
 } from './media-headers.ts';
-import { readAt } from './read-at.ts';
+import { bufferReader, readAt, type PositionalReader } from './read-at.ts';
 import { classifyZipArchive, hasZipSignature } from './zip-archive.ts';
 
 /** file-type's own sample size: what it needs for every magic number it knows. */
@@ -21,39 +21,52 @@ export interface FileSample {
 }
 
 /**
- * Which of the 17 formats of api.md the bytes at `path` are, or null for anything else. With a
- * `sample` from the stager, simple formats are decided without opening the file at all; the
- * file is opened only for structure checks (OLE directory, zip directory, mp3 frames, mp4 boxes).
+ * Which of the 17 formats of api.md the bytes at `source` (a file's path, or the whole content of
+ * a small upload held in memory) are, or null for anything else. With a `sample` from the stager,
+ * simple formats are decided without opening the file at all; the file is opened only for
+ * structure checks (OLE directory, zip directory, mp3 frames, mp4 boxes).
  */
-export async function detectFormat(path: string, sample?: FileSample): Promise<MediaFormat | null> {
+export async function detectFormat(source: string | Buffer, sample?: FileSample): Promise<MediaFormat | null> {
+  if (typeof source !== 'string') {
+    return decide(source.length, source.subarray(0, SNIFF_BYTES), async () => bufferReader(source), source);
+  }
   let opened: FileHandle | undefined;
-  const file = async (): Promise<FileHandle> => (opened ??= await open(path, 'r'));
+  const file = async (): Promise<FileHandle> => (opened ??= await open(source, 'r'));
   try {
     const size = sample?.size ?? (await (await file()).stat()).size;
-    if (size === 0) return null;
     const head = sample?.head ?? (await readAt(await file(), 0, SNIFF_BYTES));
-    // Containers are decided by their directories, not their first bytes.
-    if (hasCompoundFileSignature(head)) return await classifyCompoundFile(await file(), size);
-    if (hasZipSignature(head)) return await classifyZipArchive(await file(), size);
-    if (head.toString('latin1', 4, 8) === 'ftyp') return (await isMp4File(await file(), head)) ? 'mp4' : null;
-
-    const magic = await magicNumberOf(path, head, size);
-    switch (magic) {
-      case 'jpg': return isJpegHeader(head) ? 'jpg' : null;
-      case 'png':
-      case 'apng': return isPngHeader(head) ? 'png' : null; // an animated PNG is a valid PNG
-      case 'gif': return isGifHeader(head) ? 'gif' : null;
-      case 'bmp': return isBitmapHeader(head, size) ? 'bmp' : null;
-      case 'amr': return isAmrHeader(head) ? 'amr' : null;
-      case 'mp3': return (await isMp3File(await file(), size)) ? 'mp3' : null;
-      case 'wav': return 'wav'; // file-type checked RIFF....WAVE
-      case 'pdf':
-      case 'ai': return isPdfHeader(head) ? 'pdf' : null; // PDF-compatible Illustrator files are PDFs
-      case 'rar': return 'rar'; // RAR 4 or RAR 5 signature
-      default: return null;
-    }
+    return await decide(size, head, file, source);
   } finally {
     await opened?.close();
+  }
+}
+
+async function decide(
+  size: number,
+  head: Buffer,
+  file: () => Promise<PositionalReader>,
+  source: string | Buffer,
+): Promise<MediaFormat | null> {
+  if (size === 0) return null;
+  // Containers are decided by their directories, not their first bytes.
+  if (hasCompoundFileSignature(head)) return await classifyCompoundFile(await file(), size);
+  if (hasZipSignature(head)) return await classifyZipArchive(await file(), size);
+  if (head.toString('latin1', 4, 8) === 'ftyp') return (await isMp4File(await file(), head)) ? 'mp4' : null;
+
+  const magic = await magicNumberOf(source, head, size);
+  switch (magic) {
+    case 'jpg': return isJpegHeader(head) ? 'jpg' : null;
+    case 'png':
+    case 'apng': return isPngHeader(head) ? 'png' : null; // an animated PNG is a valid PNG
+    case 'gif': return isGifHeader(head) ? 'gif' : null;
+    case 'bmp': return isBitmapHeader(head, size) ? 'bmp' : null;
+    case 'amr': return isAmrHeader(head) ? 'amr' : null;
+    case 'mp3': return (await isMp3File(await file(), size)) ? 'mp3' : null;
+    case 'wav': return 'wav'; // file-type checked RIFF....WAVE
+    case 'pdf':
+    case 'ai': return isPdfHeader(head) ? 'pdf' : null; // PDF-compatible Illustrator files are PDFs
+    case 'rar': return 'rar'; // RAR 4 or RAR 5 signature
+    default: return null;
   }
 }
 
@@ -61,11 +74,11 @@ export async function detectFormat(path: string, sample?: FileSample): Promise<M
  * file-type's extension for the file, or undefined: from the head when that is enough, else from
  * the file (e.g. an mp3 behind a long ID3 tag). A malformed file is "unknown"; an I/O error throws.
  */
-async function magicNumberOf(path: string, head: Buffer, size: number): Promise<string | undefined> {
+async function magicNumberOf(source: string | Buffer, head: Buffer, size: number): Promise<string | undefined> {
   try {
     const fromHead = (await fileTypeFromBuffer(head))?.ext;
     if (fromHead !== undefined || size <= head.length) return fromHead;
-    return (await fileTypeFromFile(path))?.ext;
+    return (typeof source === 'string' ? await fileTypeFromFile(source) : await fileTypeFromBuffer(source))?.ext;
   } catch (error) {
     if (error instanceof Error && 'syscall' in error) throw error;
     return undefined; // e.g. EndOfStreamError on a truncated header

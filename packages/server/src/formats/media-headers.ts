@@ -1,8 +1,7 @@
 // Checks, beyond file-type's few magic bytes, that a header really is what it claims: a text
 // file that happens to start with "BM" or "GIF" is not an image, and an ftyp box is mp4 only
 // for the brands below. Each check reads at most a few KiB.
-import type { FileHandle } from 'node:fs/promises';
-import { readAt } from './read-at.ts';
+import { readAt, type PositionalReader } from './read-at.ts';
 
 /** GIF87a or GIF89a: "GIF" alone is also the start of plain text. */
 export function isGifHeader(head: Buffer): boolean {
@@ -64,7 +63,7 @@ const OTHER_ISO_MEDIA_BRANDS = new Set([
 ]);
 const MAX_FTYP_BYTES = 4096;
 
-export async function isMp4File(file: FileHandle, head: Buffer): Promise<boolean> {
+export async function isMp4File(file: PositionalReader, head: Buffer): Promise<boolean> {
   if (head.length < 16 || head.toString('latin1', 4, 8) !== 'ftyp') return false;
   const boxSize = head.readUInt32BE(0);
   if (boxSize < 16 || boxSize > MAX_FTYP_BYTES) return false;
@@ -111,7 +110,7 @@ export function layer3FrameLength(header: Buffer): number | null {
  * MP3: optional ID3v2 tags, then a valid Layer III frame header; when the file is long enough,
  * the next frame header must follow where the first frame's length says.
  */
-export async function isMp3File(file: FileHandle, fileSize: number): Promise<boolean> {
+export async function isMp3File(file: PositionalReader, fileSize: number): Promise<boolean> {
   let position = 0;
   for (let tags = 0; tags < MAX_ID3_TAGS; tags++) {
     const tag = await readAt(file, position, 10);

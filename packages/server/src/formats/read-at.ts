@@ -1,11 +1,28 @@
 import type { FileHandle } from 'node:fs/promises';
 
 /**
+ * What the format checks read from: an open file, or the bytes of a small upload held in memory
+ * (bufferReader). The shape is FileHandle's own positioned read.
+ */
+export type PositionalReader = Pick<FileHandle, 'read'>;
+
+/** A PositionalReader over bytes in memory, answering exactly as a file of those bytes would. */
+export function bufferReader(bytes: Buffer): PositionalReader {
+  return {
+    async read(buffer: Buffer, offset: number, length: number, position: number) {
+      const start = Math.min(position, bytes.length);
+      const bytesRead = bytes.copy(buffer, offset, start, Math.min(start + length, bytes.length));
+      return { bytesRead, buffer };
+    },
+  } as PositionalReader;
+}
+
+/**
  * Reads up to `length` bytes at `position` of an open file without moving any cursor.
  * The answer is shorter than `length` when the file ends first (never padded), so callers
  * can tell a truncated structure from a complete one.
  */
-export async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
+export async function readAt(file: PositionalReader, position: number, length: number): Promise<Buffer> {
   const buffer = Buffer.alloc(length);
   let filled = 0;
   while (filled < length) {

@@ -2,7 +2,7 @@
 // from the end-of-central-directory record at the end of the file) and the main-part content
 // type that [Content_Types].xml declares. Only positioned reads: the first entries of a docx
 // may be megabytes of word/media/... and the detector never reads them.
-import type { FileHandle } from 'node:fs/promises';
+import type { PositionalReader } from './read-at.ts';
 import { inflateRawSync } from 'node:zlib';
 import { readAt } from './read-at.ts';
 
@@ -46,7 +46,7 @@ export function hasZipSignature(head: Buffer): boolean {
  * main part that the archive holds), 'zip' for any other readable archive (jar, epub, odt,
  * macro-enabled docm/xlsm/pptm and templates included), null when there is no valid central directory.
  */
-export async function classifyZipArchive(file: FileHandle, fileSize: number): Promise<ZipArchiveFormat | null> {
+export async function classifyZipArchive(file: PositionalReader, fileSize: number): Promise<ZipArchiveFormat | null> {
   const end = await findCentralDirectory(file, fileSize);
   if (end === null) return null;
   if (end.size > MAX_CENTRAL_DIRECTORY_BYTES) return 'zip';
@@ -70,7 +70,7 @@ export async function classifyZipArchive(file: FileHandle, fileSize: number): Pr
 }
 
 async function findCentralDirectory(
-  file: FileHandle,
+  file: PositionalReader,
   fileSize: number,
 ): Promise<{ offset: number; size: number; entryCount: number } | null> {
   const tailLength = Math.min(fileSize, END_BYTES + MAX_COMMENT_BYTES);
@@ -166,7 +166,7 @@ function zip64Sizes(
 }
 
 /** The text of a small stored or deflated entry; null when encrypted, too big, or unreadable. */
-async function readSmallEntry(file: FileHandle, entry: CentralEntry): Promise<string | null> {
+async function readSmallEntry(file: PositionalReader, entry: CentralEntry): Promise<string | null> {
   if ((entry.flags & 0x1) !== 0 || entry.compressedSize > MAX_CONTENT_TYPES_BYTES) return null;
   if (entry.method !== 0 && entry.method !== 8) return null;
   const local = await readAt(file, entry.localHeaderOffset, 30);

@@ -1,16 +1,17 @@
 // Media upload and download (api.md): what the product means, whatever the wire dialect.
 // Order of a commit: staged bytes (fsynced) -> BlobStore.putFile (atomic, durable) -> metadata row.
 // A crash between the last two leaves an orphan blob, never a visible half-written media; the
-// sweep removes orphans.
+// sweep removes orphans. A small upload the metadata store can keep with its row (inlineMaxBytes)
+// is committed in one step, row and bytes together.
 
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ApiError, EXTENSION_FORMATS, MEDIA_TYPE_RULES, extensionOf, type MediaType } from '@oapi-media/core';
 import { detectFormat } from '../formats/detect.ts';
 import { formatAllowed } from '../formats/allowed.ts';
-import type { BlobStore, ByteRange } from '../stores/blobs/interface.ts';
+import { BlobNotFoundError, type BlobStore, type ByteRange } from '../stores/blobs/interface.ts';
 import { QuotaExceededError, type MediaRow, type MetadataStore } from '../stores/metadata/interface.ts';
 import { safeFileName } from './file-names.ts';
-import { MEDIA_ID_PATTERN, newBlobKey, newMediaId } from './ids.ts';
+import { MEDIA_ID_PATTERN, isInlineBlobKey, newBlobKey, newInlineBlobKey, newMediaId } from './ids.ts';
 import type { StagedFile, StagingArea } from './staging.ts';
 import type { Caller } from './tokens.ts';
 
@@ -55,7 +56,7 @@ export class MediaService {
       const rule = MEDIA_TYPE_RULES[type];
       if (staged.size === 0) throw new ApiError('emptyMedia');
       if (staged.size > rule.maxBytes) throw new ApiError('invalidFileSize', `${staged.size} > ${rule.maxBytes}`);
-      const format = await detectFormat(staged.path, { size: staged.size, head: staged.head });
+      const format = await detectFormat(staged.kind === 'file' ? staged.path : staged.bytes, { size: staged.size, head: staged.head });
       const rawName = request.fileName ?? '';
       if (!formatAllowed(type, rawName, format) || format === null) {
         throw new ApiError('invalidFileType', `bytes=${format ?? 'unknown'} ext=${extensionOf(rawName) || 'none'} type=${type}`);
@@ -65,8 +66,12 @@ export class MediaService {
       const usage = org.quotaBytes === null ? undefined : await this.#metadata.usage(org.id);
       if (usage && usage.totalBytes + staged.size > org.quotaBytes!) throw new ApiError('quotaExceeded');
 
-      blobKey = newBlobKey();
-      await this.#blobs.putFile(blobKey, staged.path, staged.size);
+      const inline = staged.kind === 'memory' && staged.size <= this.#metadata.inlineMaxBytes;
+      if (!inline) {
+        const onDisk = await this.#staging.toFile(staged);
+        blobKey = newBlobKey();
+        await this.#blobs.putFile(blobKey, onDisk.path, onDisk.size);
+      }
       const row: MediaRow = {
         mediaId: newMediaId(),
         orgId: caller.orgId,
@@ -76,10 +81,10 @@ export class MediaService {
         fileName: safeFileName(rawName, extensionFor(format)),
         size: staged.size,
         sha256: staged.sha256,
-        blobKey,
+        blobKey: blobKey ?? newInlineBlobKey(),
         createdAt: this.#now(),
       };
-      await this.#metadata.insertMedia(row, org.quotaBytes);
+      await this.#metadata.insertMedia(row, org.quotaBytes, inline ? staged.bytes : undefined);
       return row;
     } catch (error) {
       await this.#staging.discard(staged);
@@ -100,13 +105,16 @@ export class MediaService {
   }
 
   async read(row: MediaRow, range?: ByteRange): Promise<Readable> {
-    return this.#blobs.get(row.blobKey, range);
+    if (!isInlineBlobKey(row.blobKey)) return this.#blobs.get(row.blobKey, range);
+    const bytes = await this.#metadata.getInlineBytes(row.mediaId);
+    if (!bytes) throw new BlobNotFoundError(`media ${row.mediaId}: bytes kept with the row are missing`);
+    return Readable.from([range ? bytes.subarray(range.start, range.end + 1) : bytes], { objectMode: false });
   }
 
   /** Operator delete: the row first (the media disappears at once), then the bytes. */
   async remove(mediaId: string): Promise<MediaRow | null> {
-    const row = await this.#metadata.deleteMedia(mediaId);
-    if (row) await this.#blobs.delete(row.blobKey);
+    const row = await this.#metadata.deleteMedia(mediaId); // bytes kept with the row go with it
+    if (row && !isInlineBlobKey(row.blobKey)) await this.#blobs.delete(row.blobKey);
     return row;
   }
 

@@ -16,7 +16,7 @@ export async function openMetadataStore(config: Config): Promise<MetadataStore> 
     store = await newPostgresStore(config.databaseUrl);
   } else {
     await mkdir(config.dataDir, { recursive: true });
-    store = new SqliteMetadataStore(join(config.dataDir, SQLITE_FILE));
+    store = new SqliteMetadataStore(join(config.dataDir, SQLITE_FILE), { inlineMaxBytes: config.inlineMaxBytes });
   }
   await store.init();
   return store;

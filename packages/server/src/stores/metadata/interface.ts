@@ -125,11 +125,20 @@ export interface MetadataStore {
   deleteExpiredTokens(now: number): Promise<number>;
 
   /**
-   * Commits a media row. When the org has a quota, the insert succeeds only if usage + size stays
-   * within it, atomically (else QuotaExceededError).
+   * The largest media, in bytes, whose content this store keeps with its row, in the same commit
+   * (0: none; the bytes then always go to the BlobStore). A small upload stored so costs one shared
+   * log fsync instead of a file of its own, that file's fsync, a rename and a folder fsync.
    */
-  insertMedia(row: MediaRow, quotaBytes: number | null): Promise<void>;
+  readonly inlineMaxBytes: number;
+  /**
+   * Commits a media row, with its content when `inlineBytes` is given (at most inlineMaxBytes;
+   * the row's blobKey then is an inline key, see isInlineBlobKey). When the org has a quota, the
+   * insert succeeds only if usage + size stays within it, atomically (else QuotaExceededError).
+   */
+  insertMedia(row: MediaRow, quotaBytes: number | null, inlineBytes?: Buffer): Promise<void>;
   getMedia(mediaId: string): Promise<MediaRow | null>;
+  /** The content kept with a media row by insertMedia(…, inlineBytes), or null when there is none. */
+  getInlineBytes(mediaId: string): Promise<Buffer | null>;
   listMedia(orgId: string, options: { limit: number; after?: string }): Promise<MediaPage>;
   /** Removes the row and returns it, or null when there was none. */
   deleteMedia(mediaId: string): Promise<MediaRow | null>;

@@ -60,6 +60,8 @@ const numericTypes = {
 
 export class PostgresMetadataStore implements MetadataStore {
   readonly schema: string;
+  /** Every media's bytes go to the BlobStore (S3): nodes share those, not a local file. */
+  readonly inlineMaxBytes = 0;
   private readonly pool: pg.Pool;
 
   constructor(connectionString: string, options: PostgresMetadataStoreOptions = {}) {
@@ -216,7 +218,8 @@ export class PostgresMetadataStore implements MetadataStore {
     return this.execute('DELETE FROM tokens WHERE expires_at <= $1', [now]);
   }
 
-  async insertMedia(row: MediaRow, quotaBytes: number | null): Promise<void> {
+  async insertMedia(row: MediaRow, quotaBytes: number | null, inlineBytes?: Buffer): Promise<void> {
+    if (inlineBytes !== undefined) throw new Error('postgres store: media bytes go to the blob store (inlineMaxBytes is 0)');
     await this.transaction(async (client) => {
       // The insert first: a duplicate id fails before the usage row is touched.
       await client.query(
@@ -239,6 +242,10 @@ export class PostgresMetadataStore implements MetadataStore {
   async getMedia(mediaId: string): Promise<MediaRow | null> {
     const rows = await this.query<MediaRecord>('SELECT * FROM media WHERE media_id = $1', [mediaId]);
     return rows[0] ? toMedia(rows[0]) : null;
+  }
+
+  async getInlineBytes(_mediaId: string): Promise<Buffer | null> {
+    return null;
   }
 
   /** Newest first; the cursor is the last row's "createdAt:mediaId". */

@@ -1,6 +1,7 @@
 // Reads a data folder the way an auditor would, beside the running server: every blob file on disk
 // against every media row of DATA/meta.sqlite (read-only connection, WAL), the staging folder, the
-// database's own integrity check, and the sha256 of every blob against its row.
+// database's own integrity check, and the sha256 of every blob against its row. A small media's
+// bytes are kept inside the database with its row (inlineMaxBytes): those are hashed from there.
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -22,7 +23,9 @@ export interface DataAudit {
   blobs: number;
   /** Blob files that no row references. */
   orphans: string[];
-  /** Rows whose blob file is missing. */
+  /** Rows kept inside the database (their bytes in media_bytes, no blob file). */
+  inline: number;
+  /** Rows whose blob file (or inline bytes) is missing. */
   missing: string[];
   /** Rows whose blob's bytes do not hash to the row's sha256 (a partial or torn blob). */
   corrupt: string[];
@@ -38,11 +41,13 @@ async function sha256File(path: string): Promise<string> {
 
 export async function auditDataFolder(dataDir: string): Promise<DataAudit> {
   const db = new Database(join(dataDir, 'meta.sqlite'), { readonly: true, fileMustExist: true });
-  let rows: { media_id: string; blob_key: string; sha256: string; size: number }[];
+  let rows: { media_id: string; blob_key: string; sha256: string; size: number; bytes: Buffer | null }[];
   let integrity: string;
   try {
     db.pragma('busy_timeout = 5000');
-    rows = db.prepare('SELECT media_id, blob_key, sha256, size FROM media').all() as typeof rows;
+    rows = db
+      .prepare('SELECT m.media_id, m.blob_key, m.sha256, m.size, b.bytes FROM media m LEFT JOIN media_bytes b ON b.seq = m.seq')
+      .all() as typeof rows;
     integrity = db.pragma('integrity_check', { simple: true }) as string;
   } finally {
     db.close();
@@ -54,10 +59,17 @@ export async function auditDataFolder(dataDir: string): Promise<DataAudit> {
   const orphans = files.filter((f) => !referenced.has(keyOf(f)));
   const missing: string[] = [];
   const corrupt: string[] = [];
+  let inline = 0;
   for (const row of rows) {
+    if (row.blob_key.startsWith('inline:')) {
+      if (row.bytes === null) missing.push(row.media_id);
+      else if (createHash('sha256').update(row.bytes).digest('hex') !== row.sha256 || row.bytes.length !== row.size) corrupt.push(row.media_id);
+      inline++;
+      continue;
+    }
     const path = keyToPath.get(row.blob_key);
     if (path === undefined) missing.push(row.media_id);
     else if ((await sha256File(join(dataDir, 'blobs', path))) !== row.sha256) corrupt.push(row.media_id);
   }
-  return { rows: rows.length, blobs: files.length, orphans, missing, corrupt, staged: await stagingFiles(dataDir), integrity };
+  return { rows: rows.length, blobs: files.length, inline, orphans, missing, corrupt, staged: await stagingFiles(dataDir), integrity };
 }

@@ -152,7 +152,7 @@ export async function runKillRounds(kills: number, random: SeededRandom, log: (l
       if (audit.integrity !== 'ok') figures.integrityFailures++;
       log(`kill ${round + 1} at ${killAtMs} ms of ${figures.calibrationMs}: ${roundAcknowledged.length} acknowledged, ${CONCURRENT_UPLOADS - roundAcknowledged.length} cut off; ` +
         `restart removed ${cleanup.leftovers} temp files, swept ${cleanup.orphansRemoved} orphans; ` +
-        `audit: ${audit.rows} rows, ${audit.blobs} blobs, ${audit.orphans.length} orphans, ${audit.missing.length} missing, integrity ${audit.integrity}`);
+        `audit: ${audit.rows} rows (${audit.inline} inside the database), ${audit.blobs} blobs, ${audit.orphans.length} orphans, ${audit.missing.length} missing, integrity ${audit.integrity}`);
     }
     // At the end, everything acknowledged in any round, once more.
     const final = await verifyAcknowledged(server.url, token, acknowledged);
