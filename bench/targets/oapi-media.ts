@@ -3,6 +3,7 @@
 // `media`), GET /media/downloadFile. Success is HTTP 200 with "errcode":0 (api.md).
 
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -131,6 +132,23 @@ export function countMediaRows(dataDir: string, fileName: string): number {
 
 const DOWNLOADS_CHECKED = 3;
 
+/** Media of this payload whose bytes are kept inside meta.sqlite (table media_bytes), three of them hashed. */
+function countInlineMedia(dataDir: string, payload: Payload): { count: number; detail: string; contentMismatch?: string } {
+  const db = new Database(join(dataDir, METADATA_FILE), { readonly: true, fileMustExist: true });
+  try {
+    const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'media_bytes'").get();
+    if (!hasTable) return { count: 0, detail: 'no media_bytes table' };
+    const of = 'FROM media m JOIN media_bytes b ON b.seq = m.seq WHERE m.file_name = ? AND length(b.bytes) = ?';
+    const count = (db.prepare(`SELECT count(*) AS n ${of}`).get(payload.fileName, payload.size) as { n: number }).n;
+    const sampled = db.prepare(`SELECT m.media_id, b.bytes ${of} ORDER BY random() LIMIT 3`).all(payload.fileName, payload.size) as { media_id: string; bytes: Buffer }[];
+    const wrong = sampled.filter((r) => createHash('sha256').update(r.bytes).digest('hex') !== payload.sha256).map((r) => r.media_id);
+    const detail = `${count} media of ${payload.size} bytes inside meta.sqlite; sha256 of ${sampled.length} sampled: ${wrong.length === 0 ? 'match' : 'MISMATCH'}`;
+    return wrong.length === 0 ? { count, detail } : { count, detail, contentMismatch: `bytes inside meta.sqlite differ from the payload for ${wrong.join(', ')}` };
+  } finally {
+    db.close();
+  }
+}
+
 /** A started product with an app and a token; also used by the growth scenario after seeding. */
 export async function startWithToken(dataDir: string, app?: AppCredentials): Promise<{ server: ListeningServer; app: AppCredentials; token: string }> {
   const server = await startServe(dataDir);
@@ -172,16 +190,19 @@ export function runningOapiMedia(dataDir: string, server: ListeningServer, token
         const got = await sha256OfUrl(downloadUrl(baseUrl, token, mediaId));
         if (got.status !== 200 || got.sha256 !== payload.sha256) wrong.push(`${mediaId}: HTTP ${got.status}, ${got.bytes} bytes`);
       }
-      // ...then count rows and blob files: both must hold every acknowledged upload.
+      // ...then count rows, and the bytes they stand for: blob files, or bytes kept inside the
+      // database with the row (media up to OAPI_MEDIA_INLINE_MAX_BYTES): together they must hold
+      // every acknowledged upload.
       const rows = countMediaRows(dataDir, payload.fileName);
       const blobs = await countPayloadFiles(join(dataDir, BLOB_DIR), payload);
-      const files = Math.min(rows, blobs.files);
+      const inline = countInlineMedia(dataDir, payload);
+      const files = Math.min(rows, blobs.files + inline.count);
       const count: StoredCount = {
         files,
         bytes: files * payload.size,
-        detail: `${rows} media rows; ${blobs.detail}; ${checked.length} downloaded back: ${wrong.length === 0 ? 'sha256 match' : 'MISMATCH'}`,
+        detail: `${rows} media rows; ${blobs.detail}; ${inline.detail}; ${checked.length} downloaded back: ${wrong.length === 0 ? 'sha256 match' : 'MISMATCH'}`,
       };
-      const mismatch = [blobs.contentMismatch, wrong.length ? `downloads differ: ${wrong.join('; ')}` : undefined].filter(Boolean);
+      const mismatch = [blobs.contentMismatch, inline.contentMismatch, wrong.length ? `downloads differ: ${wrong.join('; ')}` : undefined].filter(Boolean);
       if (mismatch.length) count.contentMismatch = mismatch.join('; ');
       return count;
     },
