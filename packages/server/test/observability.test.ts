@@ -46,6 +46,12 @@ test('logs are JSON lines carrying the request id of the answer, and never a sec
   assert.equal(all.includes(creds.appsecret), false, 'appsecret in logs');
   assert.equal(all.includes(token), false, 'token in logs');
   assert.match(all, /appsecret=\[redacted\]/);
+  // One line per request: method, masked URL, client address, status and time.
+  const line = lines.find((l) => l.reqId === 'trace-43') as { req?: Record<string, unknown>; res?: Record<string, unknown>; responseTime?: unknown };
+  assert.deepEqual(line.req, { method: 'GET', url: '/media/downloadFile?access_token=[redacted]&media_id=@nope', remoteAddress: '127.0.0.1' });
+  assert.deepEqual(line.res, { statusCode: 200 });
+  assert.equal(typeof line.responseTime, 'number');
+  assert.equal(lines.filter((l) => l.reqId === 'trace-43').length, 1, 'one line per request');
 });
 
 test('a server fault is logged as an error with the request id; the caller gets only errcode -1', async () => {

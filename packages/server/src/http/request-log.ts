@@ -1,8 +1,9 @@
-// One log line per request, written when it is answered: method, URL (secrets masked by the req
-// serializer), status, time, the errcode answered and what the route noted (media_id, reason).
-// Fastify's default is a line when a request comes in and another when it is answered.
+// One log line per request, written when it is answered: method, URL (secrets masked), status,
+// time, the errcode answered and what the route noted (media_id, reason). Fastify's default is a
+// line when a request comes in and another when it is answered.
 
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { redactUrl } from './redact.ts';
 
 const notes = new WeakMap<object, Record<string, unknown>>();
 
@@ -21,7 +22,13 @@ export class OneLinePerRequest extends LogController {
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const fields = { req: request, res: reply, responseTime: reply.elapsedTime, ...notes.get(request) };
+    const fields = {
+      // Fastify's req serializer makes this { method, url, remoteAddress }: the URL with secrets masked.
+      req: { method: request.method, url: redactUrl(request.url), ip: request.ip },
+      res: { statusCode: reply.statusCode },
+      responseTime: reply.elapsedTime,
+      ...notes.get(request),
+    };
     if (error) reply.log.error({ ...fields, err: error }, 'request errored');
     else reply.log.info(fields, 'request completed');
   }
