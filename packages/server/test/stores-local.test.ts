@@ -3,14 +3,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_INLINE_MAX_BYTES } from '../src/config.ts';
 import { FsBlobStore } from '../src/stores/blobs/fs.ts';
 import { SqliteMetadataStore } from '../src/stores/metadata/sqlite.ts';
 import { describeBlobStore } from './conformance/blob-store.ts';
 import { describeMetadataStore } from './conformance/metadata-store.ts';
 
+// With the server's default inlineMaxBytes, so that the suite's tests of bytes kept with a row run.
 describeMetadataStore('SQLite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'oapi-sqlite-'));
-  const store = new SqliteMetadataStore(join(dir, 'metadata.db'));
+  const store = new SqliteMetadataStore(join(dir, 'metadata.db'), { inlineMaxBytes: DEFAULT_INLINE_MAX_BYTES });
   await store.init();
   return {
     store,

@@ -62,7 +62,10 @@ class QueuedFileWriter {
       this.#queue.push(chunk);
       this.#queuedBytes += chunk.length;
     }
-    this.#writing ??= this.#drain();
+    // Only with something to write: on an empty queue #drain() would finish synchronously (its
+    // finally clearing #writing) before ??= stores its promise, which would then stay settled and
+    // keep every later append from starting a drain (the file left empty).
+    if (this.#queue.length > 0) this.#writing ??= this.#drain();
     if (this.#queuedBytes > MAX_QUEUED_BYTES) await this.flushed();
   }
 

@@ -3,8 +3,8 @@
 // across its tests, so each test uses its own fresh org/app/token/media ids.
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import {
   ConflictError,
   QuotaExceededError,
@@ -447,6 +447,139 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
 
         await store.deleteMedia(rows[0]!.mediaId);
         assert.deepEqual(await store.referencedBlobKeys([rows[0]!.blobKey, rows[1]!.blobKey]), new Set([rows[1]!.blobKey]));
+      });
+
+      test('a duplicate mediaId among 10 concurrent inserts -> ConflictError for one of the two alone; the other rows stored', async () => {
+        const org = await newOrg();
+        const rows = Array.from({ length: 9 }, (_, i) => makeMedia(org.id, { size: 100 + i }));
+        const duplicate = makeMedia(org.id, { mediaId: rows[4]!.mediaId, size: 1000 });
+        const batch = [...rows.slice(0, 6), duplicate, ...rows.slice(6)];
+        const results = await Promise.allSettled(batch.map((row) => store.insertMedia(row, null)));
+
+        const refused = results.flatMap((r, i) => (r.status === 'rejected' ? [{ i, reason: r.reason as unknown }] : []));
+        assert.equal(refused.length, 1, `exactly one refusal: ${refused.map((r) => String(r.reason)).join('; ')}`);
+        assert.ok(refused[0]!.reason instanceof ConflictError, String(refused[0]!.reason));
+        assert.ok([4, 6].includes(refused[0]!.i), 'the refused one is one of the two sharing the id');
+        const winner = refused[0]!.i === 4 ? duplicate : rows[4]!;
+        assert.deepEqual(await store.getMedia(rows[4]!.mediaId), winner);
+        for (const row of rows) if (row !== rows[4]) assert.deepEqual(await store.getMedia(row.mediaId), row);
+        const expectedBytes = rows.reduce((sum, row) => sum + row.size, 0) - rows[4]!.size + winner.size;
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 9, totalBytes: expectedBytes });
+        assert.equal((await listAllMedia(store, org.id, 100)).ids.length, 9);
+      });
+    });
+
+    describe('media bytes kept with the row (inlineMaxBytes)', () => {
+      /** False (and the test skipped) on a store that keeps no bytes with its rows, e.g. PostgreSQL. */
+      function keepsBytes(t: TestContext): boolean {
+        if (store.inlineMaxBytes > 0) return true;
+        t.skip('this store keeps no bytes with its rows (inlineMaxBytes 0)');
+        return false;
+      }
+
+      function withBytes(orgId: string, size: number, overrides: Partial<MediaRow> = {}): { row: MediaRow; bytes: Buffer } {
+        const bytes = randomBytes(size);
+        const row = makeMedia(orgId, {
+          size,
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+          blobKey: `inline:${randomBytes(16).toString('hex')}`,
+          ...overrides,
+        });
+        return { row, bytes };
+      }
+
+      async function assertBytes(entries: Array<{ row: MediaRow; bytes: Buffer }>): Promise<void> {
+        for (const { row, bytes } of entries) {
+          assert.deepEqual(await store.getMedia(row.mediaId), row);
+          const back = await store.getInlineBytes(row.mediaId);
+          assert.ok(back !== null && Buffer.from(back).equals(bytes), `the bytes of ${row.mediaId} come back identical`);
+        }
+      }
+
+      test('inlineMaxBytes is a whole number of bytes; a row stored without bytes has none, an unknown id none', async () => {
+        assert.ok(Number.isSafeInteger(store.inlineMaxBytes) && store.inlineMaxBytes >= 0, String(store.inlineMaxBytes));
+        const org = await newOrg();
+        const row = makeMedia(org.id);
+        await store.insertMedia(row, null);
+        assert.equal(await store.getInlineBytes(row.mediaId), null);
+        assert.equal(await store.getInlineBytes('@missing'), null);
+      });
+
+      test('a store that keeps none refuses bytes with a row and stores nothing', async (t) => {
+        if (store.inlineMaxBytes > 0) {
+          t.skip('this store keeps bytes with its rows');
+          return;
+        }
+        const org = await newOrg();
+        const { row, bytes } = withBytes(org.id, 10);
+        await assert.rejects(store.insertMedia(row, null, bytes));
+        assert.equal(await store.getMedia(row.mediaId), null);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 0, totalBytes: 0 });
+      });
+
+      test('bytes of 1 and of exactly inlineMaxBytes round-trip with their row; one byte more is refused, nothing stored', async (t) => {
+        if (!keepsBytes(t)) return;
+        const org = await newOrg();
+        const entries = [withBytes(org.id, 1), withBytes(org.id, store.inlineMaxBytes)];
+        for (const { row, bytes } of entries) await store.insertMedia(row, null, bytes);
+        await assertBytes(entries);
+
+        const tooBig = withBytes(org.id, store.inlineMaxBytes + 1);
+        await assert.rejects(store.insertMedia(tooBig.row, null, tooBig.bytes));
+        assert.equal(await store.getMedia(tooBig.row.mediaId), null);
+        assert.equal(await store.getInlineBytes(tooBig.row.mediaId), null);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 2, totalBytes: 1 + store.inlineMaxBytes });
+      });
+
+      test('deleteMedia takes the bytes with the row; usage drops', async (t) => {
+        if (!keepsBytes(t)) return;
+        const org = await newOrg();
+        const kept = withBytes(org.id, 50);
+        const removed = withBytes(org.id, 700);
+        await store.insertMedia(kept.row, null, kept.bytes);
+        await store.insertMedia(removed.row, null, removed.bytes);
+
+        assert.deepEqual(await store.deleteMedia(removed.row.mediaId), removed.row);
+        assert.equal(await store.getInlineBytes(removed.row.mediaId), null);
+        assert.equal(await store.getMedia(removed.row.mediaId), null);
+        await assertBytes([kept]);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 1, totalBytes: 50 });
+      });
+
+      test('an insert refused for its quota or its duplicate id keeps no bytes; the first row keeps its own', async (t) => {
+        if (!keepsBytes(t)) return;
+        const quota = 1000;
+        const org = await newOrg({ quotaBytes: quota });
+        const first = withBytes(org.id, 600);
+        await store.insertMedia(first.row, quota, first.bytes);
+        const over = withBytes(org.id, 401);
+        await assert.rejects(store.insertMedia(over.row, quota, over.bytes), QuotaExceededError);
+        const duplicate = withBytes(org.id, 10, { mediaId: first.row.mediaId });
+        await assert.rejects(store.insertMedia(duplicate.row, quota, duplicate.bytes), ConflictError);
+
+        assert.equal(await store.getInlineBytes(over.row.mediaId), null);
+        await assertBytes([first]);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 1, totalBytes: 600 });
+      });
+
+      test('20 concurrent inserts with bytes under a quota for 8: exactly 8 pass, each reads back its own bytes', async (t) => {
+        if (!keepsBytes(t)) return;
+        const size = Math.min(1000, store.inlineMaxBytes);
+        const quota = 8 * size;
+        const org = await newOrg({ quotaBytes: quota });
+        const entries = Array.from({ length: 20 }, () => withBytes(org.id, size));
+        const results = await Promise.allSettled(entries.map(({ row, bytes }) => store.insertMedia(row, quota, bytes)));
+
+        for (const result of results) {
+          if (result.status === 'rejected') assert.ok(result.reason instanceof QuotaExceededError, String(result.reason));
+        }
+        const accepted = entries.filter((_, i) => results[i]!.status === 'fulfilled');
+        assert.equal(accepted.length, 8);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 8, totalBytes: quota });
+        await assertBytes(accepted);
+        for (const [i, { row }] of entries.entries()) {
+          if (results[i]!.status === 'rejected') assert.equal(await store.getInlineBytes(row.mediaId), null);
+        }
       });
     });
 
