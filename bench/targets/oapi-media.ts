@@ -4,7 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,12 +45,21 @@ function serverEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * The node flags `npm start` runs the server with (root package.json, config.serve_node_flags):
+ * the bench measures the product exactly as it is started.
+ */
+export function serveNodeFlags(): string[] {
+  const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { config?: { serve_node_flags?: string } };
+  return (manifest.config?.serve_node_flags ?? '').split(/\s+/).filter(Boolean);
+}
+
 export async function startServe(dataDir: string): Promise<ListeningServer> {
   buildBundleOnce();
   const port = await freePort();
   return startListeningServer(
     process.execPath,
-    [SERVE_BUNDLE, 'serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'],
+    [...serveNodeFlags(), SERVE_BUNDLE, 'serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'],
     'oapi-media',
     serverEnv(),
   );

@@ -1,7 +1,9 @@
 // The SQLite store checkpoints its WAL from a worker thread (never inside a commit on the event
-// loop): after enough writes the pages reach the database file without anyone asking.
+// loop), started only once the WAL first passes 4 MiB: after enough writes the pages reach the
+// database file without anyone asking.
 
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,12 +11,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { SqliteMetadataStore } from '../src/stores/metadata/sqlite.ts';
 
+/** Threads of this process (the worker is one more). */
+function threadCount(): number {
+  return readdirSync('/proc/self/task').length;
+}
+
 test('writes past the WAL threshold are checkpointed into the database file by the background worker', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'oapi-media-checkpoint-'));
   const path = join(dir, 'meta.sqlite');
+  const threadsBefore = threadCount();
   const store = new SqliteMetadataStore(path);
   await store.init();
   try {
+    await sleep(700);
+    assert.equal(threadCount(), threadsBefore, 'no worker thread while the WAL is small');
     const before = (await stat(path)).size;
     const now = Date.now();
     for (let i = 0; i < 3000; i++) {
@@ -28,6 +38,7 @@ test('writes past the WAL threshold are checkpointed into the database file by t
     }
     assert.ok(after > before, `database file grew by a checkpoint (${before} -> ${after} bytes)`);
     assert.equal(store.integrityCheck(), 'ok');
+    assert.equal(threadCount() - threadsBefore >= 1, true, 'the worker thread started once the WAL passed 4 MiB');
   } finally {
     await store.close();
     await rm(dir, { recursive: true, force: true });
