@@ -21,7 +21,7 @@ describeMetadataStore('SQLite', async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
-});
+}, { keepsBytes: true });
 
 // The suite stages files in the OS temp folder, on the same filesystem as this root (FsBlobStore renames).
 describeBlobStore('local disk', async () => {

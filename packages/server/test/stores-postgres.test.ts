@@ -88,7 +88,7 @@ if (unreachable !== null && process.env.CI === 'true') {
       const store = new PostgresMetadataStore(database.url);
       await store.init();
       return { store, cleanup: () => store.close() };
-    });
+    }, { keepsBytes: false });
 
     describe('migrations', () => {
       test('from an empty schema: every migration applied in order, recorded, tables created', async () => {

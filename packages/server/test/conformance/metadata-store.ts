@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import {
   ConflictError,
   QuotaExceededError,
@@ -114,7 +114,11 @@ async function listAllMedia(store: MetadataStore, orgId: string, limit: number):
   throw new Error('listMedia never returned next: null');
 }
 
-export function describeMetadataStore(name: string, factory: MetadataStoreFactory): void {
+/**
+ * `keepsBytes`: whether this store keeps small media's bytes with their rows (inlineMaxBytes > 0:
+ * SQLite) or none (PostgreSQL): the tests of that capability are registered accordingly.
+ */
+export function describeMetadataStore(name: string, factory: MetadataStoreFactory, options: { keepsBytes: boolean }): void {
   describe(`MetadataStore conformance: ${name}`, () => {
     let store: MetadataStore;
     let cleanup: () => Promise<void>;
@@ -470,12 +474,8 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
     });
 
     describe('media bytes kept with the row (inlineMaxBytes)', () => {
-      /** False (and the test skipped) on a store that keeps no bytes with its rows, e.g. PostgreSQL. */
-      function keepsBytes(t: TestContext): boolean {
-        if (store.inlineMaxBytes > 0) return true;
-        t.skip('this store keeps no bytes with its rows (inlineMaxBytes 0)');
-        return false;
-      }
+      /** Only registered for a store that keeps bytes with its rows (options.keepsBytes). */
+      const testKeepingBytes = options.keepsBytes ? test : (_name: string, _fn: () => Promise<void>) => {};
 
       function withBytes(orgId: string, size: number, overrides: Partial<MediaRow> = {}): { row: MediaRow; bytes: Buffer } {
         const bytes = randomBytes(size);
@@ -505,11 +505,11 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
         assert.equal(await store.getInlineBytes('@missing'), null);
       });
 
-      test('a store that keeps none refuses bytes with a row and stores nothing', async (t) => {
-        if (store.inlineMaxBytes > 0) {
-          t.skip('this store keeps bytes with its rows');
-          return;
-        }
+      test(`inlineMaxBytes is ${options.keepsBytes ? 'above 0' : '0'} for this store`, () => {
+        assert.equal(store.inlineMaxBytes > 0, options.keepsBytes);
+      });
+
+      (options.keepsBytes ? () => {} : test)('a store that keeps none refuses bytes with a row and stores nothing', async () => {
         const org = await newOrg();
         const { row, bytes } = withBytes(org.id, 10);
         await assert.rejects(store.insertMedia(row, null, bytes));
@@ -517,8 +517,7 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
         assert.deepEqual(await store.usage(org.id), { mediaCount: 0, totalBytes: 0 });
       });
 
-      test('bytes of 1 and of exactly inlineMaxBytes round-trip with their row; one byte more is refused, nothing stored', async (t) => {
-        if (!keepsBytes(t)) return;
+      testKeepingBytes('bytes of 1 and of exactly inlineMaxBytes round-trip with their row; one byte more is refused, nothing stored', async () => {
         const org = await newOrg();
         const entries = [withBytes(org.id, 1), withBytes(org.id, store.inlineMaxBytes)];
         for (const { row, bytes } of entries) await store.insertMedia(row, null, bytes);
@@ -531,8 +530,7 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
         assert.deepEqual(await store.usage(org.id), { mediaCount: 2, totalBytes: 1 + store.inlineMaxBytes });
       });
 
-      test('deleteMedia takes the bytes with the row; usage drops', async (t) => {
-        if (!keepsBytes(t)) return;
+      testKeepingBytes('deleteMedia takes the bytes with the row; usage drops', async () => {
         const org = await newOrg();
         const kept = withBytes(org.id, 50);
         const removed = withBytes(org.id, 700);
@@ -546,8 +544,7 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
         assert.deepEqual(await store.usage(org.id), { mediaCount: 1, totalBytes: 50 });
       });
 
-      test('an insert refused for its quota or its duplicate id keeps no bytes; the first row keeps its own', async (t) => {
-        if (!keepsBytes(t)) return;
+      testKeepingBytes('an insert refused for its quota or its duplicate id keeps no bytes; the first row keeps its own', async () => {
         const quota = 1000;
         const org = await newOrg({ quotaBytes: quota });
         const first = withBytes(org.id, 600);
@@ -562,8 +559,7 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
         assert.deepEqual(await store.usage(org.id), { mediaCount: 1, totalBytes: 600 });
       });
 
-      test('20 concurrent inserts with bytes under a quota for 8: exactly 8 pass, each reads back its own bytes', async (t) => {
-        if (!keepsBytes(t)) return;
+      testKeepingBytes('20 concurrent inserts with bytes under a quota for 8: exactly 8 pass, each reads back its own bytes', async () => {
         const size = Math.min(1000, store.inlineMaxBytes);
         const quota = 8 * size;
         const org = await newOrg({ quotaBytes: quota });
