@@ -3,7 +3,7 @@
 // `withTarget` gives each target a fresh data folder and always stops it by its pid.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadPlan, LoadResult } from './load.ts';
 import { runLoadInChild } from './load-runner.ts';
@@ -77,14 +77,22 @@ export async function withTarget<T>(
  * measurements: ext4 without a journal (these VMs' disks) skips inodes freed in the last minute
  * when it allocates new ones, reading each one's inode block, so the next target's every file
  * creation would pay for the thousands of files just deleted (perf showed openat at 19 % of the
- * server's CPU right after such a deletion, 1 % otherwise). Few large files cost nothing to keep
- * out of the way, and large folders are removed at once so the disk does not fill.
+ * server's CPU right after such a deletion, 1 % otherwise). A folder of large files is removed
+ * at once whatever its count (a 20 s run of 2 MiB uploads stores gigabytes: the disk must not fill).
  */
 const KEEP_FOLDERS_OVER_FILES = 1_000;
+const KEEP_FOLDERS_UNDER_BYTES = 1024 ** 3;
 
 function holdsManyFiles(dir: string): boolean {
   try {
-    return readdirSync(dir, { recursive: true }).length > KEEP_FOLDERS_OVER_FILES;
+    const entries = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    if (entries.length <= KEEP_FOLDERS_OVER_FILES) return false;
+    let bytes = 0;
+    for (const entry of entries) {
+      bytes += statSync(join(entry.parentPath ?? entry.path, entry.name)).size;
+      if (bytes >= KEEP_FOLDERS_UNDER_BYTES) return false;
+    }
+    return true;
   } catch {
     return false;
   }
