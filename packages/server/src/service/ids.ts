@@ -31,8 +31,11 @@ export const MEDIA_ID_PATTERN = /^@[A-Za-z0-9_-]{16,64}$/;
 export const newId = (): string => base64url(randomBytes(12));
 /** Internal name of the bytes in the BlobStore; unrelated to the media_id. */
 export const newBlobKey = (): string => randomBytes(16).toString('hex');
-/** The blobKey of a media whose bytes the metadata store keeps with its row (never a BlobStore key). */
-export const newInlineBlobKey = (): string => `inline:${newBlobKey()}`;
+/**
+ * The blobKey of a media whose bytes the metadata store keeps with its row (never a BlobStore key).
+ * Time first, so that the unique index on blob_key grows at its end instead of at random pages.
+ */
+export const newInlineBlobKey = (): string => `inline:${Date.now().toString(16).padStart(12, '0')}${randomBytes(10).toString('hex')}`;
 export const isInlineBlobKey = (blobKey: string): boolean => blobKey.startsWith('inline:');
 export const newAppKey = (): string => `ding${randomBytes(10).toString('hex')}`;
 export const newAppSecret = (): string => base64url(randomBytes(32));

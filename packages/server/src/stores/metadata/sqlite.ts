@@ -347,9 +347,32 @@ export class SqliteMetadataStore implements MetadataStore {
     const outcomes: unknown[] = [];
     try {
       this.#conn.transaction(() => {
+        // Each org's usage is read once and written once per group; rows are checked against the
+        // running total in call order, exactly as one-by-one inserts would be.
+        const usage = new Map<string, { totalBytes: number; addedCount: number; addedBytes: number }>();
         const ensureUsage = this.#statement('INSERT INTO org_usage (org_id) VALUES (?) ON CONFLICT (org_id) DO NOTHING');
-        for (const orgId of new Set(batch.map((entry) => entry.row.orgId))) ensureUsage.run(orgId);
-        for (const { row, quotaBytes, inlineBytes } of batch) outcomes.push(this.#insertOneMedia(row, quotaBytes, inlineBytes));
+        const readUsage = this.#statement('SELECT total_bytes FROM org_usage WHERE org_id = ?');
+        for (const { row } of batch) {
+          if (usage.has(row.orgId)) continue;
+          ensureUsage.run(row.orgId);
+          const { total_bytes } = readUsage.get(row.orgId) as { total_bytes: number };
+          usage.set(row.orgId, { totalBytes: total_bytes, addedCount: 0, addedBytes: 0 });
+        }
+        for (const { row, quotaBytes, inlineBytes } of batch) {
+          const org = usage.get(row.orgId)!;
+          if (quotaBytes !== null && org.totalBytes + row.size > quotaBytes) {
+            outcomes.push(new QuotaExceededError(`org ${row.orgId} over its quota of ${quotaBytes} bytes`));
+            continue;
+          }
+          const refused = this.#insertOneMedia(row, inlineBytes);
+          outcomes.push(refused);
+          if (refused !== undefined) continue;
+          org.totalBytes += row.size;
+          org.addedCount += 1;
+          org.addedBytes += row.size;
+        }
+        const grow = this.#statement('UPDATE org_usage SET media_count = media_count + ?, total_bytes = total_bytes + ? WHERE org_id = ?');
+        for (const [orgId, org] of usage) if (org.addedCount > 0) grow.run(org.addedCount, org.addedBytes, orgId);
       }).immediate();
     } catch (error) {
       for (const entry of batch) entry.reject(translatedError(error)); // nothing of the group was committed
@@ -359,15 +382,11 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   /**
-   * Inside the group's transaction: the row, its bytes and its usage, or (returned, not thrown) why
-   * not, with whatever this row changed undone. A failure of the undo itself throws: the whole group
-   * then rolls back.
+   * Inside the group's transaction: the row and its bytes, or (returned, not thrown) why not, with
+   * whatever this row changed undone. A failure of the undo itself throws: the whole group then
+   * rolls back.
    */
-  #insertOneMedia(row: MediaRow, quotaBytes: number | null, inlineBytes: Buffer | undefined): unknown {
-    const grown = this.#statement(`UPDATE org_usage SET media_count = media_count + 1, total_bytes = total_bytes + ?
-                WHERE org_id = ? AND (? IS NULL OR total_bytes + ? <= ?)`)
-      .run(row.size, row.orgId, quotaBytes, row.size, quotaBytes);
-    if (grown.changes !== 1) return new QuotaExceededError(`org ${row.orgId} over its quota of ${quotaBytes} bytes`);
+  #insertOneMedia(row: MediaRow, inlineBytes: Buffer | undefined): unknown {
     let seq: number | bigint | undefined;
     try {
       seq = this.#statement(`INSERT INTO media (media_id, org_id, uploaded_by, type, format, file_name, size, sha256, blob_key, created_at)
@@ -378,7 +397,6 @@ export class SqliteMetadataStore implements MetadataStore {
       return undefined;
     } catch (error) {
       if (seq !== undefined) this.#statement('DELETE FROM media WHERE seq = ?').run(seq);
-      this.#statement('UPDATE org_usage SET media_count = media_count - 1, total_bytes = total_bytes - ? WHERE org_id = ?').run(row.size, row.orgId);
       return error;
     }
   }
