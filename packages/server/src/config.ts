@@ -13,6 +13,8 @@ export const SUITE_TICKET_ROTATION_SECONDS = 20 * 60;
 export const DEFAULT_INLINE_MAX_BYTES = 64 * 1024;
 /** Inline content is held in memory while it is received: keep that small per request. */
 export const LARGEST_INLINE_MAX_BYTES = 1024 * 1024;
+/** Upload bodies read at once by default (service/upload-slots.ts). */
+export const DEFAULT_UPLOAD_STREAMS = 16;
 /** Room for the multipart framing and small fields around the file part. */
 export const FORM_OVERHEAD_BYTES = 64 * 1024;
 
@@ -52,6 +54,11 @@ export interface Config {
    * instead of as files (0 = never). PostgreSQL keeps none: with it every media goes to the blob store.
    */
   readonly inlineMaxBytes: number;
+  /**
+   * How many upload bodies are read at once (0 = no bound); more uploads wait, unread, for a slot
+   * (at most half the idle timeout). Keeps memory flat under many concurrent uploads.
+   */
+  readonly uploadStreams: number;
   /** Current time in ms; injectable so that tests expire tokens without waiting. */
   readonly now: () => number;
 }
@@ -74,6 +81,7 @@ export interface ConfigInput {
   suiteTicketRotationSeconds?: number | string;
   trustProxy?: boolean | string;
   inlineMaxBytes?: number | string;
+  uploadStreams?: number | string;
   now?: () => number;
 }
 
@@ -104,6 +112,12 @@ function parseTrustProxy(value: boolean | string): boolean | string {
   if (value === '' || value === 'false' || value === '0') return false;
   if (value === 'true' || value === '1') return true;
   return value;
+}
+
+function parseWholeNumber(name: string, value: number | string): number {
+  const n = parseNonNegative(name, value);
+  if (!Number.isInteger(n)) throw new ConfigError(`invalid ${name}: ${value} (a whole number)`);
+  return n;
 }
 
 function parseInlineMax(value: number | string): number {
@@ -159,6 +173,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
       input.suiteTicketRotationSeconds ?? env.OAPI_MEDIA_SUITE_TICKET_ROTATION_SECONDS ?? SUITE_TICKET_ROTATION_SECONDS,
     ),
     trustProxy: parseTrustProxy(input.trustProxy ?? env.OAPI_MEDIA_TRUST_PROXY ?? false),
+    uploadStreams: parseWholeNumber('upload streams', input.uploadStreams ?? env.OAPI_MEDIA_UPLOAD_STREAMS ?? DEFAULT_UPLOAD_STREAMS),
     inlineMaxBytes: parseInlineMax(input.inlineMaxBytes ?? env.OAPI_MEDIA_INLINE_MAX_BYTES ?? DEFAULT_INLINE_MAX_BYTES),
     now: input.now ?? Date.now,
   });

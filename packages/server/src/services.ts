@@ -7,6 +7,7 @@ import { MediaService } from './service/media.ts';
 import { AuthThrottle } from './service/auth-throttle.ts';
 import { AdmissionService, MemoryRateLimiter, type RateLimiter } from './service/rate-limit.ts';
 import { loadSecretKey } from './service/secret-key.ts';
+import { UploadSlots } from './service/upload-slots.ts';
 import { StagingArea } from './service/staging.ts';
 import { SuiteService } from './service/suites.ts';
 import { TokenService } from './service/tokens.ts';
@@ -26,6 +27,8 @@ export interface Services {
   authThrottle: AuthThrottle;
   /** Third-party suites and their per-org tokens (issue 8). */
   suites: SuiteService;
+  /** How many upload bodies are read at once (config.uploadStreams). */
+  uploadSlots: UploadSlots;
   close(): Promise<void>;
 }
 
@@ -56,6 +59,8 @@ export async function openServices(config: Config): Promise<Services> {
     admission,
     authThrottle: new AuthThrottle(limiter, config.authFailureLimit, config.authFailureWindowMs),
     suites: new SuiteService(metadata, tokens, key, config.suiteTicketRotationSeconds, config.now),
+    // Half the idle timeout: a waiting upload is read (slot or not) well before it would be cut off.
+    uploadSlots: new UploadSlots(config.uploadStreams, config.requestIdleTimeoutMs > 0 ? config.requestIdleTimeoutMs / 2 : 15_000),
     async close() {
       await admission.close();
       await blobs.close();

@@ -63,7 +63,14 @@ export function registerMediaUpload(app: FastifyInstance, services: Services): v
       throw new ApiError('invalidFileSize', `declared ${declared} bytes`);
     }
 
-    const form = await readUploadForm(request.raw, services.media.staging, capBytes);
+    // The body is read only with a slot (service/upload-slots.ts): until then it waits, unread.
+    const releaseSlot = await services.uploadSlots.acquire();
+    let form: Awaited<ReturnType<typeof readUploadForm>>;
+    try {
+      form = await readUploadForm(request.raw, services.media.staging, capBytes);
+    } finally {
+      releaseSlot();
+    }
     try {
       caller ??= await admitCaller(services, request, form.fields.get('access_token'));
       const type = queryType ?? form.fields.get('type');

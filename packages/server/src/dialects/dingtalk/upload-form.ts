@@ -117,6 +117,11 @@ export function readUploadForm(request: IncomingMessage, staging: StagingArea, c
     request.on('close', () => {
       if (!request.complete) fail(new ApiError('missingMedia', 'client went away mid-upload'));
     });
+    // A client that went away while its upload waited for a slot: its 'close' has come and gone.
+    if (request.destroyed && !request.complete) {
+      fail(new ApiError('missingMedia', 'client went away before its upload was read'));
+      return;
+    }
     request.pipe(parser);
   });
 }
