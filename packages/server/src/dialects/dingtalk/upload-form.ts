@@ -114,11 +114,14 @@ export function readUploadForm(request: IncomingMessage, staging: StagingArea, c
         fail,
       );
     });
+    // Node destroys a request whose client goes away (socket closed) even when its whole body had
+    // arrived (request.complete): what was not read yet is dropped and 'end' never comes. So the
+    // test is whether the body was read to its end, not whether it arrived.
     request.on('close', () => {
-      if (!request.complete) fail(new ApiError('missingMedia', 'client went away mid-upload'));
+      if (!request.readableEnded) fail(new ApiError('missingMedia', 'client went away mid-upload'));
     });
     // A client that went away while its upload waited for a slot: its 'close' has come and gone.
-    if (request.destroyed && !request.complete) {
+    if (request.destroyed) {
       fail(new ApiError('missingMedia', 'client went away before its upload was read'));
       return;
     }
