@@ -45,7 +45,6 @@ export class UploadSlots {
         if (index >= 0) this.#waiting.splice(index, 1);
         resolve(() => {}); // waited long enough: read without a slot
       }, this.#maxWaitMs);
-      timer.unref(); // a waiting upload never keeps a stopping process alive
       this.#waiting.push(handOver);
     });
   }
