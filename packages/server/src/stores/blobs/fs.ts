@@ -17,8 +17,8 @@ function translate(error: unknown, key: string): Error {
   return new BlobUnavailableError(`fs: ${code ?? (error as Error).message}`, code);
 }
 
-/** Downloads are read in large chunks: fewer trips through the event loop per MiB sent. */
-const READ_CHUNK_BYTES = 512 * 1024;
+/** Downloads are read in 1 MiB chunks: fewer trips through the event loop per MiB sent (bench (d): 864 -> 1,091 MB/s against 512 KiB; 2 MiB gained nothing more). */
+const READ_CHUNK_BYTES = 1024 * 1024;
 
 export class FsBlobStore implements BlobStore {
   /** The staged file must be fsynced by the stager: putFile only renames it. */
