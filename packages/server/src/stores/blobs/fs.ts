@@ -17,7 +17,7 @@ function translate(error: unknown, key: string): Error {
   return new BlobUnavailableError(`fs: ${code ?? (error as Error).message}`, code);
 }
 
-/** Downloads are read in 1 MiB chunks: fewer trips through the event loop per MiB sent (bench (d): 864 -> 1,091 MB/s against 512 KiB; 2 MiB gained nothing more). */
+/** Downloads are read in chunks of up to 1 MiB: fewer trips through the event loop per MiB sent (bench (d): 864 -> 1,091 MB/s against 512 KiB; 2 MiB gained nothing more). */
 const READ_CHUNK_BYTES = 1024 * 1024;
 
 export class FsBlobStore implements BlobStore {
@@ -97,8 +97,17 @@ export class FsBlobStore implements BlobStore {
     const handle = await open(file, 'r').catch((error: unknown) => {
       throw translate(error, key);
     });
+    // Reads never larger than what is left: a 1 MiB buffer per 8 KiB download halved their rate.
+    let length: number;
+    try {
+      length = range ? range.end - range.start + 1 : (await handle.stat()).size;
+    } catch (error) {
+      await handle.close().catch(() => {});
+      throw translate(error, key);
+    }
+    const highWaterMark = Math.max(1, Math.min(READ_CHUNK_BYTES, length));
     // The handle closes itself when the stream ends or is destroyed (client gone mid-download).
-    return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK_BYTES });
+    return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark });
   }
 
   async delete(key: string): Promise<void> {
