@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { sample, sampleOfSize } from './fixtures/samples.ts';
 import { downloadBytes, downloadUrl, getToken, sha256, tokenOf, uploadParts, type FormPart } from './helpers/e2e-http.ts';
-import { openSocket, writeAndWait } from './helpers/raw-http.ts';
+import { rawHead } from './helpers/raw-http.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
 let server: TestServer;
@@ -160,21 +160,12 @@ describe('conditional and header-only requests', () => {
   });
 
   test('HEAD -> 200 with the download headers and not one byte of body on the wire', async () => {
-    const socket = await openSocket(server.baseUrl);
-    const received: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => received.push(chunk));
-    const closed = new Promise((resolve) => socket.once('close', resolve));
-    const url = new URL(downloadUrl(server.baseUrl, token, pdfId));
-    await writeAndWait(socket, Buffer.from(`HEAD ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`));
-    await closed;
-    const raw = Buffer.concat(received);
-    const headEnd = raw.indexOf('\r\n\r\n');
-    const head = raw.subarray(0, headEnd).toString('latin1').toLowerCase();
+    const { head, bodyBytes } = await rawHead(downloadUrl(server.baseUrl, token, pdfId));
     assert.match(head, /^http\/1\.1 200 /);
     assert.match(head, new RegExp(`\r\ncontent-length: ${SIZE}\r\n`));
     assert.match(head, new RegExp(`\r\netag: "${sha256(pdf)}"\r\n`));
     assert.match(head, /\r\ncontent-type: application\/pdf\r\n/);
-    assert.equal(raw.length, headEnd + 4, 'nothing after the headers');
+    assert.equal(bodyBytes, 0, 'nothing after the headers');
   });
 
   test('GET /media/get (alias) -> the same bytes and ETag', async () => {

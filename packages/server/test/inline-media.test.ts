@@ -30,7 +30,7 @@ import {
 import { cli } from './helpers/cli.ts';
 import { blobFiles, stagingFiles } from './helpers/data-folder.ts';
 import { downloadBytes, downloadUrl, getToken, sha256, tokenOf, upload } from './helpers/e2e-http.ts';
-import { openSocket, writeAndWait } from './helpers/raw-http.ts';
+import { rawHead } from './helpers/raw-http.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
 const ALL_FORMATS: readonly MediaFormat[] = Object.values(MEDIA_TYPE_RULES).flatMap((rule) => rule.formats);
@@ -438,21 +438,12 @@ describe('over HTTP on the embedded default (SQLite + disk)', () => {
   });
 
   test('HEAD on the inline media -> 200 with its Content-Length and ETag, not one byte of body on the wire', async () => {
-    const socket = await openSocket(inlineServer.baseUrl);
-    const received: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => received.push(chunk));
-    const closed = new Promise((resolve) => socket.once('close', resolve));
-    const url = new URL(downloadUrl(inlineServer.baseUrl, inlineToken, inlineId));
-    await writeAndWait(socket, Buffer.from(`HEAD ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`));
-    await closed;
-    const raw = Buffer.concat(received);
-    const headEnd = raw.indexOf('\r\n\r\n');
-    const head = raw.subarray(0, headEnd).toString('latin1').toLowerCase();
+    const { head, bodyBytes } = await rawHead(downloadUrl(inlineServer.baseUrl, inlineToken, inlineId));
     assert.match(head, /^http\/1\.1 200 /);
     assert.match(head, /\r\ncontent-length: 65536\r\n/);
     assert.match(head, new RegExp(`\r\netag: "${sha256(atLimit)}"\r\n`));
     assert.match(head, /\r\ncontent-type: application\/pdf\r\n/);
-    assert.equal(raw.length, headEnd + 4, 'nothing after the headers');
+    assert.equal(bodyBytes, 0, 'nothing after the headers');
   });
 
   test('with inlineMaxBytes 0 a 119-byte png becomes a blob file, no media_bytes row; downloads sha256-equal', async () => {

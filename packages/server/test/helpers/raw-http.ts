@@ -70,3 +70,20 @@ export function writeAndWait(socket: Socket, data: Uint8Array): Promise<void> {
     socket.write(data, (error) => (error ? reject(error) : resolve()));
   });
 }
+
+/**
+ * Sends `HEAD url` on a fresh connection (Connection: close) and returns every byte that came
+ * back: `head` is the status line and headers, lower-cased; `bodyBytes` what followed them.
+ */
+export async function rawHead(url: string): Promise<{ head: string; bodyBytes: number }> {
+  const target = new URL(url);
+  const socket = await openSocket(target.origin);
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  await writeAndWait(socket, Buffer.from(`HEAD ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nConnection: close\r\n\r\n`));
+  await closed;
+  const raw = Buffer.concat(received);
+  const headEnd = raw.indexOf('\r\n\r\n');
+  return { head: raw.subarray(0, headEnd).toString('latin1').toLowerCase(), bodyBytes: raw.length - (headEnd + 4) };
+}
