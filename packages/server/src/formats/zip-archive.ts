@@ -2,9 +2,8 @@
 // from the end-of-central-directory record at the end of the file) and the main-part content
 // type that [Content_Types].xml declares. Only positioned reads: the first entries of a docx
 // may be megabytes of word/media/... and the detector never reads them.
-import type { PositionalReader } from './read-at.ts';
 import { inflateRawSync } from 'node:zlib';
-import { readAt } from './read-at.ts';
+import { readAt, type PositionalReader } from './read-at.ts';
 
 export type ZipArchiveFormat = 'zip' | 'docx' | 'xlsx' | 'pptx';
 

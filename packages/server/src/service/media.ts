@@ -63,11 +63,12 @@ export class MediaService {
       }
       const org = await this.#metadata.getOrgById(caller.orgId);
       if (!org) throw new ApiError('invalidAccessToken', 'token of a deleted org');
-      const usage = org.quotaBytes === null ? undefined : await this.#metadata.usage(org.id);
-      if (usage && usage.totalBytes + staged.size > org.quotaBytes!) throw new ApiError('quotaExceeded');
-
       const inline = staged.kind === 'memory' && staged.size <= this.#metadata.inlineMaxBytes;
       if (!inline) {
+        // An early refusal spares writing a blob that could not be kept; insertMedia checks the
+        // quota atomically either way, so bytes kept with the row need no extra read here.
+        const usage = org.quotaBytes === null ? undefined : await this.#metadata.usage(org.id);
+        if (usage && usage.totalBytes + staged.size > org.quotaBytes!) throw new ApiError('quotaExceeded');
         const onDisk = await this.#staging.toFile(staged);
         blobKey = newBlobKey();
         await this.#blobs.putFile(blobKey, onDisk.path, onDisk.size);
