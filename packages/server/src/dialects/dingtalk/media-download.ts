@@ -3,11 +3,13 @@
 
 import { FORMAT_CONTENT_TYPES } from '@oapi-media/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { param } from '../../http/params.ts';
 import { contentDisposition } from '../../service/file-names.ts';
 import type { Services } from '../../services.ts';
 import type { ByteRange } from '../../stores/blobs/interface.ts';
 import { parseRange } from '../../http/range.ts';
+import { FileRangeStream } from '../../stores/blobs/file-range-stream.ts';
 import { admitCaller } from './caller.ts';
 
 export const downloadSchema = {
@@ -59,7 +61,15 @@ export function registerMediaDownload(app: FastifyInstance, services: Services):
     reply.header('content-type', FORMAT_CONTENT_TYPES[row.format]).header('content-length', length);
     if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${row.size}`);
     if (request.method === 'HEAD') return reply.send();
-    return reply.send(await services.media.read(row, range));
+    const body = await services.media.read(row, range);
+    if (!(body instanceof FileRangeStream)) return reply.send(body);
+    // A file on local disk is written through reused buffers (file-range-stream.ts); fastify's
+    // onResponse hooks and request log still run when the response finishes.
+    reply.hijack();
+    reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
+    await body.writeTo(reply.raw).catch((error: unknown) => {
+      request.log.error({ err: error }, 'download cut: the blob could not be read to its end');
+    });
   };
   for (const url of ['/media/downloadFile', '/media/get']) {
     // HEAD declared here, not generated: fastify's generated HEAD would read the whole blob and
