@@ -4,7 +4,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { CoalescingSync } from '../coalescing-sync.ts';
-import { startCheckpointer, type Checkpointer } from './sqlite-checkpointer.ts';
+import { DEFAULT_CHECKPOINTER_OPTIONS, startCheckpointer, type Checkpointer, type CheckpointerOptions, type CheckpointResult } from './sqlite-checkpointer.ts';
 import type { MediaFormat, MediaType } from '@oapi-media/core';
 import {
   ConflictError,
@@ -135,10 +135,18 @@ export class SqliteMetadataStore implements MetadataStore {
 
   readonly inlineMaxBytes: number;
 
+  readonly #checkpointerOptions: CheckpointerOptions;
+
   /** `inlineMaxBytes`: media up to this size are kept in the database, with their row. */
-  constructor(dbPath: string, options: { inlineMaxBytes?: number } = {}) {
+  constructor(dbPath: string, options: { inlineMaxBytes?: number; checkpointer?: CheckpointerOptions } = {}) {
     this.#path = dbPath;
     this.inlineMaxBytes = options.inlineMaxBytes ?? 0;
+    this.#checkpointerOptions = options.checkpointer ?? DEFAULT_CHECKPOINTER_OPTIONS;
+  }
+
+  /** Where WAL checkpoints run now (sqlite-checkpointer.ts). */
+  get checkpointMode(): Checkpointer['mode'] | 'closed' {
+    return this.#checkpointer?.mode ?? 'closed';
   }
 
   /** Prepared once per connection: preparing costs more than running these small statements. */
@@ -167,13 +175,17 @@ export class SqliteMetadataStore implements MetadataStore {
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000');
       db.pragma('foreign_keys = ON');
-      // Checkpoints run in a worker thread (sqlite-checkpointer.ts), not inside our commits.
+      // Checkpoints run on a timer (sqlite-checkpointer.ts), not inside our commits.
       db.pragma('wal_autocheckpoint = 0');
       db.pragma('journal_size_limit = 67108864'); // the WAL file shrinks back to 64 MB when reset
       this.#db = db;
       this.#migrate(db);
     });
-    this.#checkpointer = startCheckpointer(this.#path);
+    this.#checkpointer = startCheckpointer(this.#path, () => {
+      if (!this.#db) return null;
+      const [result] = this.#db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[];
+      return result ?? null;
+    }, this.#checkpointerOptions);
   }
 
   #migrate(db: Database.Database): void {
