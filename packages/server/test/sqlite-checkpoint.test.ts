@@ -65,12 +65,15 @@ test('a heavy writer (3,000 commits at once past 4 MiB of WAL): checkpoints move
 });
 
 test('a light writer past the threshold: checkpoints stay on the main thread (no worker isolate), every page reaches the database file', async () => {
-  const options = { intervalMs: 50, thresholdBytes: 256 * 1024, heavyFrames: 200 };
+  const options = { intervalMs: 50, thresholdBytes: 256 * 1024, heavyFrames: 400 }; // a round writes 60-85 pages
   await withStore(options, async (store, path) => {
     // A burst past the threshold first (more pages than heavyFrames, within one interval): the
     // WAL's growth up to the threshold is not one interval's and must not summon the worker.
     await insertTokens(store, 1500);
     assert.ok((await stat(`${path}-wal`)).size >= options.thresholdBytes);
+    // Idle intervals after a complete checkpoint find the WAL as it was: nothing was written.
+    await sleep(options.intervalMs * 6);
+    assert.equal(store.checkpointMode, 'main-thread', 'the burst and the idle intervals after it did not summon the worker');
     const before = (await stat(path)).size;
     for (let round = 0; round < 30; round++) {
       await insertTokens(store, 20);

@@ -27,10 +27,14 @@ const timer = setInterval(checkpoint, workerData.intervalMs);
 parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close(); });
 `;
 
-/** What `PRAGMA wal_checkpoint(PASSIVE)` answers: frames in the WAL, and how many are in the database file. */
+/**
+ * What `PRAGMA wal_checkpoint(PASSIVE)` answers (frames in the WAL, how many are in the database
+ * file), and SQLite's `total_changes()` of the store's connection at that moment.
+ */
 export interface CheckpointResult {
   log: number;
   checkpointed: number;
+  changes: number;
 }
 
 export interface CheckpointerOptions {
@@ -74,12 +78,9 @@ export function startCheckpointer(
       return; // a failed checkpoint only means a longer WAL; SQLite stays consistent
     }
     if (!result) return;
-    // Frames written since the previous checkpoint (the first one finds the WAL's whole growth up
-    // to the threshold: not one interval's). After a complete checkpoint the next write starts
-    // the WAL over, so its frames are all new.
-    const written = last === undefined ? 0 : last.checkpointed === last.log ? result.log : Math.max(0, result.log - last.log);
+    const previous = last;
     last = result;
-    if (written > options.heavyFrames) {
+    if (written(previous, result) > options.heavyFrames) {
       clearInterval(watch);
       mode = 'worker';
       worker = startWorker(dbPath, options);
@@ -108,6 +109,17 @@ export function startCheckpointer(
       if (worker) await stopWorker(worker);
     },
   };
+}
+
+/**
+ * Frames written to the WAL between two checkpoints. The first one finds the WAL's whole growth
+ * up to the threshold, not one interval's: 0. No row changed: 0 (the WAL is as it was). After a
+ * complete checkpoint the first write starts the WAL over, so its frames are all new.
+ */
+function written(previous: CheckpointResult | undefined, now: CheckpointResult): number {
+  if (previous === undefined || now.changes === previous.changes) return 0;
+  if (previous.checkpointed === previous.log) return now.log;
+  return Math.max(0, now.log - previous.log);
 }
 
 function startWorker(dbPath: string, options: CheckpointerOptions): Worker {

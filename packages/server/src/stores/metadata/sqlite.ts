@@ -4,7 +4,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { CoalescingSync } from '../coalescing-sync.ts';
-import { DEFAULT_CHECKPOINTER_OPTIONS, startCheckpointer, type Checkpointer, type CheckpointerOptions, type CheckpointResult } from './sqlite-checkpointer.ts';
+import { DEFAULT_CHECKPOINTER_OPTIONS, startCheckpointer, type Checkpointer, type CheckpointerOptions } from './sqlite-checkpointer.ts';
 import type { MediaFormat, MediaType } from '@oapi-media/core';
 import {
   ConflictError,
@@ -183,8 +183,10 @@ export class SqliteMetadataStore implements MetadataStore {
     });
     this.#checkpointer = startCheckpointer(this.#path, () => {
       if (!this.#db) return null;
-      const [result] = this.#db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[];
-      return result ?? null;
+      const [result] = this.#db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+      if (!result) return null;
+      const { changes } = this.#statement('SELECT total_changes() AS changes').get() as { changes: number };
+      return { ...result, changes };
     }, this.#checkpointerOptions);
   }
 
