@@ -50,7 +50,7 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_CHECKPOINTER_OPTIONS: CheckpointerOptions = {
+const DEFAULT_CHECKPOINTER_OPTIONS: CheckpointerOptions = {
   intervalMs: 500,
   thresholdBytes: 4 * 1024 * 1024,
   heavyFrames: 1024, // 4 MiB of 4 KiB pages in 0.5 s

@@ -4,7 +4,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { CoalescingSync } from '../coalescing-sync.ts';
-import { DEFAULT_CHECKPOINTER_OPTIONS, startCheckpointer, type Checkpointer, type CheckpointerOptions } from './sqlite-checkpointer.ts';
+import { startCheckpointer, type Checkpointer, type CheckpointerOptions } from './sqlite-checkpointer.ts';
 import type { MediaFormat, MediaType } from '@oapi-media/core';
 import {
   ConflictError,
@@ -135,13 +135,14 @@ export class SqliteMetadataStore implements MetadataStore {
 
   readonly inlineMaxBytes: number;
 
-  readonly #checkpointerOptions: CheckpointerOptions;
+  /** Undefined: the checkpointer's defaults. */
+  readonly #checkpointerOptions: CheckpointerOptions | undefined;
 
   /** `inlineMaxBytes`: media up to this size are kept in the database, with their row. */
   constructor(dbPath: string, options: { inlineMaxBytes?: number; checkpointer?: CheckpointerOptions } = {}) {
     this.#path = dbPath;
     this.inlineMaxBytes = options.inlineMaxBytes ?? 0;
-    this.#checkpointerOptions = options.checkpointer ?? DEFAULT_CHECKPOINTER_OPTIONS;
+    this.#checkpointerOptions = options.checkpointer;
   }
 
   /** Where WAL checkpoints run now (sqlite-checkpointer.ts). */
