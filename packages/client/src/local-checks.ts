@@ -1,8 +1,8 @@
 // The checks the server makes before it stores a file, made before sending it, with the
 // errcodes the server answers (api.md "POST /media/upload"; the limits and formats come
-// from @oapi-media/core, the table the server uses). `localChecks: false` skips them.
+// from @oapi-media/core, DingTalk's tables that the server uses). `localChecks: false` skips them.
 
-import { ERRORS, EXTENSION_FORMATS, MEDIA_TYPE_RULES, extensionOf, isMediaType, type ErrorKind } from '@oapi-media/core';
+import { DINGTALK_ERRORS, DINGTALK_MEDIA_LIMITS, EXTENSION_FORMATS, extensionOf, isMediaType, type ErrorKind } from '@oapi-media/core';
 import { DingTalkError } from './errors.ts';
 
 export interface UploadToCheck {
@@ -14,17 +14,17 @@ export interface UploadToCheck {
 
 /** Throws the DingTalkError the server would answer, or returns the type's byte limit. */
 export function checkUploadLocally(upload: UploadToCheck): number {
-  if (!isMediaType(upload.type)) throw localError('invalidMediaType');
-  const rule = MEDIA_TYPE_RULES[upload.type];
+  if (!isMediaType(upload.type)) throw localError('unknownMediaType');
+  const rule = DINGTALK_MEDIA_LIMITS[upload.type];
   // Size before format: the server refuses a declared Content-Length over the limit unread.
-  if (upload.size !== undefined && upload.size > rule.maxBytes) throw localError('invalidFileSize');
+  if (upload.size !== undefined && upload.size > rule.maxBytes) throw localError('mediaTooLarge');
   if (upload.size === 0) throw localError('emptyMedia');
   const format = EXTENSION_FORMATS[extensionOf(upload.filename)];
-  if (format === undefined || !rule.formats.includes(format)) throw localError('invalidFileType');
+  if (format === undefined || !rule.formats.includes(format)) throw localError('formatNotAllowed');
   return rule.maxBytes;
 }
 
 export function localError(kind: ErrorKind, note = 'checked locally, nothing sent'): DingTalkError {
-  const { errcode, zh } = ERRORS[kind];
+  const { errcode, zh } = DINGTALK_ERRORS[kind];
   return new DingTalkError({ errcode, errmsg: zh, note });
 }

@@ -17,7 +17,7 @@ export function meteredStream(source: ReadableStream<Uint8Array>, options: Meter
       transform(chunk, controller) {
         loaded += chunk.byteLength;
         if (options.maxBytes !== undefined && loaded > options.maxBytes) {
-          controller.error(localError('invalidFileSize', 'checked locally, upload stopped at the limit'));
+          controller.error(localError('mediaTooLarge', 'checked locally, upload stopped at the limit'));
           return;
         }
         controller.enqueue(chunk);

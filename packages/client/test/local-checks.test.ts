@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { MEDIA_TYPE_RULES } from '@oapi-media/core';
+import { DINGTALK_MEDIA_LIMITS } from '@oapi-media/core';
 import { createClient, DingTalkError, type MediaType } from '../src/index.ts';
 import { startFakeDingTalk } from './helpers/fake-dingtalk.ts';
 
@@ -12,7 +12,7 @@ test('local checks answer the server errcodes and send nothing', async () => {
   const fake = await startFakeDingTalk();
   try {
     const client = createClient({ baseUrl: fake.baseUrl, appKey: fake.appKey, appSecret: fake.appSecret });
-    const voiceLimit = MEDIA_TYPE_RULES.voice.maxBytes; // 2,097,152
+    const voiceLimit = DINGTALK_MEDIA_LIMITS.voice.maxBytes; // 2,097,152
     await assert.rejects(client.media.upload(Buffer.alloc(10), { type: 'sticker' as MediaType, filename: 'a.png' }), local(40004, '不合法的媒体文件类型'));
     await assert.rejects(client.media.upload(Buffer.alloc(voiceLimit + 1), { type: 'voice', filename: 'a.mp3' }), local(40006, '不合法的文件大小'));
     await assert.rejects(client.media.upload(Buffer.alloc(10), { type: 'image', filename: 'page.html' }), local(40005, '不合法的文件类型'));
@@ -33,7 +33,7 @@ test('a stream of unknown size is stopped locally as soon as it passes the limit
   const fake = await startFakeDingTalk();
   try {
     const client = createClient({ baseUrl: fake.baseUrl, appKey: fake.appKey, appSecret: fake.appSecret });
-    const limit = MEDIA_TYPE_RULES.voice.maxBytes;
+    const limit = DINGTALK_MEDIA_LIMITS.voice.maxBytes;
     let produced = 0;
     const endless = new Readable({
       read() {

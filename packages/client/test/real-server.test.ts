@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { MEDIA_TYPE_RULES, MEDIA_TYPES, type MediaFormat } from '@oapi-media/core';
+import { DINGTALK_MEDIA_LIMITS, MEDIA_TYPES, type MediaFormat } from '@oapi-media/core';
 import { createClient, DingTalkError } from '../src/index.ts';
 import { startTestServer, type TestServer } from '../../server/test/helpers/test-server.ts';
 import { sample } from '../../server/test/fixtures/samples.ts';
@@ -54,7 +54,7 @@ test('real server: every format of every type round-trips byte for byte (sha256)
   await withServer({}, async (server) => {
     const client = createClient({ baseUrl: server.baseUrl, appKey: server.appKey, appSecret: server.appSecret });
     for (const type of MEDIA_TYPES) {
-      for (const format of MEDIA_TYPE_RULES[type].formats as readonly MediaFormat[]) {
+      for (const format of DINGTALK_MEDIA_LIMITS[type].formats as readonly MediaFormat[]) {
         const bytes = sample(format);
         const uploaded = await client.media.upload(bytes, { type, filename: `sample 样本.${format}` });
         assert.equal(uploaded.type, type);
@@ -174,7 +174,7 @@ test('real server: local checks give the errcodes the server gives', async () =>
     const unchecked = createClient({ baseUrl: server.baseUrl, appKey: server.appKey, appSecret: server.appSecret, localChecks: false });
     const cases: [Buffer, string, string][] = [
       [sample('png'), 'sticker', 'a.png'], // 40004
-      [Buffer.alloc(MEDIA_TYPE_RULES.voice.maxBytes + 1, 0x20), 'voice', 'a.mp3'], // 40006
+      [Buffer.alloc(DINGTALK_MEDIA_LIMITS.voice.maxBytes + 1, 0x20), 'voice', 'a.mp3'], // 40006
       [sample('png'), 'image', 'a.html'], // 40005
       [sample('png'), 'voice', 'a.png'], // 40005
     ];

@@ -1,2 +1,4 @@
 export * from './media-types.ts';
-export * from './errors.ts';
+export * from './error-kinds.ts';
+export * from './wires/dingtalk.ts';
+export * from './byte-ranges.ts';

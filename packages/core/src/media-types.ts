@@ -1,4 +1,5 @@
-// api.md "POST /media/upload": the four media types, their size limits and formats.
+// The product's media: its four types and the formats it knows (by content and by extension).
+// Which formats and sizes a type accepts is each wire's own table (wires/dingtalk.ts).
 
 export const MiB = 1024 * 1024;
 
@@ -18,15 +19,13 @@ export interface MediaTypeRule {
   readonly formats: readonly MediaFormat[];
 }
 
-export const MEDIA_TYPE_RULES: Readonly<Record<MediaType, MediaTypeRule>> = Object.freeze({
-  image: { maxBytes: 20 * MiB, formats: ['jpg', 'gif', 'png', 'bmp'] },
-  voice: { maxBytes: 2 * MiB, formats: ['amr', 'mp3', 'wav'] },
-  video: { maxBytes: 20 * MiB, formats: ['mp4'] },
-  file: { maxBytes: 20 * MiB, formats: ['doc', 'docx', 'xls', 'xlsx', 'ppt', 'pptx', 'zip', 'pdf', 'rar'] },
-});
+/** A wire's limits: what each media type accepts. */
+export type MediaLimits = Readonly<Record<MediaType, MediaTypeRule>>;
 
 /** The largest limit of any type: what a body may carry before its type is known. */
-export const LARGEST_MEDIA_BYTES = Math.max(...Object.values(MEDIA_TYPE_RULES).map((r) => r.maxBytes));
+export function largestMediaBytes(limits: MediaLimits): number {
+  return Math.max(...Object.values(limits).map((rule) => rule.maxBytes));
+}
 
 /** File-name extensions (lower case, no dot) and the format each one names. */
 export const EXTENSION_FORMATS: Readonly<Record<string, MediaFormat>> = Object.freeze({

@@ -1,20 +1,19 @@
 // Builds the Fastify instance from the services; never listens (tests inject, server.ts listens).
+// Only what every wire shares lives here: request ids, logging, metrics, /healthz, /readyz,
+// /metrics, /openapi.json. Each wire is a dialect plugin (dialects/), mounted as the config says.
 
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import { ERRORS } from '@oapi-media/core';
 import { pino, type Logger } from 'pino';
-import { registerDingTalk } from './dialects/dingtalk/index.ts';
-import { DRAIN_BUDGET_BYTES } from './dialects/dingtalk/media-upload.ts';
-import { errorPayload, mapError } from './errors.ts';
+import type { Services } from './composition-root.ts';
+import type { DialectContext } from './dialects/dialect.ts';
+import { mountedDialects } from './dialects/index.ts';
+import { guardDrain } from './http/body-budget.ts';
 import { createMetrics } from './http/metrics.ts';
-import { answeredErrcode, noteOnRequest, OneLinePerRequest } from './http/request-log.ts';
+import { answeredErrcode, OneLinePerRequest } from './http/request-log.ts';
 import { requestIdOf } from './http/request-id.ts';
-import type { Services } from './services.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-/** After an early answer, the rest of a body is read and dropped for at most this long. */
-const DRAIN_TIMEOUT_MS = 10_000;
 
 export interface AppOptions {
   /** A pino logger to log into (tests pass a silent one or capture lines); default: stdout. */
@@ -42,9 +41,13 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   });
 
   const metrics = createMetrics();
+  const mounts = mountedDialects(config.dialects);
+  const context: DialectContext = { services: services.dialect, config };
+  // Past an early answer a body is drained within the largest budget of the wires served.
+  const drainBudgetBytes = Math.max(...mounts.map(({ dialect }) => dialect.bodyBudgetBytes));
 
   // Route schemas are for the OpenAPI document: the routes check their own input (to answer with
-  // DingTalk's errcodes, never fastify's 400) and send pre-serialized JSON, so nothing is compiled.
+  // their wire's codes, never fastify's 400) and send pre-serialized JSON, so nothing is compiled.
   app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
@@ -59,23 +62,20 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     const route = request.routeOptions.url ?? 'unknown';
     metrics.duration.observe({ route }, reply.elapsedTime / 1000);
     metrics.requests.inc({ route, method: request.method, errcode: String(answeredErrcode(request)) });
-    guardDrain(request.raw);
+    guardDrain(request.raw, drainBudgetBytes);
   });
 
+  // Outside every wire's routes (a malformed URL, an unknown path) the wire mounted at the root
+  // answers, in its shape; with none there, a plain JSON answer.
+  const rootDialect = mounts.find(({ prefix }) => prefix === '')?.dialect;
   app.setErrorHandler(async (error, request, reply) => {
-    const { kind, serverFault } = mapError(error);
-    if (serverFault) request.log.error({ err: error }, 'request failed');
-    noteOnRequest(request, { errcode: ERRORS[kind].errcode, ...(serverFault ? {} : { reason: (error as Error).message }) });
-    const declared = Number(request.headers['content-length'] ?? 0);
-    if (!request.raw.complete && declared > DRAIN_BUDGET_BYTES) reply.header('connection', 'close');
-    return reply
-      .code(ERRORS[kind].httpStatus)
-      .header('content-type', JSON_TYPE)
-      .send(errorPayload(kind, config.errmsgLanguage, request.id));
+    if (rootDialect) return rootDialect.answerError(error, request, reply, context);
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).header('content-type', JSON_TYPE).send(JSON.stringify({ error: 'internal error', request_id: request.id }));
   });
   app.setNotFoundHandler(async (request, reply) => {
-    noteOnRequest(request, { errcode: ERRORS.notFound.errcode });
-    return reply.code(404).header('content-type', JSON_TYPE).send(errorPayload('notFound', config.errmsgLanguage, request.id));
+    if (rootDialect) return rootDialect.answerNotFound(request, reply, context);
+    return reply.code(404).header('content-type', JSON_TYPE).send(JSON.stringify({ error: 'not found', request_id: request.id }));
   });
 
   await app.register(swagger, {
@@ -89,7 +89,12 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     },
   });
 
-  registerDingTalk(app, services);
+  for (const { dialect, prefix } of mounts) {
+    await app.register(async (wire) => {
+      await dialect.register(wire, context);
+      if (prefix !== '') wire.setNotFoundHandler(async (request, reply) => dialect.answerNotFound(request, reply, context));
+    }, { prefix });
+  }
 
   app.get('/healthz', { schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { summary: 'Readiness: database and storage reachable' } }, async (_request, reply) => {
@@ -103,23 +108,4 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   return app;
-}
-
-/**
- * After an early answer (e.g. 40006 mid-upload) Node reads and drops the rest of the body to keep
- * the connection usable; a client that keeps sending past the budget or the timeout is cut off.
- */
-function guardDrain(request: import('node:http').IncomingMessage): void {
-  // readableEnded: a body the route read to its end (fastify inject never sets `complete`).
-  if (request.complete || request.readableEnded || request.destroyed) return;
-  let drained = 0;
-  const timer = setTimeout(() => request.socket?.destroy(), DRAIN_TIMEOUT_MS);
-  timer.unref();
-  request.on('data', (chunk: Buffer) => {
-    drained += chunk.length;
-    if (drained > DRAIN_BUDGET_BYTES) request.socket?.destroy();
-  });
-  request.once('end', () => clearTimeout(timer));
-  request.once('close', () => clearTimeout(timer));
-  request.resume();
 }

@@ -15,8 +15,14 @@ export const DEFAULT_INLINE_MAX_BYTES = 64 * 1024;
 export const LARGEST_INLINE_MAX_BYTES = 1024 * 1024;
 /** Upload bodies read at once by default (service/upload-slots.ts). */
 export const DEFAULT_UPLOAD_STREAMS = 16;
-/** Room for the multipart framing and small fields around the file part. */
-export const FORM_OVERHEAD_BYTES = 64 * 1024;
+/** The wires served when OAPI_MEDIA_DIALECTS is not set. */
+export const DEFAULT_DIALECTS = 'dingtalk';
+
+/** One wire served, and the path prefix its routes are mounted under ('' = its own paths). */
+export interface DialectMount {
+  readonly name: string;
+  readonly prefix: string;
+}
 
 export interface Config {
   readonly host: string;
@@ -59,6 +65,11 @@ export interface Config {
    * (at most half the idle timeout). Keeps memory flat under many concurrent uploads.
    */
   readonly uploadStreams: number;
+  /**
+   * Which wires are served and where: OAPI_MEDIA_DIALECTS=dingtalk (the default), or e.g.
+   * `dingtalk,dingtalk=/v2`. Names are checked against the dialects the server has when the app is built.
+   */
+  readonly dialects: readonly DialectMount[];
   /** Current time in ms; injectable so that tests expire tokens without waiting. */
   readonly now: () => number;
 }
@@ -82,6 +93,7 @@ export interface ConfigInput {
   trustProxy?: boolean | string;
   inlineMaxBytes?: number | string;
   uploadStreams?: number | string;
+  dialects?: string;
   now?: () => number;
 }
 
@@ -128,6 +140,24 @@ function parseInlineMax(value: number | string): number {
   return n;
 }
 
+const DIALECT_NAME = /^[a-z][a-z0-9-]*$/;
+const DIALECT_PREFIX = /^(\/[A-Za-z0-9._~-]+)+$/;
+
+/** `name` or `name=/prefix`, comma-separated; each (name, prefix) once. */
+function parseDialects(value: string): DialectMount[] {
+  const mounts: DialectMount[] = [];
+  for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const [name = '', prefix = '', extra] = item.split('=');
+    if (extra !== undefined || !DIALECT_NAME.test(name) || (prefix !== '' && !DIALECT_PREFIX.test(prefix))) {
+      throw new ConfigError(`invalid dialect ${JSON.stringify(item)}: a name such as dingtalk, or name=/prefix`);
+    }
+    if (mounts.some((m) => m.prefix === prefix && m.name === name)) throw new ConfigError(`dialect ${item} given twice`);
+    mounts.push({ name, prefix });
+  }
+  if (mounts.length === 0) throw new ConfigError('no dialect to serve: OAPI_MEDIA_DIALECTS names at least one (e.g. dingtalk)');
+  return mounts;
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
@@ -144,6 +174,12 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   if (storageUrl !== undefined && !storageUrl.startsWith('s3://')) {
     throw new ConfigError('OAPI_MEDIA_STORAGE must be an s3://BUCKET?endpoint=... URL');
   }
+  const secretKey = nonEmpty(input.secretKey ?? env.OAPI_MEDIA_SECRET_KEY);
+  // Tokens and sealed suite secrets are derived with this key: nodes (and operator commands) sharing
+  // a database with keys of their own would hand out tokens and seal secrets that work nowhere else.
+  if (databaseUrl !== undefined && secretKey === undefined) {
+    throw new ConfigError('DATABASE_URL is set but OAPI_MEDIA_SECRET_KEY is not: every node and operator command sharing a database needs the same key (e.g. openssl rand -base64 32)');
+  }
   return Object.freeze({
     host: input.host ?? env.HOST ?? '127.0.0.1',
     port: parsePort(input.port ?? env.PORT ?? 8080),
@@ -151,7 +187,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     databaseUrl,
     storageUrl,
     redisUrl: nonEmpty(input.redisUrl ?? env.REDIS_URL),
-    secretKey: nonEmpty(input.secretKey ?? env.OAPI_MEDIA_SECRET_KEY),
+    secretKey,
     errmsgLanguage: language,
     logLevel: input.logLevel ?? env.LOG_LEVEL ?? 'info',
     tokenTtlSeconds: input.tokenTtlSeconds ?? TOKEN_TTL_SECONDS,
@@ -175,6 +211,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     trustProxy: parseTrustProxy(input.trustProxy ?? env.OAPI_MEDIA_TRUST_PROXY ?? false),
     uploadStreams: parseWholeNumber('upload streams', input.uploadStreams ?? env.OAPI_MEDIA_UPLOAD_STREAMS ?? DEFAULT_UPLOAD_STREAMS),
     inlineMaxBytes: parseInlineMax(input.inlineMaxBytes ?? env.OAPI_MEDIA_INLINE_MAX_BYTES ?? DEFAULT_INLINE_MAX_BYTES),
+    dialects: Object.freeze(parseDialects(input.dialects ?? env.OAPI_MEDIA_DIALECTS ?? DEFAULT_DIALECTS)),
     now: input.now ?? Date.now,
   });
 }

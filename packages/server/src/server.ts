@@ -3,10 +3,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
-import { ConfigError, type Config } from './config.ts';
+import type { Config } from './config.ts';
+import { mountedDialects } from './dialects/index.ts';
 import type { AppCredentials } from './service/admin.ts';
 import { lockDataFolder } from './service/data-lock.ts';
-import { openServices, type Services } from './services.ts';
+import { openServices, type Services } from './composition-root.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -24,11 +25,7 @@ const SHUTDOWN_GRACE_MS = 2_000;
 const ORPHAN_GRACE_MS = 15 * 60 * 1000;
 
 export async function startServer(config: Config, options: { logger?: Logger } = {}): Promise<RunningServer> {
-  // gettoken re-derives a still-valid token from the shared row with this node's key: nodes with
-  // keys of their own would hand out tokens that work nowhere. Refuse rather than half-work.
-  if (config.databaseUrl !== undefined && config.secretKey === undefined) {
-    throw new ConfigError('DATABASE_URL is set but OAPI_MEDIA_SECRET_KEY is not: every node sharing a database needs the same key (e.g. openssl rand -base64 32)');
-  }
+  mountedDialects(config.dialects); // an unknown wire is refused before anything is opened or locked
   // Shared engines (PostgreSQL/S3) are made for many nodes; the embedded default is one per folder.
   const shared = config.storageUrl !== undefined || config.databaseUrl !== undefined;
   const unlock = await lockDataFolder(config.dataDir);

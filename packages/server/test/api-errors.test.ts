@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ERRORS } from '@oapi-media/core';
+import { DINGTALK_ERRORS } from '@oapi-media/core';
 import { sample, sampleOfSize, spoofs } from './fixtures/samples.ts';
 import { injectApp, type InjectApp } from './helpers/inject-app.ts';
 import { multipart, type Part } from './helpers/multipart.ts';
@@ -94,8 +94,8 @@ describe('api.md error table, upload', () => {
     const res = await upload(`?access_token=${token}&type=image`, [png()]);
     assert.equal(res.json().errcode, 0, res.body);
     assert.match(res.json().media_id, /^@[A-Za-z0-9_-]{22,}$/);
-    const removed = await t.services.media.remove(res.json().media_id);
-    assert.ok(removed);
+    const removed = await t.services.admin.deleteMedia(res.json().media_id);
+    assert.equal(removed.mediaId, res.json().media_id);
   });
 });
 
@@ -125,7 +125,7 @@ describe('api.md error table, tokens', () => {
   test('POST /gettoken -> HTTP 405, 43001', async () => {
     const res = await t.app.inject({ method: 'POST', url: '/gettoken' });
     assert.equal(res.statusCode, 405);
-    assert.deepEqual([res.json().errcode, res.json().errmsg], [43001, ERRORS.getRequired.zh]);
+    assert.deepEqual([res.json().errcode, res.json().errmsg], [43001, DINGTALK_ERRORS.getRequired.zh]);
   });
 });
 
@@ -148,7 +148,7 @@ describe('api.md error table, download', () => {
     const res = await t.app.inject({ url: `/media/downloadFile?access_token=${otherToken}&media_id=${uploaded.media_id}` });
     assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
     assert.equal(res.json().errcode, 40007);
-    await t.services.media.remove(uploaded.media_id);
+    await t.services.admin.deleteMedia(uploaded.media_id);
   });
   test('download without access_token -> 41001', async () => {
     assert.equal((await t.app.inject({ url: '/media/downloadFile?media_id=@x' })).json().errcode, 41001);

@@ -58,7 +58,8 @@ if (unreachable !== null && process.env.CI === 'true') {
     });
 
     test('migrate on an empty schema applies every migration; run again it applies none', async () => {
-      const env = { DATABASE_URL: `${databaseUrl}?schema=cli_migrate` };
+      // The shared key goes wherever DATABASE_URL goes: config.ts's one rule for the server and every command.
+      const env = { DATABASE_URL: `${databaseUrl}?schema=cli_migrate`, OAPI_MEDIA_SECRET_KEY: 'cli-migrate-test-key' };
       const first = await cli(['migrate', '--data', dir, '--json'], env);
       assert.equal(first.code, 0, first.stderr);
       const applied = JSON.parse(first.stdout) as { engine: string; applied: number[] };

@@ -1,7 +1,7 @@
 // The operator CLI, run as real processes beside a running server on the same data folder.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -97,3 +97,31 @@ test('serve refuses a bad port with a clear message', async () => {
   assert.match(bad.stderr, /invalid port: 99999/);
 });
 
+
+test('the CLI obeys the server\'s config rules: DATABASE_URL without the shared key is refused, and nothing is written', async () => {
+  const fresh = await mkdtemp(join(tmpdir(), 'oapi-media-cli-rules-'));
+  try {
+    // Nothing listens there: the rule must refuse before any connection is tried.
+    const env = { DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none', OAPI_MEDIA_SECRET_KEY: '' };
+    for (const args of [['suite', 'create', '--name', 'isv'], ['org', 'create', 'acme'], ['serve', '--port', '0']]) {
+      const refused = await cli([...args, '--data', fresh], env);
+      assert.equal(refused.code, 1, `${args.join(' ')}: ${refused.stderr}`);
+      assert.match(refused.stderr, /^oapi-media: DATABASE_URL is set but OAPI_MEDIA_SECRET_KEY is not/, args.join(' '));
+    }
+    assert.deepEqual(await readdir(fresh), [], 'no secret.key (a key of its own would seal secrets no node can open), no folders');
+  } finally {
+    await rm(fresh, { recursive: true, force: true });
+  }
+});
+
+test('a database-only command creates no blob or staging folder', async () => {
+  const fresh = await mkdtemp(join(tmpdir(), 'oapi-media-cli-layout-'));
+  try {
+    const created = await cli(['org', 'create', 'acme', '--data', fresh]);
+    assert.equal(created.code, 0, created.stderr);
+    const entries = (await readdir(fresh)).filter((name) => !/^meta\.sqlite(-wal|-shm)?$/.test(name)).sort();
+    assert.deepEqual(entries, ['secret.key']);
+  } finally {
+    await rm(fresh, { recursive: true, force: true });
+  }
+});

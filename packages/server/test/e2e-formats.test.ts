@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { FORMAT_CONTENT_TYPES, MEDIA_TYPE_RULES, MEDIA_TYPES, type MediaFormat, type MediaType } from '@oapi-media/core';
+import { FORMAT_CONTENT_TYPES, DINGTALK_MEDIA_LIMITS, MEDIA_TYPES, type MediaFormat, type MediaType } from '@oapi-media/core';
 import { sample, spoofs } from './fixtures/samples.ts';
 import { assertNothingStored, mediaIds, storedState, stagingFiles } from './helpers/data-folder.ts';
 import { downloadBytes, jsonAnswerOf, sha256, tokenOf, upload, uploadParts, type UploadAnswer } from './helpers/e2e-http.ts';
@@ -41,7 +41,7 @@ async function assertRoundTrip(answer: UploadAnswer, type: MediaType, format: Me
 
 describe('every format of api.md round-trips (download sha256 == upload sha256)', () => {
   for (const type of MEDIA_TYPES) {
-    for (const format of MEDIA_TYPE_RULES[type].formats) {
+    for (const format of DINGTALK_MEDIA_LIMITS[type].formats) {
       test(`a ${format} named report.${format} uploaded as ${type} -> errcode 0, downloads byte-equal as ${FORMAT_CONTENT_TYPES[format]}`, async () => {
         const data = sample(format);
         await assertRoundTrip(await upload(server.baseUrl, token, type, data, `report.${format}`), type, format, data);

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MEDIA_TYPE_RULES, MEDIA_TYPES, type MediaFormat, type MediaType } from '@oapi-media/core';
+import { DINGTALK_MEDIA_LIMITS, MEDIA_TYPES, type MediaFormat, type MediaType } from '@oapi-media/core';
 import { sampleOfSize } from './fixtures/samples.ts';
 import { assertNothingStored, storedState } from './helpers/data-folder.ts';
 import { downloadBytes, multipartBody, sha256, tokenOf, uploadParts, type FormPart, type UploadAnswer } from './helpers/e2e-http.ts';
@@ -55,7 +55,7 @@ async function assertStoredExactly(answer: UploadAnswer, type: MediaType, data: 
 const bytes = (n: number): string => n.toLocaleString('en-US');
 
 for (const type of MEDIA_TYPES) {
-  const limit = MEDIA_TYPE_RULES[type].maxBytes;
+  const limit = DINGTALK_MEDIA_LIMITS[type].maxBytes;
   const format = FORMAT_OF[type];
   describe(`${type}: limit ${bytes(limit)} bytes, exact to the byte`, () => {
     let atLimit: Buffer;
@@ -109,7 +109,7 @@ describe('a declared Content-Length is judged before the body is read', () => {
   }
 
   for (const type of ['voice', 'image'] as const) {
-    const limit = MEDIA_TYPE_RULES[type].maxBytes;
+    const limit = DINGTALK_MEDIA_LIMITS[type].maxBytes;
     test(`Content-Length ${bytes(limit + FORM_OVERHEAD + 1)} with type=${type} in the query -> 40006 before any body byte is sent`, async () => {
       const before = await storedState(server);
       const response = await answerToHeadOnly({ access_token: token, type }, limit + FORM_OVERHEAD + 1);
@@ -127,7 +127,7 @@ describe('a declared Content-Length is judged before the body is read', () => {
   });
 
   test('Content-Length of exactly limit + 64 KiB (a 2 MiB mp3 as voice plus a padding part) is read and stored', async () => {
-    const limit = MEDIA_TYPE_RULES.voice.maxBytes;
+    const limit = DINGTALK_MEDIA_LIMITS.voice.maxBytes;
     const mp3 = sampleOfSize('mp3', limit);
     const framing = (padding: number) => multipartBody([mediaPart('mp3', mp3), { name: 'padding', data: Buffer.alloc(padding), filename: 'pad.bin' }]).body.length;
     const padding = limit + FORM_OVERHEAD - framing(0);

@@ -6,7 +6,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { MEDIA_TYPE_RULES } from '@oapi-media/core';
+import { DINGTALK_MEDIA_LIMITS } from '@oapi-media/core';
 import type { MediaFormat } from '@oapi-media/core';
 import { detectFormat } from '../src/formats/detect.ts';
 import { formatAllowed } from '../src/formats/allowed.ts';
@@ -15,7 +15,7 @@ import {
   xlsWithEmbeddedDoc, writeCompoundFile,
 } from './fixtures/samples.ts';
 
-const ALL_FORMATS: readonly MediaFormat[] = Object.values(MEDIA_TYPE_RULES).flatMap((rule) => rule.formats);
+const ALL_FORMATS: readonly MediaFormat[] = Object.values(DINGTALK_MEDIA_LIMITS).flatMap((rule) => rule.formats);
 
 let dir = '';
 let counter = 0;
@@ -342,55 +342,55 @@ describe('detectFormat: OLE compound files', () => {
 
 describe('formatAllowed', () => {
   test('a PNG named .png passes as image; the extension is case-insensitive; jpeg means jpg', () => {
-    assert.equal(formatAllowed('image', 'photo.png', 'png'), true);
-    assert.equal(formatAllowed('image', 'PHOTO.PNG', 'png'), true);
-    assert.equal(formatAllowed('image', 'photo.jpeg', 'jpg'), true);
-    assert.equal(formatAllowed('image', 'photo.JPG', 'jpg'), true);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.image, 'photo.png', 'png'), true);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.image, 'PHOTO.PNG', 'png'), true);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.image, 'photo.jpeg', 'jpg'), true);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.image, 'photo.JPG', 'jpg'), true);
   });
 
   test('HTML named .png fails (its bytes are no format)', async () => {
-    assert.equal(formatAllowed('image', 'x.png', await detect(spoofs.html)), false);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.image, 'x.png', await detect(spoofs.html)), false);
   });
 
   test('a real PNG uploaded as voice fails', async () => {
-    assert.equal(formatAllowed('voice', 'x.png', await detect(sample('png'))), false);
-    assert.equal(formatAllowed('voice', 'x.mp3', 'png'), false);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.voice, 'x.png', await detect(sample('png'))), false);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.voice, 'x.mp3', 'png'), false);
   });
 
   test('an exe named .pdf fails', async () => {
-    assert.equal(formatAllowed('file', 'invoice.pdf', await detect(spoofs.exe)), false);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.file, 'invoice.pdf', await detect(spoofs.exe)), false);
   });
 
   test('bytes and extension must agree', () => {
-    assert.equal(formatAllowed('image', 'x.jpg', 'png'), false);
-    assert.equal(formatAllowed('file', 'x.xls', 'doc'), false);
-    assert.equal(formatAllowed('voice', 'x.wav', 'mp3'), false);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.image, 'x.jpg', 'png'), false);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.file, 'x.xls', 'doc'), false);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.voice, 'x.wav', 'mp3'), false);
   });
 
   test('a name without an extension is judged by the bytes alone', () => {
-    assert.equal(formatAllowed('image', 'photo', 'png'), true);
-    assert.equal(formatAllowed('file', '.hidden', 'pdf'), true);
-    assert.equal(formatAllowed('image', 'photo', 'pdf'), false);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.image, 'photo', 'png'), true);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.file, '.hidden', 'pdf'), true);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.image, 'photo', 'pdf'), false);
   });
 
   test('an unknown extension fails', () => {
-    assert.equal(formatAllowed('image', 'photo.txt', 'png'), false);
-    assert.equal(formatAllowed('image', 'photo.constructor', 'png'), false);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.image, 'photo.txt', 'png'), false);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.image, 'photo.constructor', 'png'), false);
   });
 
   test('an OOXML file named .zip passes as file; a plain zip named .docx does not; a docx named .doc does not', () => {
-    for (const format of ['docx', 'xlsx', 'pptx'] as const) assert.equal(formatAllowed('file', 'archive.zip', format), true);
-    assert.equal(formatAllowed('file', 'report.docx', 'zip'), false);
-    assert.equal(formatAllowed('file', 'report.doc', 'docx'), false);
-    assert.equal(formatAllowed('file', 'report.docx', 'docx'), true);
-    assert.equal(formatAllowed('image', 'archive.zip', 'docx'), false);
+    for (const format of ['docx', 'xlsx', 'pptx'] as const) assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.file, 'archive.zip', format), true);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.file, 'report.docx', 'zip'), false);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.file, 'report.doc', 'docx'), false);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.file, 'report.docx', 'docx'), true);
+    assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS.image, 'archive.zip', 'docx'), false);
   });
 
   test('every format passes under its own type and its own extension, and under no other type', () => {
-    for (const [type, rule] of Object.entries(MEDIA_TYPE_RULES)) {
+    for (const [type, rule] of Object.entries(DINGTALK_MEDIA_LIMITS)) {
       for (const format of ALL_FORMATS) {
         const expected = rule.formats.includes(format);
-        assert.equal(formatAllowed(type as keyof typeof MEDIA_TYPE_RULES, `x.${format}`, format), expected, `${type} ${format}`);
+        assert.equal(formatAllowed(DINGTALK_MEDIA_LIMITS[type as keyof typeof DINGTALK_MEDIA_LIMITS], `x.${format}`, format), expected, `${type} ${format}`);
       }
     }
   });

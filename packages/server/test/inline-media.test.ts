@@ -15,14 +15,14 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { MEDIA_TYPE_RULES, type MediaFormat } from '@oapi-media/core';
+import { DINGTALK_MEDIA_LIMITS, type MediaFormat } from '@oapi-media/core';
 import { ConfigError, DEFAULT_INLINE_MAX_BYTES, LARGEST_INLINE_MAX_BYTES, loadConfig } from '../src/config.ts';
 import { detectFormat } from '../src/formats/detect.ts';
 import { isInlineBlobKey } from '../src/service/ids.ts';
 import { HEAD_BYTES, StagingArea, StagingLimitError, type StagedFile } from '../src/service/staging.ts';
 import { ConflictError, QuotaExceededError, type MediaRow, type Org } from '../src/stores/metadata/interface.ts';
 import { SqliteMetadataStore } from '../src/stores/metadata/sqlite.ts';
-import { SQLITE_FILE } from '../src/stores/open.ts';
+import { dataFolder } from '../src/data-folder.ts';
 import {
   docxWithLeadingMedia, minimumSampleSize, ooxmlParts, sample, sampleOfSize, spoofs, writeCompoundFile, writeZip,
   xlsWithEmbeddedDoc,
@@ -33,7 +33,7 @@ import { downloadBytes, downloadUrl, getToken, sha256, tokenOf, upload } from '.
 import { rawHead } from './helpers/raw-http.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 
-const ALL_FORMATS: readonly MediaFormat[] = Object.values(MEDIA_TYPE_RULES).flatMap((rule) => rule.formats);
+const ALL_FORMATS: readonly MediaFormat[] = Object.values(DINGTALK_MEDIA_LIMITS).flatMap((rule) => rule.formats);
 /** These tests count files under DATA/blobs and rows of DATA/meta.sqlite: the embedded engines only. */
 const EMBEDDED = { databaseUrl: undefined, storageUrl: undefined } as const;
 
@@ -308,7 +308,7 @@ describe('over HTTP on the embedded default (SQLite + disk)', () => {
   let fileServer: TestServer; // inlineMaxBytes 0
   let inlineToken: string;
   let fileToken: string;
-  const dbOf = (server: TestServer): string => join(server.dataDir, SQLITE_FILE);
+  const dbOf = (server: TestServer): string => dataFolder(server.dataDir).metaDatabase;
 
   before(async () => {
     inlineServer = await startTestServer({ config: { ...EMBEDDED } });
@@ -468,9 +468,9 @@ describe('over HTTP on the embedded default (SQLite + disk)', () => {
       const smallId = await uploadOk(server, token, 'image', small, 'small.png');
       const largeId = await uploadOk(server, token, 'image', large, 'large.png');
       assert.equal((await blobFiles(server.dataDir)).length, 1);
-      assert.deepEqual(rowCounts(join(server.dataDir, SQLITE_FILE)), { media: 2, mediaBytes: 1 });
-      assert.ok(storedRow(join(server.dataDir, SQLITE_FILE), smallId)!.bytes?.equals(small));
-      const largeRow = storedRow(join(server.dataDir, SQLITE_FILE), largeId)!;
+      assert.deepEqual(rowCounts(dataFolder(server.dataDir).metaDatabase), { media: 2, mediaBytes: 1 });
+      assert.ok(storedRow(dataFolder(server.dataDir).metaDatabase, smallId)!.bytes?.equals(small));
+      const largeRow = storedRow(dataFolder(server.dataDir).metaDatabase, largeId)!;
       assert.equal(largeRow.bytes, null);
       const [blobFile] = await blobFiles(server.dataDir);
       assert.equal(basename(blobFile!), largeRow.blobKey);
@@ -530,8 +530,8 @@ describe('over HTTP on the embedded default (SQLite + disk)', () => {
 
     test('MediaService.remove', async () => {
       await deleteAndCheck(async (mediaId) => {
-        const removed = await inlineServer.server.services.media.remove(mediaId);
-        assert.equal(removed?.mediaId, mediaId);
+        const removed = await inlineServer.server.services.admin.deleteMedia(mediaId);
+        assert.equal(removed.mediaId, mediaId);
         assert.ok(isInlineBlobKey(removed.blobKey));
       });
     });
@@ -549,7 +549,7 @@ describe('over HTTP on the embedded default (SQLite + disk)', () => {
       const mediaId = await uploadOk(fileServer, fileToken, 'image', png, 'blob.png');
       const key = storedRow(dbOf(fileServer), mediaId)!.blobKey;
       assert.ok((await blobFiles(fileServer.dataDir)).some((f) => basename(f) === key));
-      await fileServer.server.services.media.remove(mediaId);
+      await fileServer.server.services.admin.deleteMedia(mediaId);
       assert.ok(!(await blobFiles(fileServer.dataDir)).some((f) => basename(f) === key), 'blob file gone');
     });
   });

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
-import { openServices, type Services } from '../src/services.ts';
+import { openServices, type Services } from '../src/composition-root.ts';
 import { sampleOfSize } from './fixtures/samples.ts';
 import { serve, type ServeProcess } from './helpers/cli.ts';
 import { downloadBytes, getToken, sha256, upload } from './helpers/e2e-http.ts';

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
-import { openServices, type Services } from '../src/services.ts';
+import { openServices, type Services } from '../src/composition-root.ts';
 import type { FastifyInstance } from 'fastify';
 
 const lines: Record<string, unknown>[] = [];

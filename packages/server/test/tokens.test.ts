@@ -72,7 +72,7 @@ test('neither appsecrets nor tokens are stored in clear: the database file does 
 test('a restarted server derives the same token again (the key lives outside the database)', async () => {
   const first = (await gettoken()).access_token;
   // A second node on the same data folder and engines (a pool once ended cannot be reopened).
-  const { openServices } = await import('../src/services.ts');
+  const { openServices } = await import('../src/composition-root.ts');
   const { loadConfig } = await import('../src/config.ts');
   const again = await openServices(loadConfig({ ...t.config, now: () => t.clock.now }, {}));
   try {

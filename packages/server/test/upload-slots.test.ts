@@ -14,7 +14,8 @@ import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { ApiError } from '@oapi-media/core';
 import { ConfigError, DEFAULT_UPLOAD_STREAMS, loadConfig, type ConfigInput } from '../src/config.ts';
-import { readUploadForm } from '../src/dialects/dingtalk/upload-form.ts';
+import { readUploadForm, type UploadFormRules } from '../src/http/multipart-upload.ts';
+import { StagedUpload } from '../src/service/dialect-services.ts';
 import { StagingArea } from '../src/service/staging.ts';
 import { UploadSlots, type ReleaseSlot } from '../src/service/upload-slots.ts';
 import { sampleOfSize } from './fixtures/samples.ts';
@@ -236,6 +237,11 @@ describe('OAPI_MEDIA_UPLOAD_STREAMS', () => {
   });
 });
 
+/** DingTalk's rules for the form: the file part `media`, staged into `staging`. */
+function formRules(staging: StagingArea): UploadFormRules {
+  return { fileFields: ['media'], receive: async (source, capBytes) => new StagedUpload(staging, await staging.stage(source, capBytes)) };
+}
+
 describe('readUploadForm on a request destroyed before its body was read', () => {
   /**
    * A stand-in for an IncomingMessage whose whole body had arrived (`complete`) and sits unread in
@@ -272,7 +278,7 @@ describe('readUploadForm on a request destroyed before its body was read', () =>
       const request = arrivedRequest();
       request.destroy();
       await settle();
-      assert.equal(await outcomeOf(readUploadForm(request, new StagingArea(dir, false, 0), MiB)), 'missingMedia');
+      assert.equal(await outcomeOf(readUploadForm(request, formRules(new StagingArea(dir, false, 0)), MiB)), 'missingMedia');
       assert.deepEqual(await readdir(dir), []);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -283,7 +289,7 @@ describe('readUploadForm on a request destroyed before its body was read', () =>
     const dir = await mkdtemp(join(tmpdir(), 'oapi-media-slots-'));
     try {
       const request = arrivedRequest();
-      const form = readUploadForm(request, new StagingArea(dir, false, 0), MiB);
+      const form = readUploadForm(request, formRules(new StagingArea(dir, false, 0)), MiB);
       request.destroy(); // the pipe starts flowing on the next tick: no byte was read
       assert.equal(await outcomeOf(form), 'missingMedia');
       assert.deepEqual(await readdir(dir), []);

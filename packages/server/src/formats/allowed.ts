@@ -1,16 +1,16 @@
-import { EXTENSION_FORMATS, MEDIA_TYPE_RULES, extensionOf } from '@oapi-media/core';
-import type { MediaFormat, MediaType } from '@oapi-media/core';
+import { EXTENSION_FORMATS, extensionOf } from '@oapi-media/core';
+import type { MediaFormat, MediaTypeRule } from '@oapi-media/core';
 
 const OOXML_FORMATS: ReadonlySet<MediaFormat> = new Set(['docx', 'xlsx', 'pptx']);
 
 /**
- * api.md: the bytes must be one of the type's formats, and the file name's extension must agree
+ * api.md: the bytes must be one of the type's formats (the wire's rule for that type), and the file name's extension must agree
  * with them. A name without an extension is judged by the bytes alone; an unknown extension is
  * refused. An OOXML document named .zip passes (it is a valid zip archive); the reverse does not.
  */
-export function formatAllowed(type: MediaType, fileName: string, detected: MediaFormat | null): boolean {
+export function formatAllowed(rule: MediaTypeRule, fileName: string, detected: MediaFormat | null): boolean {
   if (detected === null) return false;
-  const formats = MEDIA_TYPE_RULES[type].formats;
+  const { formats } = rule;
   if (!formats.includes(detected)) return false;
   const extension = extensionOf(fileName);
   if (extension === '') return true;

@@ -1,8 +1,9 @@
-// Operator actions (CLI and first start): organizations and apps. Secrets are shown once, here,
-// and stored only as hashes.
+// Operator actions (CLI, first start, later the admin console): organizations, apps, what they
+// store. Secrets are shown once, here, and stored only as hashes.
 
-import { ConflictError, type MetadataStore, type Org } from '../stores/metadata/interface.ts';
-import { newAppKey, newAppSecret, newCorpId, newId, sha256Hex } from './ids.ts';
+import type { BlobStore } from '../stores/blobs/interface.ts';
+import { ConflictError, type MediaRow, type MetadataStore, type Org, type OrgUsage } from '../stores/metadata/interface.ts';
+import { isInlineBlobKey, newAppKey, newAppSecret, newCorpId, newId, sha256Hex } from './ids.ts';
 
 export interface AppCredentials {
   org: string;
@@ -14,6 +15,30 @@ export interface AppCredentials {
 export class AdminError extends Error {
   override name = 'AdminError';
 }
+
+/** An organization as operators see it: its names, what it stores and its limits. */
+export interface OrgSummary extends OrgUsage {
+  org: string;
+  corpid: string;
+  /** null: unlimited. */
+  quotaBytes: number | null;
+  /** null: the server default (OAPI_MEDIA_RATE_LIMIT). */
+  rateLimitPerSecond: number | null;
+}
+
+/** A stored media as operators see it. */
+export interface MediaSummary {
+  media_id: string;
+  type: string;
+  format: string;
+  size: number;
+  sha256: string;
+  file_name: string;
+  created_at: number;
+}
+
+/** Rows asked of the store per page when listing media. */
+const MEDIA_PAGE_ROWS = 500;
 
 export interface OrgLimits {
   quotaBytes?: number | null;
@@ -33,10 +58,52 @@ const NAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u;
 export class AdminService {
   readonly #metadata: MetadataStore;
   readonly #now: () => number;
+  /** Undefined for commands that never touch bytes (the blob store is then not opened). */
+  readonly #blobs: BlobStore | undefined;
 
-  constructor(metadata: MetadataStore, now: () => number) {
+  constructor(metadata: MetadataStore, now: () => number, blobs?: BlobStore) {
     this.#metadata = metadata;
     this.#now = now;
+    this.#blobs = blobs;
+  }
+
+  async orgSummary(name: string): Promise<OrgSummary> {
+    return this.#summaryOf(await this.requireOrg(name));
+  }
+
+  /** Every organization, oldest first. */
+  async listOrgSummaries(): Promise<OrgSummary[]> {
+    return Promise.all((await this.#metadata.listOrgs()).map((org) => this.#summaryOf(org)));
+  }
+
+  async #summaryOf(org: Org): Promise<OrgSummary> {
+    const usage = await this.#metadata.usage(org.id);
+    return { org: org.name, corpid: org.corpId, ...usage, quotaBytes: org.quotaBytes, rateLimitPerSecond: org.rateLimitPerSecond };
+  }
+
+  /** Up to `limit` media of an organization, in the store's listing order (newest first). */
+  async listMedia(orgName: string, limit: number): Promise<MediaSummary[]> {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new AdminError(`invalid limit ${limit}: a whole number >= 1`);
+    const org = await this.requireOrg(orgName);
+    const items: MediaRow[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.#metadata.listMedia(org.id, { limit: Math.min(MEDIA_PAGE_ROWS, limit - items.length), after });
+      items.push(...page.items);
+      after = page.next ?? undefined;
+    } while (after !== undefined && items.length < limit);
+    return items.map((m) => ({
+      media_id: m.mediaId, type: m.type, format: m.format, size: m.size, sha256: m.sha256, file_name: m.fileName, created_at: m.createdAt,
+    }));
+  }
+
+  /** Deletes a media: the row first (it disappears at once), then its bytes; AdminError when there is none. */
+  async deleteMedia(mediaId: string): Promise<MediaRow> {
+    if (!this.#blobs) throw new Error('admin: deleting media needs the blob store (openOperatorServices withBlobs)');
+    const row = await this.#metadata.deleteMedia(mediaId); // bytes kept with the row go with it
+    if (!row) throw new AdminError(`no media ${mediaId}`);
+    if (!isInlineBlobKey(row.blobKey)) await this.#blobs.delete(row.blobKey);
+    return row;
   }
 
   async createOrg(name: string): Promise<Org> {

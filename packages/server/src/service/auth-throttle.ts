@@ -5,8 +5,8 @@
 import { ApiError, type ErrorKind } from '@oapi-media/core';
 import type { RateLimiter } from './rate-limit.ts';
 
-/** What a guessing client gets: a wrong appkey/appsecret pair, or a token that was never issued. */
-const GUESS_FAILURES: ReadonlySet<ErrorKind> = new Set(['invalidAppCredentials', 'invalidCorpCredentials', 'invalidAccessToken']);
+/** What a guessing client gets: a wrong appkey/appsecret pair, a token that was never issued, a wrong suite key or signature. */
+const GUESS_FAILURES: ReadonlySet<ErrorKind> = new Set(['wrongCredentials', 'invalidToken', 'unknownSuite', 'wrongSignature']);
 
 export class AuthThrottle {
   readonly #limiter: RateLimiter;

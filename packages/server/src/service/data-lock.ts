@@ -2,7 +2,7 @@
 // at its start. The lock is a pid file; a lock left by a dead process (kill -9) is taken over.
 
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dataFolder } from '../data-folder.ts';
 
 export class DataFolderInUseError extends Error {
   override name = 'DataFolderInUseError';
@@ -20,7 +20,7 @@ function alive(pid: number): boolean {
 /** Takes the data folder's lock; resolves to a release function. */
 export async function lockDataFolder(dataDir: string): Promise<() => Promise<void>> {
   await mkdir(dataDir, { recursive: true }); // a first start creates the data folder
-  const path = join(dataDir, 'server.pid');
+  const path = dataFolder(dataDir).lock;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(path, 'wx');

@@ -4,8 +4,8 @@
 // sweep removes orphans. A small upload the metadata store can keep with its row (inlineMaxBytes)
 // is committed in one step, row and bytes together.
 
-import { Readable } from 'node:stream';
-import { ApiError, EXTENSION_FORMATS, MEDIA_TYPE_RULES, extensionOf, type MediaType } from '@oapi-media/core';
+import type { Readable } from 'node:stream';
+import { ApiError, EXTENSION_FORMATS, extensionOf, type MediaType, type MediaTypeRule } from '@oapi-media/core';
 import { detectFormat } from '../formats/detect.ts';
 import { formatAllowed } from '../formats/allowed.ts';
 import { BlobNotFoundError, type BlobStore, type ByteRange } from '../stores/blobs/interface.ts';
@@ -18,21 +18,21 @@ import type { Caller } from './tokens.ts';
 export interface UploadRequest {
   caller: Caller;
   type: MediaType;
+  /** The wire's rule for `type`: each wire has its own limits and formats. */
+  rule: MediaTypeRule;
   fileName: string | undefined;
   staged: StagedFile;
 }
 
-export interface OpenedMedia {
-  row: MediaRow;
-  /** Present unless the caller only asked for the headers (HEAD, 304). */
-  body: Readable | undefined;
-}
+/** Told of every media once it is stored (durable, visible): the seam media processing will use. */
+export type CommittedListener = (row: MediaRow) => void | Promise<void>;
 
 export class MediaService {
   readonly #metadata: MetadataStore;
   readonly #blobs: BlobStore;
   readonly #staging: StagingArea;
   readonly #now: () => number;
+  readonly #committedListeners: CommittedListener[] = [];
 
   constructor(metadata: MetadataStore, blobs: BlobStore, staging: StagingArea, now: () => number) {
     this.#metadata = metadata;
@@ -46,23 +46,36 @@ export class MediaService {
   }
 
   /**
+   * Calls `listener` after each upload is stored, once its answer is decided: a listener never
+   * delays nor fails the upload. A listener that throws or rejects is reported to `onError`.
+   */
+  onCommitted(listener: CommittedListener, onError: (error: unknown, row: MediaRow) => void = () => {}): void {
+    this.#committedListeners.push(async (row) => {
+      try {
+        await listener(row);
+      } catch (error) {
+        onError(error, row);
+      }
+    });
+  }
+
+  /**
    * Checks a staged upload and, when it is acceptable, stores it. The staged file is consumed in
    * every case: stored, or removed with nothing left behind.
    */
   async commit(request: UploadRequest): Promise<MediaRow> {
-    const { caller, type, staged } = request;
+    const { caller, type, rule, staged } = request;
     let blobKey: string | undefined;
     try {
-      const rule = MEDIA_TYPE_RULES[type];
       if (staged.size === 0) throw new ApiError('emptyMedia');
-      if (staged.size > rule.maxBytes) throw new ApiError('invalidFileSize', `${staged.size} > ${rule.maxBytes}`);
+      if (staged.size > rule.maxBytes) throw new ApiError('mediaTooLarge', `${staged.size} > ${rule.maxBytes}`);
       const format = await detectFormat(staged.kind === 'file' ? staged.path : staged.bytes, { size: staged.size, head: staged.head });
       const rawName = request.fileName ?? '';
-      if (!formatAllowed(type, rawName, format) || format === null) {
-        throw new ApiError('invalidFileType', `bytes=${format ?? 'unknown'} ext=${extensionOf(rawName) || 'none'} type=${type}`);
+      if (!formatAllowed(rule, rawName, format) || format === null) {
+        throw new ApiError('formatNotAllowed', `bytes=${format ?? 'unknown'} ext=${extensionOf(rawName) || 'none'} type=${type}`);
       }
       const org = await this.#metadata.getOrgById(caller.orgId);
-      if (!org) throw new ApiError('invalidAccessToken', 'token of a deleted org');
+      if (!org) throw new ApiError('invalidToken', 'token of a deleted org');
       const inline = staged.kind === 'memory' && staged.size <= this.#metadata.inlineMaxBytes;
       if (!inline) {
         // An early refusal spares writing a blob that could not be kept; insertMedia checks the
@@ -86,6 +99,7 @@ export class MediaService {
         createdAt: this.#now(),
       };
       await this.#metadata.insertMedia(row, org.quotaBytes, inline ? staged.bytes : undefined);
+      for (const listener of this.#committedListeners) setImmediate(() => void listener(row));
       return row;
     } catch (error) {
       await this.#staging.discard(staged);
@@ -98,25 +112,19 @@ export class MediaService {
   /** The media row an app of `caller`'s org may read; 41006 / 40007 otherwise (api.md). */
   async find(caller: Caller, mediaId: string | undefined): Promise<MediaRow> {
     if (mediaId === undefined || mediaId === '') throw new ApiError('missingMediaId');
-    if (!MEDIA_ID_PATTERN.test(mediaId)) throw new ApiError('invalidMediaId', 'malformed');
+    if (!MEDIA_ID_PATTERN.test(mediaId)) throw new ApiError('unknownMedia', 'malformed');
     const row = await this.#metadata.getMedia(mediaId);
     // Another org's media answers exactly like an unknown one: ids are not probeable across orgs.
-    if (!row || row.orgId !== caller.orgId) throw new ApiError('invalidMediaId', row ? 'foreign org' : 'unknown');
+    if (!row || row.orgId !== caller.orgId) throw new ApiError('unknownMedia', row ? 'foreign org' : 'unknown');
     return row;
   }
 
-  async read(row: MediaRow, range?: ByteRange): Promise<Readable> {
+  /** The bytes of a media (or one range): a stream from the blob store, or those kept with the row. */
+  async read(row: MediaRow, range?: ByteRange): Promise<Readable | Buffer> {
     if (!isInlineBlobKey(row.blobKey)) return this.#blobs.get(row.blobKey, range);
     const bytes = await this.#metadata.getInlineBytes(row.mediaId);
     if (!bytes) throw new BlobNotFoundError(`media ${row.mediaId}: bytes kept with the row are missing`);
-    return Readable.from([range ? bytes.subarray(range.start, range.end + 1) : bytes], { objectMode: false });
-  }
-
-  /** Operator delete: the row first (the media disappears at once), then the bytes. */
-  async remove(mediaId: string): Promise<MediaRow | null> {
-    const row = await this.#metadata.deleteMedia(mediaId); // bytes kept with the row go with it
-    if (row && !isInlineBlobKey(row.blobKey)) await this.#blobs.delete(row.blobKey);
-    return row;
+    return range ? bytes.subarray(range.start, range.end + 1) : bytes;
   }
 
   /**

@@ -3,19 +3,17 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 
-const KEY_FILE = 'secret.key';
-
-export async function loadSecretKey(configured: string | undefined, dataDir: string): Promise<Buffer> {
+/** The configured key, else the one in `path` (the data folder's secret.key), made on first use. */
+export async function loadSecretKey(configured: string | undefined, path: string): Promise<Buffer> {
   if (configured !== undefined) return Buffer.from(configured, 'utf8');
-  const path = join(dataDir, KEY_FILE);
   try {
     return Buffer.from((await readFile(path, 'utf8')).trim(), 'base64url');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dirname(path), { recursive: true });
   const key = randomBytes(32);
   try {
     await writeFile(path, `${key.toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });

@@ -153,27 +153,27 @@ export class SuiteService {
   async issueCorpToken(request: CorpTokenRequest): Promise<TokenGrant> {
     const { accessKey, timestamp, suiteTicket, signature, authCorpId } = request;
     if (!accessKey || !timestamp || !suiteTicket || !signature || !authCorpId) throw new ApiError('missingParameter');
-    if (!TIMESTAMP_PATTERN.test(timestamp)) throw new ApiError('invalidSignatureTimestamp', timestamp);
+    if (!TIMESTAMP_PATTERN.test(timestamp)) throw new ApiError('malformedSignatureTimestamp', timestamp);
     const skewMs = Math.abs(this.#now() - Number(timestamp));
     if (skewMs > SIGNATURE_CLOCK_SKEW_MS) throw new ApiError('staleSignatureTimestamp', `${skewMs} ms away`);
 
     const suite = await this.#metadata.getSuiteByKey(accessKey);
-    if (!suite) throw new ApiError('invalidSuiteKey', accessKey);
+    if (!suite) throw new ApiError('unknownSuite', accessKey);
     const secret = this.#secrets.open(suite.secretCiphertext, suite.id);
     if (!signaturesMatch(suiteSignature(secret, timestamp, suiteTicket), receivedSignature(signature))) {
-      throw new ApiError('invalidSignature');
+      throw new ApiError('wrongSignature');
     }
-    if (!(await this.#isValidTicket(suite.id, suiteTicket))) throw new ApiError('invalidSuiteTicket');
+    if (!(await this.#isValidTicket(suite.id, suiteTicket))) throw new ApiError('wrongSuiteTicket');
 
     const org = await this.#metadata.getOrgByCorpId(authCorpId);
     // An unknown corpid answers as an unauthorized one: a suite learns nothing of other orgs.
-    if (!org || !(await this.#metadata.isSuiteAuthorized(suite.id, org.id))) throw new ApiError('corpNotAuthorized', authCorpId);
+    if (!org || !(await this.#metadata.isSuiteAuthorized(suite.id, org.id))) throw new ApiError('suiteNotAuthorized', authCorpId);
     const principal = suitePrincipal(suite.id);
     const grant = await this.#tokens.issue(principal, org.id);
     if (!(await this.#metadata.isSuiteAuthorized(suite.id, org.id))) {
       // Revoked between the check and the issue: the revocation wins.
       await this.#metadata.deleteTokens(principal, org.id);
-      throw new ApiError('corpNotAuthorized', `${authCorpId} revoked meanwhile`);
+      throw new ApiError('suiteNotAuthorized', `${authCorpId} revoked meanwhile`);
     }
     return grant;
   }

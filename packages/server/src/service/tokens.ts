@@ -76,11 +76,11 @@ export class TokenService {
 
   /** The caller a token stands for; 41001 missing, 40014 unknown, 42001 past its 7200 s. */
   async verify(accessToken: string | undefined): Promise<Caller> {
-    if (accessToken === undefined || accessToken === '') throw new ApiError('missingAccessToken');
-    if (!TOKEN_PATTERN.test(accessToken)) throw new ApiError('invalidAccessToken', 'malformed token');
+    if (accessToken === undefined || accessToken === '') throw new ApiError('missingToken');
+    if (!TOKEN_PATTERN.test(accessToken)) throw new ApiError('invalidToken', 'malformed token');
     const row = await this.#metadata.getToken(sha256Hex(accessToken));
-    if (!row) throw new ApiError('invalidAccessToken', 'unknown token');
-    if (row.expiresAt <= this.#now()) throw new ApiError('expiredAccessToken');
+    if (!row) throw new ApiError('invalidToken', 'unknown token');
+    if (row.expiresAt <= this.#now()) throw new ApiError('tokenExpired');
     return { orgId: row.orgId, principal: row.principal };
   }
 

@@ -1,14 +1,12 @@
 // Chooses the implementation of each seam from the config (embedded default: SQLite + disk).
 
-import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config.ts';
+import { dataFolder } from '../data-folder.ts';
 import type { BlobStore } from './blobs/interface.ts';
 import type { MetadataStore } from './metadata/interface.ts';
 import { FsBlobStore } from './blobs/fs.ts';
 import { SqliteMetadataStore } from './metadata/sqlite.ts';
-
-export const SQLITE_FILE = 'meta.sqlite';
 
 export async function openMetadataStore(config: Config): Promise<MetadataStore> {
   let store: MetadataStore;
@@ -16,7 +14,7 @@ export async function openMetadataStore(config: Config): Promise<MetadataStore> 
     store = await newPostgresStore(config.databaseUrl);
   } else {
     await mkdir(config.dataDir, { recursive: true });
-    store = new SqliteMetadataStore(join(config.dataDir, SQLITE_FILE), { inlineMaxBytes: config.inlineMaxBytes });
+    store = new SqliteMetadataStore(dataFolder(config.dataDir).metaDatabase, { inlineMaxBytes: config.inlineMaxBytes });
   }
   await store.init();
   return store;
@@ -28,7 +26,7 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
     const { S3BlobStore, parseS3Url } = await import('./blobs/s3.ts');
     store = new S3BlobStore(parseS3Url(config.storageUrl));
   } else {
-    store = new FsBlobStore(config.dataDir);
+    store = new FsBlobStore(dataFolder(config.dataDir).blobs);
   }
   await store.init();
   return store;

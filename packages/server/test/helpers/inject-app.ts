@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig, type ConfigInput } from '../../src/config.ts';
-import { openServices, type Services } from '../../src/services.ts';
+import { openServices, type Services } from '../../src/composition-root.ts';
 import { testEngines } from './engines.ts';
 
 export interface InjectApp {

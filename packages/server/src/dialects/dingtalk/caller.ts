@@ -1,12 +1,9 @@
-// Who is calling an API that takes an access_token: the token checked (failures counted per client
-// address against guessing), then the caller's request rate admitted (45009).
+// DingTalk's token extraction: the access_token query parameter (or, for an upload, the form field).
 
 import type { FastifyRequest } from 'fastify';
-import type { Caller } from '../../service/tokens.ts';
-import type { Services } from '../../services.ts';
+import type { Caller, DialectServices } from '../../service/dialect-services.ts';
 
-export async function admitCaller(services: Services, request: FastifyRequest, accessToken: string | undefined): Promise<Caller> {
-  const caller = await services.authThrottle.guard(request.ip, () => services.tokens.verify(accessToken));
-  await services.admission.admit(caller);
-  return caller;
+/** The caller of an API that takes an access_token: checked, then admitted against its rate (45009). */
+export function admitCaller(services: DialectServices, request: FastifyRequest, accessToken: string | undefined): Promise<Caller> {
+  return services.access.admit(request.ip, accessToken);
 }

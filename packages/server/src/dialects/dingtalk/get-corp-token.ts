@@ -2,11 +2,10 @@
 // with JSON body {"auth_corpid":"CORPID"}: a third-party suite's access_token for one authorizing
 // organization (issue 8, docs/suites.md).
 
-import { ApiError, type ErrorKind } from '@oapi-media/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { param } from '../../http/params.ts';
-import type { Services } from '../../services.ts';
-import { sendOk, TOKEN_ANSWER_SCHEMA } from './reply.ts';
+import type { DialectServices } from '../../service/dialect-services.ts';
+import { sendOk, TOKEN_ANSWER_SCHEMA } from './answers.ts';
 
 export const getCorpTokenSchema = {
   summary: 'Get the access_token (7200 s) of a third-party suite for one authorizing organization',
@@ -25,8 +24,6 @@ export const getCorpTokenSchema = {
 
 /** The body is one small JSON object; anything longer is not a get_corp_token request. */
 const BODY_LIMIT_BYTES = 16 * 1024;
-/** Failures that a caller guessing a suite's key or secret gets (counted by the auth throttle). */
-const GUESS_FAILURES: ReadonlySet<ErrorKind> = new Set(['invalidSuiteKey', 'invalidSignature']);
 
 async function readSmallBody(request: FastifyRequest): Promise<string | undefined> {
   const chunks: Buffer[] = [];
@@ -59,24 +56,17 @@ function authCorpIdOf(body: string | undefined, contentType: string, query: unkn
   return param(query, 'auth_corpid');
 }
 
-export function registerGetCorpToken(app: FastifyInstance, services: Services): void {
+export function registerGetCorpToken(app: FastifyInstance, services: DialectServices): void {
   app.post('/service/get_corp_token', { schema: getCorpTokenSchema, attachValidation: true }, async (request, reply) => {
     const q = request.query;
     const body = await readSmallBody(request);
-    await services.authThrottle.admit(request.ip);
-    let grant;
-    try {
-      grant = await services.suites.issueCorpToken({
-        accessKey: param(q, 'accessKey'),
-        timestamp: param(q, 'timestamp'),
-        suiteTicket: param(q, 'suiteTicket'),
-        signature: param(q, 'signature'),
-        authCorpId: authCorpIdOf(body, request.headers['content-type'] ?? '', q),
-      });
-    } catch (error) {
-      if (error instanceof ApiError && GUESS_FAILURES.has(error.kind)) await services.authThrottle.recordFailure(request.ip);
-      throw error;
-    }
+    const grant = await services.access.tokenForSuite(request.ip, {
+      accessKey: param(q, 'accessKey'),
+      timestamp: param(q, 'timestamp'),
+      suiteTicket: param(q, 'suiteTicket'),
+      signature: param(q, 'signature'),
+      authCorpId: authCorpIdOf(body, request.headers['content-type'] ?? '', q),
+    });
     return sendOk(reply, { access_token: grant.accessToken, expires_in: grant.expiresIn });
   });
 }

@@ -3,9 +3,8 @@
 import { ApiError } from '@oapi-media/core';
 import type { FastifyInstance } from 'fastify';
 import { param } from '../../http/params.ts';
-import { appPrincipal } from '../../service/tokens.ts';
-import type { Services } from '../../services.ts';
-import { sendOk, TOKEN_ANSWER_SCHEMA } from './reply.ts';
+import type { DialectServices } from '../../service/dialect-services.ts';
+import { DingTalkOnlyError, sendOk, TOKEN_ANSWER_SCHEMA } from './answers.ts';
 
 export const gettokenSchema = {
   summary: 'Get an access_token (7200 s) for an app',
@@ -20,7 +19,7 @@ export const gettokenSchema = {
   response: { 200: TOKEN_ANSWER_SCHEMA },
 } as const;
 
-export function registerGettoken(app: FastifyInstance, services: Services): void {
+export function registerGettoken(app: FastifyInstance, services: DialectServices): void {
   app.get('/gettoken', { schema: gettokenSchema, attachValidation: true }, async (request, reply) => {
     const q = request.query;
     const appKey = param(q, 'appkey');
@@ -31,12 +30,14 @@ export function registerGettoken(app: FastifyInstance, services: Services): void
     const key = byAppKey ? appKey : corpId;
     const secret = byAppKey ? appSecret : corpSecret;
     if (!key || !secret) throw new ApiError('missingParameter');
-    const found = await services.authThrottle.guard(request.ip, async () => {
-      const app = await services.tokens.authenticateApp(key, secret);
-      if (!app) throw new ApiError(byAppKey ? 'invalidAppCredentials' : 'invalidCorpCredentials');
-      return app;
-    });
-    const grant = await services.tokens.issue(appPrincipal(found.id), found.orgId);
+    let grant;
+    try {
+      grant = await services.access.tokenForApp(request.ip, key, secret);
+    } catch (error) {
+      // DingTalk answers wrong credentials sent under the older names with a code of their own.
+      if (!byAppKey && error instanceof ApiError && error.kind === 'wrongCredentials') throw new DingTalkOnlyError('wrongCorpCredentials', { cause: error });
+      throw error;
+    }
     return sendOk(reply, { access_token: grant.accessToken, expires_in: grant.expiresIn });
   });
 }

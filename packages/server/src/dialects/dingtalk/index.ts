@@ -1,26 +1,44 @@
-// The DingTalk dialect: its routes, and its answers to wrong methods (api.md 43001/43002).
+// The DingTalk dialect (api.md): its routes, its answers to errors, unknown paths and wrong methods
+// (43001/43002), and its body budget.
 
 import { ApiError } from '@oapi-media/core';
-import type { FastifyInstance } from 'fastify';
-import type { Services } from '../../services.ts';
+import type { Dialect } from '../dialect.ts';
+import { closeIfOverBudget } from '../../http/body-budget.ts';
+import { sendError, sendFailure } from './answers.ts';
 import { registerGetCorpToken } from './get-corp-token.ts';
 import { registerGettoken } from './gettoken.ts';
 import { registerMediaDownload } from './media-download.ts';
-import { registerMediaUpload } from './media-upload.ts';
+import { DRAIN_BUDGET_BYTES, registerMediaUpload } from './media-upload.ts';
 
 const OTHER_THAN_GET = ['POST', 'PUT', 'DELETE', 'PATCH'] as const;
 const OTHER_THAN_POST = ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'] as const;
 
-export function registerDingTalk(app: FastifyInstance, services: Services): void {
-  registerGettoken(app, services);
-  registerMediaUpload(app, services);
-  registerMediaDownload(app, services);
-  registerGetCorpToken(app, services);
-  const hidden = { schema: { hide: true } };
-  for (const url of ['/gettoken', '/media/downloadFile', '/media/get']) {
-    app.route({ method: [...OTHER_THAN_GET], url, ...hidden, handler: async () => { throw new ApiError('getRequired'); } });
-  }
-  for (const url of ['/media/upload', '/service/get_corp_token']) {
-    app.route({ method: [...OTHER_THAN_POST], url, ...hidden, handler: async () => { throw new ApiError('postRequired'); } });
-  }
-}
+export const dingtalk: Dialect = {
+  name: 'dingtalk',
+  bodyBudgetBytes: DRAIN_BUDGET_BYTES,
+
+  register(app, { services, config }) {
+    app.setErrorHandler(async (error, request, reply) => {
+      closeIfOverBudget(request, reply, DRAIN_BUDGET_BYTES);
+      return sendFailure(reply, request, error, config);
+    });
+    registerGettoken(app, services);
+    registerMediaUpload(app, services);
+    registerMediaDownload(app, services);
+    registerGetCorpToken(app, services);
+    const hidden = { schema: { hide: true } };
+    for (const url of ['/gettoken', '/media/downloadFile', '/media/get']) {
+      app.route({ method: [...OTHER_THAN_GET], url, ...hidden, handler: async () => { throw new ApiError('getRequired'); } });
+    }
+    for (const url of ['/media/upload', '/service/get_corp_token']) {
+      app.route({ method: [...OTHER_THAN_POST], url, ...hidden, handler: async () => { throw new ApiError('postRequired'); } });
+    }
+  },
+
+  answerNotFound: (request, reply, { config }) => sendError(reply, request, 'unknownEndpoint', config),
+
+  answerError(error, request, reply, { config }) {
+    closeIfOverBudget(request, reply, DRAIN_BUDGET_BYTES);
+    return sendFailure(reply, request, error, config);
+  },
+};

@@ -1,15 +1,12 @@
 // GET /media/downloadFile?access_token=&media_id= (alias GET /media/get): the stored bytes with
 // ETag, Range (206/416), If-None-Match (304), Content-Disposition and nosniff (api.md).
 
-import { FORMAT_CONTENT_TYPES } from '@oapi-media/core';
+import { FORMAT_CONTENT_TYPES, parseRange, type ByteRange } from '@oapi-media/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { param } from '../../http/params.ts';
-import { contentDisposition } from '../../service/file-names.ts';
-import type { Services } from '../../services.ts';
-import type { ByteRange } from '../../stores/blobs/interface.ts';
-import { parseRange } from '../../http/range.ts';
-import { FileRangeStream } from '../../stores/blobs/file-range-stream.ts';
+import { contentDisposition } from '../../http/content-disposition.ts';
+import type { DialectServices } from '../../service/dialect-services.ts';
 import { admitCaller } from './caller.ts';
 
 export const downloadSchema = {
@@ -34,10 +31,10 @@ function etagMatches(header: string | undefined, etag: string): boolean {
   });
 }
 
-export function registerMediaDownload(app: FastifyInstance, services: Services): void {
+export function registerMediaDownload(app: FastifyInstance, services: DialectServices): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const caller = await admitCaller(services, request, param(request.query, 'access_token'));
-    const row = await services.media.find(caller, param(request.query, 'media_id'));
+    const row = await services.downloads.find(caller, param(request.query, 'media_id'));
     const etag = `"${row.sha256}"`;
     reply
       .header('etag', etag)
@@ -61,10 +58,9 @@ export function registerMediaDownload(app: FastifyInstance, services: Services):
     reply.header('content-type', FORMAT_CONTENT_TYPES[row.format]).header('content-length', length);
     if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${row.size}`);
     if (request.method === 'HEAD') return reply.send();
-    const body = await services.media.read(row, range);
-    if (!(body instanceof FileRangeStream)) return reply.send(body);
-    // A file on local disk is written through reused buffers (file-range-stream.ts); fastify's
-    // onResponse hooks and request log still run when the response finishes.
+    const body = await services.downloads.open(row, range);
+    // The body writes itself (reused buffers for a local file, one write for bytes kept with the
+    // row); fastify's onResponse hooks and request log still run when the response finishes.
     reply.hijack();
     reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
     await body.writeTo(reply.raw).catch((error: unknown) => {

@@ -1,14 +1,12 @@
 // POST /media/upload?access_token=&type= with multipart field `media` (api.md).
 
-import { ApiError, LARGEST_MEDIA_BYTES, MEDIA_TYPE_RULES, MEDIA_TYPES, isMediaType } from '@oapi-media/core';
+import { ApiError, DINGTALK_MEDIA_LIMITS, MEDIA_TYPES, isMediaType, largestMediaBytes } from '@oapi-media/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { FORM_OVERHEAD_BYTES } from '../../config.ts';
 import { param } from '../../http/params.ts';
+import { FORM_OVERHEAD_BYTES, readUploadForm, type UploadFormRules } from '../../http/multipart-upload.ts';
 import { noteOnRequest } from '../../http/request-log.ts';
-import type { Caller } from '../../service/tokens.ts';
-import type { Services } from '../../services.ts';
-import { sendOk } from './reply.ts';
-import { readUploadForm } from './upload-form.ts';
+import type { Caller, DialectServices } from '../../service/dialect-services.ts';
+import { sendOk } from './answers.ts';
 import { admitCaller } from './caller.ts';
 
 export const uploadSchema = {
@@ -35,6 +33,8 @@ export const uploadSchema = {
 
 const MULTIPART = /^multipart\/form-data\s*(;|$)/i;
 
+const LARGEST_MEDIA_BYTES = largestMediaBytes(DINGTALK_MEDIA_LIMITS);
+
 /** A body this much larger than it may be is cut off rather than read to its end after the answer. */
 export const DRAIN_BUDGET_BYTES = 2 * (LARGEST_MEDIA_BYTES + FORM_OVERHEAD_BYTES);
 
@@ -45,7 +45,8 @@ function declaredLength(request: FastifyRequest): number | undefined {
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
-export function registerMediaUpload(app: FastifyInstance, services: Services): void {
+export function registerMediaUpload(app: FastifyInstance, services: DialectServices): void {
+  const formRules: UploadFormRules = { fileFields: ['media'], receive: services.uploads.receive };
   app.post('/media/upload', { schema: uploadSchema, attachValidation: true }, async (request, reply) => {
     const queryToken = param(request.query, 'access_token');
     const queryType = param(request.query, 'type');
@@ -53,36 +54,34 @@ export function registerMediaUpload(app: FastifyInstance, services: Services): v
     // What the query already decides is answered before the body is read.
     let caller: Caller | undefined;
     if (queryToken !== undefined) caller = await admitCaller(services, request, queryToken);
-    if (queryType !== undefined && !isMediaType(queryType) && caller) throw new ApiError('invalidMediaType', queryType);
+    if (queryType !== undefined && !isMediaType(queryType) && caller) throw new ApiError('unknownMediaType', queryType);
     if (!MULTIPART.test(request.headers['content-type'] ?? '')) throw new ApiError('multipartRequired');
     const knownType = isMediaType(queryType) ? queryType : undefined;
-    const capBytes = knownType ? MEDIA_TYPE_RULES[knownType].maxBytes : LARGEST_MEDIA_BYTES;
+    const capBytes = knownType ? DINGTALK_MEDIA_LIMITS[knownType].maxBytes : LARGEST_MEDIA_BYTES;
     const declared = declaredLength(request);
     // api.md: a declared Content-Length over the limit is refused before the body is read.
     if (declared !== undefined && declared > capBytes + FORM_OVERHEAD_BYTES) {
-      throw new ApiError('invalidFileSize', `declared ${declared} bytes`);
+      throw new ApiError('mediaTooLarge', `declared ${declared} bytes`);
     }
 
     // The body is read only with a slot (service/upload-slots.ts): until then it waits, unread.
-    const releaseSlot = await services.uploadSlots.acquire();
+    const releaseSlot = await services.uploads.slot();
     let form: Awaited<ReturnType<typeof readUploadForm>>;
     try {
-      form = await readUploadForm(request.raw, services.media.staging, capBytes);
+      form = await readUploadForm(request.raw, formRules, capBytes);
     } finally {
       releaseSlot();
     }
     try {
       caller ??= await admitCaller(services, request, form.fields.get('access_token'));
       const type = queryType ?? form.fields.get('type');
-      if (!isMediaType(type)) throw new ApiError('invalidMediaType', type ?? 'missing');
+      if (!isMediaType(type)) throw new ApiError('unknownMediaType', type ?? 'missing');
       if (!form.staged) throw new ApiError('missingMedia');
-      const staged = form.staged;
-      form.staged = undefined; // commit() owns it from here
-      const row = await services.media.commit({ caller, type, fileName: form.fileName, staged });
+      const row = await services.uploads.commit(caller, form.staged, { type, rule: DINGTALK_MEDIA_LIMITS[type], fileName: form.fileName });
       noteOnRequest(request, { mediaId: row.mediaId, type: row.type, format: row.format, size: row.size });
       return sendOk(reply, { media_id: row.mediaId, created_at: row.createdAt, type: row.type });
     } finally {
-      if (form.staged) await services.media.staging.discard(form.staged);
+      await form.staged?.discard(); // harmless once the commit took it
     }
   });
 }

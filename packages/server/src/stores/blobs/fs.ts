@@ -27,9 +27,9 @@ export class FsBlobStore implements BlobStore {
    */
   readonly #shards = new Map<string, { handle: FileHandle | undefined; sync: CoalescingSync }>();
 
-  /** `rootDir` holds `blobs/`; staging files must live on the same filesystem. */
-  constructor(rootDir: string) {
-    this.#root = join(rootDir, 'blobs');
+  /** `root`: the blobs folder (data-folder.ts); staging files must live on the same filesystem. */
+  constructor(root: string) {
+    this.#root = root;
   }
 
   #pathOf(key: string): { dir: string; file: string } {

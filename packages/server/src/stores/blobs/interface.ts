@@ -4,12 +4,8 @@
 
 import type { Readable } from 'node:stream';
 
-export interface ByteRange {
-  /** First byte, inclusive. */
-  start: number;
-  /** Last byte, inclusive. */
-  end: number;
-}
+export type { ByteRange } from '@oapi-media/core';
+import type { ByteRange } from '@oapi-media/core';
 
 export interface BlobInfo {
   key: string;

@@ -1,8 +1,16 @@
-// One `Range: bytes=...` header against a size (RFC 9110 §14). Several ranges are answered whole
-// (null), as the RFC allows; a syntactically bad header is ignored (null).
+// Byte ranges of a media (RFC 9110 §14), whichever wire asks for them.
 
-import type { ByteRange } from '../stores/blobs/interface.ts';
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
 
+/**
+ * One `Range: bytes=...` header against a size. Several ranges are answered whole (null), as the
+ * RFC allows; a syntactically bad header is ignored (null).
+ */
 export function parseRange(header: string, size: number): ByteRange | null | 'unsatisfiable' {
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match) return null;

@@ -1,20 +1,12 @@
 // Operator commands for third-party suites (issue 8): `oapi-media suite create | authorize |
-// revoke | ticket | list`. Registered by cli.ts, which lends its data-folder option and helpers.
+// revoke | ticket | list`.
 
-import type { Command, Option } from 'commander';
-import type { Services } from './services.ts';
+import type { Command } from 'commander';
+import type { CommandKit, DataFlags } from './program.ts';
 
-interface CommonOptions {
-  data?: string;
-}
+type CommonOptions = DataFlags;
 
-export interface SuiteCliHelpers {
-  dataOption(): Option;
-  withServices<T>(options: CommonOptions, work: (services: Services) => Promise<T>): Promise<T>;
-  print(json: boolean, value: unknown, text: string): void;
-}
-
-export function addSuiteCommands(program: Command, { dataOption, withServices, print }: SuiteCliHelpers): void {
+export function addSuiteCommands(program: Command, { dataOption, withOperator: withServices, print }: CommandKit): void {
   const suite = program.command('suite').description('third-party suites (ISV apps) that organizations authorize');
 
   suite

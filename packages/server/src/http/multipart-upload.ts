@@ -1,29 +1,41 @@
-// Reads a multipart/form-data upload with busboy: the `media` part is streamed to the staging area
-// (never buffered whole), small fields (access_token, type) are collected whether they come before
-// or after the file (api.md: DingTalk's own curl sends them with -F, before the file).
+// Reads a multipart/form-data upload with busboy, for any wire: the file part (named as the wire
+// names it: DingTalk's and WeCom's `media`, Feishu's `file`) is streamed into staging (never
+// buffered whole); small fields (access_token, type) are collected whether they come before or
+// after the file (api.md: DingTalk's own curl sends them with -F, before the file).
 
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { ApiError } from '@oapi-media/core';
-import type { StagedFile, StagingArea } from '../../service/staging.ts';
+import type { StagedUpload } from '../service/dialect-services.ts';
 
 export interface UploadForm {
   fields: Map<string, string>;
-  /** The staged `media` part, or undefined when the form had none. */
-  staged: StagedFile | undefined;
+  /** The staged file part, or undefined when the form had none; the caller owns it. */
+  staged: StagedUpload | undefined;
   fileName: string | undefined;
 }
+
+export interface UploadFormRules {
+  /** The names the file part may have; the first part with one of them is the file. */
+  fileFields: readonly string[];
+  /** Reads the file part into staging (DialectServices.uploads.receive). */
+  receive(source: Readable, capBytes: number): Promise<StagedUpload>;
+}
+
+/** Room for the multipart framing and small fields around the file part. */
+export const FORM_OVERHEAD_BYTES = 64 * 1024;
 
 const CLEANUP_WAIT_MS = 5_000;
 const FIELD_LIMITS = { fields: 32, fieldSize: 64 * 1024, files: 8, parts: 48, headerPairs: 32 };
 
 /**
- * Resolves once the whole form is read and the media part is staged; rejects with the staging
+ * Resolves once the whole form is read and the file part is staged; rejects with the staging
  * error (StagingLimitError past `capBytes`) as soon as it happens, or ApiError for a form that
  * cannot be read. Nothing stays in the staging area when it rejects.
  */
-export function readUploadForm(request: IncomingMessage, staging: StagingArea, capBytes: number): Promise<UploadForm> {
+export function readUploadForm(request: IncomingMessage, rules: UploadFormRules, capBytes: number): Promise<UploadForm> {
+  const isFilePart = (name: string): boolean => rules.fileFields.includes(name);
   return new Promise<UploadForm>((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
@@ -38,7 +50,7 @@ export function readUploadForm(request: IncomingMessage, staging: StagingArea, c
       return;
     }
     const fields = new Map<string, string>();
-    let staging$: Promise<StagedFile> | undefined;
+    let staging$: Promise<StagedUpload> | undefined;
     let fileName: string | undefined;
     let settled = false;
 
@@ -52,7 +64,7 @@ export function readUploadForm(request: IncomingMessage, staging: StagingArea, c
       // The staged file (if any) is removed by the stager on its own error, or here once staged;
       // the answer waits for that (api.md: a refused upload leaves nothing on disk when answered),
       // but never longer than CLEANUP_WAIT_MS.
-      const cleanedUp = staging$?.then((staged) => staging.discard(staged), () => {}) ?? Promise.resolve();
+      const cleanedUp = staging$?.then((staged) => staged.discard(), () => {}) ?? Promise.resolve();
       const timer = setTimeout(() => reject(error), CLEANUP_WAIT_MS);
       void cleanedUp.then(() => {
         clearTimeout(timer);
@@ -65,13 +77,13 @@ export function readUploadForm(request: IncomingMessage, staging: StagingArea, c
       if (settled) return;
       // busboy hands `undefined` for a part whose declared charset it cannot decode (e.g.
       // charset=utf-16); a throw here would be uncaught (inside busboy's write) and end the process.
-      // A `media` part with neither a filename nor a binary type arrives as a field: still the media.
-      if (name === 'media' && staging$ === undefined) {
+      // A file part with neither a filename nor a binary type arrives as a field: still the media.
+      if (isFilePart(name) && staging$ === undefined) {
         if (info.valueTruncated || typeof value !== 'string') {
-          fail(new ApiError('invalidFileType', 'media sent as a text part too large or in an unknown charset'));
+          fail(new ApiError('formatNotAllowed', 'media sent as a text part too large or in an unknown charset'));
           return;
         }
-        staging$ = staging.stage(Readable.from([Buffer.from(value, 'latin1')]), capBytes);
+        staging$ = rules.receive(Readable.from([Buffer.from(value, 'latin1')]), capBytes);
         staging$.catch(fail);
         return;
       }
@@ -83,12 +95,12 @@ export function readUploadForm(request: IncomingMessage, staging: StagingArea, c
       // none until the stager's pipeline is attached (after an await). The form's own error/close
       // path answers the request; the pipeline still sees the stream's error when it attaches.
       stream.on('error', () => {});
-      if (name !== 'media' || staging$ !== undefined) {
+      if (!isFilePart(name) || staging$ !== undefined) {
         stream.resume(); // extra parts are read past, not stored
         return;
       }
       fileName = info.filename;
-      staging$ = staging.stage(stream, capBytes);
+      staging$ = rules.receive(stream, capBytes);
       staging$.catch(fail);
     });
     parser.on('error', (error: Error) => {
@@ -105,7 +117,7 @@ export function readUploadForm(request: IncomingMessage, staging: StagingArea, c
       staging$.then(
         (staged) => {
           if (settled) {
-            void staging.discard(staged);
+            void staged.discard();
             return;
           }
           settled = true;

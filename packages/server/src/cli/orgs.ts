@@ -1,0 +1,70 @@
+// `oapi-media org create | list | limits` and `oapi-media usage`: organizations (tenants).
+
+import type { Command } from 'commander';
+import { parseLimit, type OrgLimits, type OrgSummary } from '../service/admin.ts';
+import type { CommandKit, DataFlags } from './program.ts';
+
+interface JsonFlags extends DataFlags {
+  json?: boolean;
+}
+
+function limitsText(r: OrgSummary): string {
+  return `quota ${r.quotaBytes === null ? 'none' : `${r.quotaBytes} bytes`}\trate ${r.rateLimitPerSecond === null ? 'default' : `${r.rateLimitPerSecond}/s`}`;
+}
+
+export function addOrgCommands(program: Command, { dataOption, withOperator, print }: CommandKit): void {
+  const org = program.command('org').description('organizations (tenants)');
+  org
+    .command('create <name>')
+    .description('create an organization')
+    .addOption(dataOption())
+    .option('--json', 'print JSON')
+    .action(async (name: string, flags: JsonFlags) =>
+      withOperator(flags, async ({ admin }) => {
+        const created = await admin.createOrg(name);
+        print(!!flags.json, { org: created.name, corpid: created.corpId }, `created organization ${created.name} (corpid ${created.corpId})`);
+      }),
+    );
+  org
+    .command('list')
+    .description('list organizations')
+    .addOption(dataOption())
+    .option('--json', 'print JSON')
+    .action(async (flags: JsonFlags) =>
+      withOperator(flags, async ({ admin }) => {
+        const rows = await admin.listOrgSummaries();
+        print(!!flags.json, rows, rows.map((r) => `${r.org}\t${r.corpid}\t${r.mediaCount} media\t${r.totalBytes} bytes\t${limitsText(r)}`).join('\n'));
+      }),
+    );
+  org
+    .command('limits <name>')
+    .description('set (or show) the storage quota and per-app request rate of an organization')
+    .option('--quota <bytes>', 'storage quota in bytes (45010 past it), or none')
+    .option('--rate <n>', 'requests per second per app (45009 past it), or none for the server default')
+    .addOption(dataOption())
+    .option('--json', 'print JSON')
+    .action(async (name: string, flags: JsonFlags & { quota?: string; rate?: string }) =>
+      withOperator(flags, async ({ admin }) => {
+        const limits: OrgLimits = {};
+        if (flags.quota !== undefined) limits.quotaBytes = parseLimit('quota', flags.quota, 0);
+        if (flags.rate !== undefined) limits.rateLimitPerSecond = parseLimit('rate', flags.rate, 1);
+        const updated = await admin.setOrgLimits(name, limits);
+        const row = await admin.orgSummary(updated.name);
+        print(!!flags.json, row, `${row.org}\t${limitsText(row)}`);
+      }),
+    );
+
+  program
+    .command('usage')
+    .description('storage used by an organization, against its quota')
+    .requiredOption('--org <name>', 'organization')
+    .addOption(dataOption())
+    .option('--json', 'print JSON')
+    .action(async (flags: JsonFlags & { org: string }) =>
+      withOperator(flags, async ({ admin }) => {
+        const row = await admin.orgSummary(flags.org);
+        const left = row.quotaBytes === null ? 'no quota' : `${row.quotaBytes - row.totalBytes} bytes left of ${row.quotaBytes}`;
+        print(!!flags.json, row, `${row.org}\t${row.mediaCount} media\t${row.totalBytes} bytes\t${left}`);
+      }),
+    );
+}

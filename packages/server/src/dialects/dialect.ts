@@ -1,0 +1,30 @@
+// What a wire (dialect) is to the server: a Fastify plugin that owns its routes, its answers to
+// errors and unknown paths, its token extraction, its limits and its body budget. It reaches the
+// product only through DialectServices (service/dialect-services.ts), never a store.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.ts';
+import type { DialectServices } from '../service/dialect-services.ts';
+
+export interface DialectContext {
+  services: DialectServices;
+  config: Config;
+}
+
+export interface Dialect {
+  readonly name: string;
+  /**
+   * The most a request of this wire may send past an early answer (e.g. "too large" mid-upload)
+   * before the connection is cut rather than read to its end and dropped.
+   */
+  readonly bodyBudgetBytes: number;
+  /**
+   * Registers the wire's routes in its own encapsulated context (already under its prefix), with
+   * its own error handler. The server sets the wire's not-found answer for its prefix.
+   */
+  register(app: FastifyInstance, context: DialectContext): Promise<void> | void;
+  /** The wire's answer to a request that matched no route under its prefix. */
+  answerNotFound(request: FastifyRequest, reply: FastifyReply, context: DialectContext): FastifyReply;
+  /** The wire's answer to a failure outside its routes (e.g. a malformed URL), for the root prefix. */
+  answerError(error: unknown, request: FastifyRequest, reply: FastifyReply, context: DialectContext): FastifyReply;
+}

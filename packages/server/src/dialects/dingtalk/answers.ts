@@ -1,0 +1,54 @@
+// DingTalk answers: JSON, errcode first, HTTP 200 for API errors (api.md "Conventions"); each error
+// kind of the product answered through DingTalk's table (core wires/dingtalk.ts).
+
+import { DINGTALK_ERRORS, type DingTalkAnswerKind, type DingTalkOnlyKind } from '@oapi-media/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../../config.ts';
+import { mapError } from '../../errors.ts';
+import { noteOnRequest } from '../../http/request-log.ts';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** A failure only DingTalk's wire distinguishes (e.g. wrong credentials under the older names). */
+export class DingTalkOnlyError extends Error {
+  readonly kind: DingTalkOnlyKind;
+  constructor(kind: DingTalkOnlyKind, options?: ErrorOptions) {
+    super(kind, options);
+    this.name = 'DingTalkOnlyError';
+    this.kind = kind;
+  }
+}
+
+export function sendOk(reply: FastifyReply, fields: Record<string, unknown>): FastifyReply {
+  return reply.code(200).header('content-type', JSON_TYPE).send(JSON.stringify({ errcode: 0, errmsg: 'ok', ...fields }));
+}
+
+/** The answer of both token calls (/gettoken, /service/get_corp_token), for the OpenAPI document. */
+export const TOKEN_ANSWER_SCHEMA = {
+  type: 'object',
+  properties: {
+    errcode: { type: 'integer' }, errmsg: { type: 'string' },
+    access_token: { type: 'string' }, expires_in: { type: 'integer', description: 'seconds (7200)' },
+  },
+} as const;
+
+export function sendError(reply: FastifyReply, request: FastifyRequest, kind: DingTalkAnswerKind, config: Config): FastifyReply {
+  const answer = DINGTALK_ERRORS[kind];
+  noteOnRequest(request, { errcode: answer.errcode });
+  return reply
+    .code(answer.httpStatus)
+    .header('content-type', JSON_TYPE)
+    .send(JSON.stringify({ errcode: answer.errcode, errmsg: answer[config.errmsgLanguage], request_id: request.id }));
+}
+
+/** Any failure, as DingTalk answers it; the server's own faults are logged with their stack. */
+export function sendFailure(reply: FastifyReply, request: FastifyRequest, error: unknown, config: Config): FastifyReply {
+  if (error instanceof DingTalkOnlyError) {
+    noteOnRequest(request, { reason: error.message });
+    return sendError(reply, request, error.kind, config);
+  }
+  const { kind, serverFault } = mapError(error);
+  if (serverFault) request.log.error({ err: error }, 'request failed');
+  else noteOnRequest(request, { reason: (error as Error).message });
+  return sendError(reply, request, kind, config);
+}

@@ -1,0 +1,143 @@
+// The only door from a wire (dialect) into the product: a narrow surface in the product's words.
+// A dialect reads its wire's request, calls these, and answers in its wire's shape; it never sees a
+// store, the staging area or the limiter. Built once per node by the composition root.
+
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ApiError, type ByteRange, type MediaType, type MediaTypeRule } from '@oapi-media/core';
+import type { AuthThrottle } from './auth-throttle.ts';
+import type { MediaService } from './media.ts';
+import type { AdmissionService } from './rate-limit.ts';
+import type { StagedFile, StagingArea } from './staging.ts';
+import type { CorpTokenRequest, SuiteService } from './suites.ts';
+import { appPrincipal, type Caller, type TokenGrant, type TokenService } from './tokens.ts';
+import type { ReleaseSlot, UploadSlots } from './upload-slots.ts';
+import { FileRangeStream } from '../stores/blobs/file-range-stream.ts';
+import type { MediaRow } from '../stores/metadata/interface.ts';
+
+export type { Caller, CorpTokenRequest, MediaRow, ReleaseSlot, TokenGrant };
+
+/** The bytes of one upload, received and staged; whoever holds the handle owns them. */
+export class StagedUpload {
+  readonly #staging: StagingArea;
+  #file: StagedFile | undefined;
+  readonly size: number;
+
+  constructor(staging: StagingArea, file: StagedFile) {
+    this.#staging = staging;
+    this.#file = file;
+    this.size = file.size;
+  }
+
+  /** Hands the staged bytes over (to the commit); the handle owns nothing after. */
+  take(): StagedFile {
+    const file = this.#file;
+    if (file === undefined) throw new Error('staged upload already taken or discarded');
+    this.#file = undefined;
+    return file;
+  }
+
+  /** Removes the staged bytes; harmless when they were taken or discarded already. */
+  async discard(): Promise<void> {
+    const file = this.#file;
+    this.#file = undefined;
+    if (file !== undefined) await this.#staging.discard(file);
+  }
+}
+
+/** A media's bytes (or one range of them), ready to write themselves to an HTTP response. */
+export interface MediaBody {
+  /** Resolves once written; rejects when the bytes could not be read to their end (the response is then cut). */
+  writeTo(response: ServerResponse): Promise<void>;
+}
+
+export interface UploadDetails {
+  type: MediaType;
+  /** The wire's rule for that type: its size limit and formats. */
+  rule: MediaTypeRule;
+  fileName: string | undefined;
+}
+
+export interface DialectServices {
+  /** Who may call: tokens for credentials, and the checks of every call that carries a token. */
+  readonly access: {
+    /** A token for an app's appkey + appsecret; `wrongCredentials` when they do not match. Failures count per client address. */
+    tokenForApp(clientIp: string, appKey: string, appSecret: string): Promise<TokenGrant>;
+    /** A third-party suite's token for one authorizing organization (a signed request). */
+    tokenForSuite(clientIp: string, request: CorpTokenRequest): Promise<TokenGrant>;
+    /** The caller a token stands for, admitted against its request rate (`rateLimited`). */
+    admit(clientIp: string, accessToken: string | undefined): Promise<Caller>;
+  };
+  readonly uploads: {
+    /** Waits until an upload body may be read (a bounded number are read at once). */
+    slot(): Promise<ReleaseSlot>;
+    /** Reads `source` to its end into staging; `mediaTooLarge` past `capBytes`, nothing left behind on failure. */
+    receive(source: Readable, capBytes: number): Promise<StagedUpload>;
+    /** Checks the staged bytes against the wire's rule and stores them; the upload is consumed either way. */
+    commit(caller: Caller, upload: StagedUpload, details: UploadDetails): Promise<MediaRow>;
+  };
+  readonly downloads: {
+    /** The caller's organization's media; `missingMediaId` / `unknownMedia` otherwise. */
+    find(caller: Caller, mediaId: string | undefined): Promise<MediaRow>;
+    open(media: MediaRow, range?: ByteRange): Promise<MediaBody>;
+  };
+}
+
+export interface DialectServiceParts {
+  tokens: TokenService;
+  authThrottle: AuthThrottle;
+  admission: AdmissionService;
+  suites: SuiteService;
+  media: MediaService;
+  uploadSlots: UploadSlots;
+}
+
+export function dialectServices(parts: DialectServiceParts): DialectServices {
+  const { tokens, authThrottle, admission, suites, media, uploadSlots } = parts;
+  return Object.freeze({
+    access: Object.freeze({
+      async tokenForApp(clientIp: string, appKey: string, appSecret: string): Promise<TokenGrant> {
+        const app = await authThrottle.guard(clientIp, async () => {
+          const found = await tokens.authenticateApp(appKey, appSecret);
+          if (!found) throw new ApiError('wrongCredentials');
+          return found;
+        });
+        return tokens.issue(appPrincipal(app.id), app.orgId);
+      },
+      async tokenForSuite(clientIp: string, request: CorpTokenRequest): Promise<TokenGrant> {
+        return authThrottle.guard(clientIp, () => suites.issueCorpToken(request));
+      },
+      async admit(clientIp: string, accessToken: string | undefined): Promise<Caller> {
+        const caller = await authThrottle.guard(clientIp, () => tokens.verify(accessToken));
+        await admission.admit(caller);
+        return caller;
+      },
+    }),
+    uploads: Object.freeze({
+      slot: () => uploadSlots.acquire(),
+      async receive(source: Readable, capBytes: number): Promise<StagedUpload> {
+        return new StagedUpload(media.staging, await media.staging.stage(source, capBytes));
+      },
+      async commit(caller: Caller, upload: StagedUpload, details: UploadDetails): Promise<MediaRow> {
+        return media.commit({ caller, ...details, staged: upload.take() });
+      },
+    }),
+    downloads: Object.freeze({
+      find: (caller: Caller, mediaId: string | undefined) => media.find(caller, mediaId),
+      async open(row: MediaRow, range?: ByteRange): Promise<MediaBody> {
+        return bodyOf(await media.read(row, range));
+      },
+    }),
+  });
+}
+
+/**
+ * A file on local disk writes itself through reused buffers (file-range-stream.ts); bytes kept
+ * with the row are one write; any other stream (S3) is piped.
+ */
+function bodyOf(source: Readable | Buffer): MediaBody {
+  if (source instanceof FileRangeStream) return source;
+  if (Buffer.isBuffer(source)) return { writeTo: async (response) => void response.end(source) };
+  return { writeTo: (response) => pipeline(source, response) };
+}
