@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisRateLimiter } from '../src/service/rate-limit-redis.ts';
+import { describeRateLimiter } from './conformance/rate-limiter.ts';
 import { redisUnreachableReason, TEST_REDIS_URL } from './helpers/redis.ts';
 
 const REDIS_URL = TEST_REDIS_URL;
@@ -64,6 +65,24 @@ if (unreachable !== null && process.env.CI === 'true') {
 } else if (unreachable !== null) {
   test('RedisRateLimiter', { skip: `Redis at ${REDIS_URL} is unreachable (${unreachable}); start it or set OAPI_TEST_REDIS_URL` }, () => {});
 } else {
+  describeRateLimiter('Redis', async () => {
+    const prefix = `oapi-test-${randomBytes(6).toString('hex')}:`;
+    const limiter = new RedisRateLimiter(REDIS_URL, { keyPrefix: prefix, onUnavailable: (error) => assert.fail(`Redis went away: ${error.message}`) });
+    await limiter.init();
+    assert.equal(limiter.shared, true, 'the suite runs on Redis, not on the fallback');
+    return {
+      limiter,
+      async cleanup() {
+        assert.equal(limiter.shared, true, 'Redis answered every call of the suite');
+        await limiter.close();
+        const redis = new Redis(REDIS_URL);
+        const keys = await redis.keys(`${prefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+        redis.disconnect();
+      },
+    };
+  });
+
   describe('RedisRateLimiter', () => {
     after(async () => {
       await Promise.all(limiters.map((limiter) => limiter.close()));
@@ -151,3 +170,11 @@ if (unreachable !== null && process.env.CI === 'true') {
     });
   });
 }
+
+// While Redis is down, each node answers from its own bucket: that too must be the same limiter.
+describeRateLimiter('Redis unreachable (the per-node fallback)', async () => {
+  const limiter = new RedisRateLimiter('redis://127.0.0.1:1', { keyPrefix: PREFIX, onUnavailable: () => {} });
+  await limiter.init();
+  assert.equal(limiter.shared, false);
+  return { limiter, cleanup: () => limiter.close() };
+});
