@@ -16,7 +16,7 @@ export function mapError(error: unknown): MappedError {
   if (error instanceof ApiError) return { kind: error.kind, serverFault: false };
   if (error instanceof StagingLimitError) return { kind: 'invalidFileSize', serverFault: false };
   if (error instanceof QuotaExceededError) return { kind: 'quotaExceeded', serverFault: false };
-  // Storage or database down, disk full, a blob missing under a row: -1 with HTTP 200 (api.md).
+  // Storage or database down, disk full, a blob missing under a row: -1 with HTTP 200 (api.md "Error codes").
   if (error instanceof StoreUnavailableError || error instanceof BlobUnavailableError || error instanceof BlobNotFoundError) {
     return { kind: 'systemBusy', serverFault: true };
   }

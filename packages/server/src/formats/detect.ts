@@ -21,7 +21,7 @@ export interface FileSample {
 }
 
 /**
- * Which of the 17 formats of api.md the bytes at `source` (a file's path, or the whole content of
+ * Which of the 17 formats of api.md "POST /media/upload" the bytes at `source` (a file's path, or the whole content of
  * a small upload held in memory) are, or null for anything else. With a `sample` from the stager,
  * simple formats are decided without opening the file at all; the file is opened only for
  * structure checks (OLE directory, zip directory, mp3 frames, mp4 boxes).

@@ -1,4 +1,4 @@
-// Request rate limits (api.md 45009). The seam lets a cluster share its counters (Redis) while a
+// Request rate limits (api.md "Error codes": 45009). The seam lets a cluster share its counters (Redis) while a
 // single node keeps them in memory.
 
 import { ApiError } from '@oapi-media/core';

@@ -23,7 +23,7 @@ export type StagedFile = (StagedCommon & { kind: 'file'; path: string }) | (Stag
 /** As many leading bytes as content sniffing looks at (formats/detect.ts SNIFF_BYTES). */
 export const HEAD_BYTES = 4100;
 
-/** The body went past the cap; api.md: cut off at limit + 1 byte. */
+/** The body went past the cap; api.md "POST /media/upload": cut off at limit + 1 byte. */
 export class StagingLimitError extends Error {
   override name = 'StagingLimitError';
 }
@@ -127,7 +127,8 @@ export class StagingArea {
   }
 
   /**
-   * Removes what a crash left behind (api.md: leftovers cleaned at start). Only the server that owns
+   * Removes what a crash left behind: no media file is visible before it is completely stored
+   * (api.md "POST /media/upload"), so a half-staged one is no one's. Only the server that owns
    * the data folder calls it, at start: the CLI must not, a server may be staging right now.
    */
   async removeLeftovers(): Promise<number> {

@@ -1,4 +1,4 @@
-// The DingTalk dialect: its routes, and its answers to wrong methods (api.md 43001/43002).
+// The DingTalk dialect: its routes, and its answers to wrong methods (api.md "Error codes": 43001/43002).
 
 import { ApiError } from '@oapi-media/core';
 import type { FastifyInstance } from 'fastify';

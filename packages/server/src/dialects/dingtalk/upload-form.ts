@@ -1,6 +1,6 @@
 // Reads a multipart/form-data upload with busboy: the `media` part is streamed to the staging area
 // (never buffered whole), small fields (access_token, type) are collected whether they come before
-// or after the file (api.md: DingTalk's own curl sends them with -F, before the file).
+// or after the file (api.md "Conventions": DingTalk's own curl sends them with -F, before the file).
 
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
@@ -50,7 +50,7 @@ export function readUploadForm(request: IncomingMessage, staging: StagingArea, c
       // Ends the media stream in flight too, so its staging pipeline fails and removes the file.
       parser.destroy();
       // The staged file (if any) is removed by the stager on its own error, or here once staged;
-      // the answer waits for that (api.md: a refused upload leaves nothing on disk when answered),
+      // the answer waits for that (api.md "POST /media/upload": a refused upload leaves nothing on disk when answered),
       // but never longer than CLEANUP_WAIT_MS.
       const cleanedUp = staging$?.then((staged) => staging.discard(staged), () => {}) ?? Promise.resolve();
       const timer = setTimeout(() => reject(error), CLEANUP_WAIT_MS);
