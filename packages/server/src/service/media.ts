@@ -23,12 +23,6 @@ export interface UploadRequest {
   staged: StagedFile;
 }
 
-export interface OpenedMedia {
-  row: MediaRow;
-  /** Present unless the caller only asked for the headers (HEAD, 304). */
-  body: Readable | undefined;
-}
-
 export class MediaService {
   readonly #metadata: MetadataStore;
   readonly #blobs: BlobStore;
