@@ -1,4 +1,4 @@
-// Access tokens of an internal app: GET /gettoken?appkey=&appsecret= (api.md).
+// Access tokens of an internal app: GET /gettoken?appkey=&appsecret= (api.md "GET /gettoken").
 // Cached, refreshed and fetched one at a time by CachingTokenSource; this only builds the request.
 
 import { apiUrl } from './api-url.ts';

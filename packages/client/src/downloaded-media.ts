@@ -45,7 +45,7 @@ export class DownloadedMedia {
     return value === null ? undefined : Number(value);
   }
 
-  /** The original file name, from Content-Disposition (filename* preferred, api.md). */
+  /** The original file name, from Content-Disposition (filename* preferred, api.md "GET /media/downloadFile"). */
   get filename(): string | undefined {
     return filenameOf(this.headers.get('content-disposition'));
   }

@@ -14,7 +14,7 @@ export interface DingTalkErrorInit {
   note?: string | undefined;
 }
 
-/** An answer with a non-zero errcode. Match on `errcode`, never on `errmsg` (api.md). */
+/** An answer with a non-zero errcode. Match on `errcode`, never on `errmsg` (api.md "Error codes"). */
 export class DingTalkError extends Error {
   readonly errcode: number;
   readonly errmsg: string;

@@ -1,4 +1,4 @@
-// GET /media/downloadFile?access_token=&media_id= (api.md). The bytes come back as the
+// GET /media/downloadFile?access_token=&media_id= (api.md "GET /media/downloadFile"). The bytes come back as the
 // body; an error comes back as the usual JSON (Content-Type application/json), HTTP 200.
 
 import { throwIfAborted } from './abortable-wait.ts';

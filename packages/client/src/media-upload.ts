@@ -1,5 +1,5 @@
 // POST /media/upload?access_token=&type= with the file in the multipart part `media`
-// (api.md). The body is streamed, with Content-Length when the size is known.
+// (api.md "POST /media/upload"). The body is streamed, with Content-Length when the size is known.
 
 import { EXTENSION_FORMATS, FORMAT_CONTENT_TYPES, extensionOf, isMediaType, type MediaType } from '@oapi-media/core';
 import { throwIfAborted } from './abortable-wait.ts';
@@ -23,7 +23,7 @@ export interface UploadProgress {
 }
 
 export interface UploadOptions {
-  /** image | voice | video | file (api.md). */
+  /** image | voice | video | file (api.md "POST /media/upload"). */
   type: MediaType;
   /** Required for bytes and streams that carry no name: the server checks the extension. */
   filename?: string;

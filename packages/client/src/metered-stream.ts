@@ -1,6 +1,6 @@
 // Passes an upload's bytes through while counting them: for progress reports, and to stop
 // a stream of unknown size as soon as it passes the type's limit instead of sending
-// megabytes the server will refuse (api.md: a chunked body is cut off at limit + 1 byte).
+// megabytes the server will refuse (api.md "POST /media/upload": a chunked body is cut off at limit + 1 byte).
 
 import { localError } from './local-checks.ts';
 

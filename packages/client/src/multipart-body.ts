@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 
 export interface MultipartFilePart {
-  /** The form field name; DingTalk's is `media` (api.md). */
+  /** The form field name; DingTalk's is `media` (api.md "POST /media/upload"). */
   readonly fieldName: string;
   readonly filename: string;
   readonly contentType: string;

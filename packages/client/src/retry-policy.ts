@@ -16,7 +16,7 @@ export interface RetryOptions {
 
 export const DEFAULT_RETRY: RetryOptions = Object.freeze({ limit: 2, baseDelayMs: 200, maxDelayMs: 5_000 });
 
-/** api.md: -1 is a server fault and 45009 a rate limit; both may pass on a later try. */
+/** api.md "Error codes": -1 is a server fault and 45009 a rate limit; both may pass on a later try. */
 export const TRANSIENT_ERRCODES: ReadonlySet<number> = new Set([-1, 45009]);
 
 export function isTransient(error: unknown): boolean {

@@ -1,5 +1,5 @@
 // One call with a token, and one more with a fresh token if the server rejected it as
-// unknown or expired (40014/42001; api.md: those codes are only answered when a new
+// unknown or expired (40014/42001; api.md "Notes": those codes are only answered when a new
 // token fixes them). Not for any other errcode.
 
 import { DingTalkError } from './errors.ts';
@@ -11,7 +11,7 @@ export interface FreshTokenOptions {
   signal?: AbortSignal | undefined;
   /**
    * Whether the request can be sent again. A stream already read by the first try cannot:
-   * resending it would send an empty file (api.md notes a popular SDK does exactly that).
+   * resending it would send an empty file (api.md "Notes": a popular SDK does exactly that).
    */
   canResend?: () => boolean;
 }

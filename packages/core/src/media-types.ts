@@ -14,7 +14,7 @@ export type MediaFormat =
   | 'doc' | 'docx' | 'xls' | 'xlsx' | 'ppt' | 'pptx' | 'zip' | 'pdf' | 'rar';
 
 export interface MediaTypeRule {
-  /** Largest accepted file, in bytes, inclusive (api.md: limit passes, limit + 1 fails with 40006). */
+  /** Largest accepted file, in bytes, inclusive (api.md "POST /media/upload": limit passes, limit + 1 fails with 40006). */
   readonly maxBytes: number;
   readonly formats: readonly MediaFormat[];
 }

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import type { ErrmsgLanguage } from '@oapi-media/core';
 
-export const TOKEN_TTL_SECONDS = 7200; // api.md: tokens live 7200 s and are renewed to a full 7200 s
+export const TOKEN_TTL_SECONDS = 7200; // api.md "GET /gettoken": tokens live 7200 s and are renewed to a full 7200 s
 /** Suite tickets rotate every 20 minutes by default (issue 8; DingTalk's own push period is not documented). */
 export const SUITE_TICKET_ROTATION_SECONDS = 20 * 60;
 /**

@@ -17,7 +17,8 @@ export function mapError(error: unknown): MappedError {
   if (error instanceof ApiError) return { kind: error.kind, serverFault: false };
   if (error instanceof StagingLimitError) return { kind: 'mediaTooLarge', serverFault: false };
   if (error instanceof QuotaExceededError) return { kind: 'quotaExceeded', serverFault: false };
-  // Storage or database down, disk full, a blob missing under a row: the wire's "system busy".
+  // Storage or database down, disk full, a blob missing under a row: the wire's "system busy"
+  // (DingTalk: -1 with HTTP 200, api.md "Error codes").
   if (error instanceof StoreUnavailableError || error instanceof BlobUnavailableError || error instanceof BlobNotFoundError) {
     return { kind: 'systemBusy', serverFault: true };
   }

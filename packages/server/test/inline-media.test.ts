@@ -17,9 +17,9 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { DINGTALK_MEDIA_LIMITS, type MediaFormat } from '@oapi-media/core';
 import { ConfigError, DEFAULT_INLINE_MAX_BYTES, LARGEST_INLINE_MAX_BYTES, loadConfig } from '../src/config.ts';
-import { detectFormat } from '../src/formats/detect.ts';
+import { detectFormat, SNIFF_BYTES } from '../src/formats/detect.ts';
 import { isInlineBlobKey } from '../src/service/ids.ts';
-import { HEAD_BYTES, StagingArea, StagingLimitError, type StagedFile } from '../src/service/staging.ts';
+import { StagingArea, StagingLimitError, type StagedFile } from '../src/service/staging.ts';
 import { ConflictError, QuotaExceededError, type MediaRow, type Org } from '../src/stores/metadata/interface.ts';
 import { SqliteMetadataStore } from '../src/stores/metadata/sqlite.ts';
 import { dataFolder } from '../src/data-folder.ts';
@@ -128,7 +128,7 @@ describe('StagingArea: in memory up to memoryMaxBytes, a temp file past it', () 
       assert.equal(staged.size, max);
       assert.equal(staged.sha256, sha256(body));
       assert.ok(staged.bytes.equals(body), 'the bytes held are the body');
-      assert.ok(staged.head.equals(body.subarray(0, HEAD_BYTES)), 'head is the first HEAD_BYTES bytes');
+      assert.ok(staged.head.equals(body.subarray(0, SNIFF_BYTES)), 'head is the first SNIFF_BYTES bytes');
       assert.deepEqual(touched, [], 'no file was created in the staging folder, not even for a moment');
       assert.deepEqual(await readdir(staging.dir), []);
     });
@@ -144,7 +144,7 @@ describe('StagingArea: in memory up to memoryMaxBytes, a temp file past it', () 
       const staged = onDisk(fulfilled(outcome));
       assert.equal(staged.size, total);
       assert.equal(staged.sha256, sha256(body));
-      assert.ok(staged.head.equals(body.subarray(0, HEAD_BYTES)));
+      assert.ok(staged.head.equals(body.subarray(0, SNIFF_BYTES)));
       assert.deepEqual(touched, [basename(staged.path)], 'exactly one file, the staged one');
       assert.deepEqual(await readdir(staging.dir), [basename(staged.path)]);
       assert.ok((await readFile(staged.path)).equals(body), 'the file holds the body byte for byte');
@@ -785,9 +785,9 @@ describe('detectFormat on bytes in memory answers as on the same bytes in a file
     await writeFile(path, bytes);
     try {
       const fromFile = await outcomeOf(detectFormat(path));
-      const fromFileWithSample = await outcomeOf(detectFormat(path, { size: bytes.length, head: bytes.subarray(0, HEAD_BYTES) }));
+      const fromFileWithSample = await outcomeOf(detectFormat(path, { size: bytes.length, head: bytes.subarray(0, SNIFF_BYTES) }));
       const fromMemory = await outcomeOf(detectFormat(bytes));
-      const fromMemoryWithSample = await outcomeOf(detectFormat(bytes, { size: bytes.length, head: bytes.subarray(0, HEAD_BYTES) }));
+      const fromMemoryWithSample = await outcomeOf(detectFormat(bytes, { size: bytes.length, head: bytes.subarray(0, SNIFF_BYTES) }));
       assert.deepEqual(fromFileWithSample, fromFile, 'file with the stager\'s sample');
       assert.deepEqual(fromMemory, fromFile, 'in memory');
       assert.deepEqual(fromMemoryWithSample, fromFile, 'in memory with the stager\'s sample');

@@ -4,7 +4,7 @@ import type { MediaFormat, MediaTypeRule } from '@oapi-media/core';
 const OOXML_FORMATS: ReadonlySet<MediaFormat> = new Set(['docx', 'xlsx', 'pptx']);
 
 /**
- * api.md: the bytes must be one of the type's formats (the wire's rule for that type), and the file name's extension must agree
+ * api.md "POST /media/upload": the bytes must be one of the type's formats (the wire's rule for that type), and the file name's extension must agree
  * with them. A name without an extension is judged by the bytes alone; an unknown extension is
  * refused. An OOXML document named .zip passes (it is a valid zip archive); the reverse does not.
  */

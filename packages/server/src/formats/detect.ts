@@ -11,7 +11,10 @@ import {
 import { bufferReader, readAt, type PositionalReader } from './read-at.ts';
 import { classifyZipArchive, hasZipSignature } from './zip-archive.ts';
 
-/** file-type's own sample size: what it needs for every magic number it knows. */
+/**
+ * file-type's own sample size (its reasonableDetectionSizeInBytes, not exported): what it needs
+ * for every magic number it knows. The stager keeps this many leading bytes of every upload.
+ */
 export const SNIFF_BYTES = 4100;
 
 /** What the stager already knows of a file: its size and its first SNIFF_BYTES bytes. */
@@ -21,10 +24,10 @@ export interface FileSample {
 }
 
 /**
- * Which of the 17 formats of api.md the bytes at `source` (a file's path, or the whole content of
- * a small upload held in memory) are, or null for anything else. With a `sample` from the stager,
- * simple formats are decided without opening the file at all; the file is opened only for
- * structure checks (OLE directory, zip directory, mp3 frames, mp4 boxes).
+ * Which of the 17 formats of api.md "POST /media/upload" the bytes at `source` (a file's path, or
+ * the whole content of a small upload held in memory) are, or null for anything else. With a
+ * `sample` from the stager, simple formats are decided without opening the file at all; the file
+ * is opened only for structure checks (OLE directory, zip directory, mp3 frames, mp4 boxes).
  */
 export async function detectFormat(source: string | Buffer, sample?: FileSample): Promise<MediaFormat | null> {
   if (typeof source !== 'string') {

@@ -2,6 +2,14 @@
 // from the end-of-central-directory record at the end of the file) and the main-part content
 // type that [Content_Types].xml declares. Only positioned reads: the first entries of a docx
 // may be megabytes of word/media/... and the detector never reads them.
+//
+// Why not file-type's own zip reading (21.x reads the central directory by random access too):
+// it says "zip" for any bytes that begin with a local header, "docx" for a docx cut short by
+// 10 bytes, "xlsx" without _rels/.rels and "pptx" when ppt/presentation.xml is missing, and it
+// takes the first `.main+xml"` it meets in [Content_Types].xml without its PartName. Those are
+// the rules of this file (a readable central directory, else no format; _rels/.rels; one main
+// part that the archive holds), and test/formats.test.ts pins each. What is left (finding and
+// parsing the directory, zip64 included) is what those rules need; file-type exposes none of it.
 import { inflateRawSync } from 'node:zlib';
 import { readAt, type PositionalReader } from './read-at.ts';
 

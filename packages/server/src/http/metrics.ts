@@ -5,7 +5,6 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 export interface Metrics {
   registry: Registry;
   requests: Counter<'route' | 'method' | 'errcode'>;
-  uploadBytes: Histogram<'type'>;
   duration: Histogram<'route'>;
 }
 
@@ -17,10 +16,6 @@ export function createMetrics(): Metrics {
     requests: new Counter({
       name: 'oapi_media_requests_total', help: 'API requests by route and answered errcode',
       labelNames: ['route', 'method', 'errcode'], registers: [registry],
-    }),
-    uploadBytes: new Histogram({
-      name: 'oapi_media_upload_bytes', help: 'Size of stored uploads', labelNames: ['type'],
-      buckets: [1024, 64 * 1024, 1024 * 1024, 2 * 1024 * 1024, 8 * 1024 * 1024, 20 * 1024 * 1024], registers: [registry],
     }),
     duration: new Histogram({
       name: 'oapi_media_request_seconds', help: 'Time to answer, by route', labelNames: ['route'],

@@ -1,7 +1,7 @@
 // Reads a multipart/form-data upload with busboy, for any wire: the file part (named as the wire
 // names it: DingTalk's and WeCom's `media`, Feishu's `file`) is streamed into staging (never
 // buffered whole); small fields (access_token, type) are collected whether they come before or
-// after the file (api.md: DingTalk's own curl sends them with -F, before the file).
+// after the file (api.md "Conventions": DingTalk's own curl sends them with -F, before the file).
 
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
@@ -62,7 +62,7 @@ export function readUploadForm(request: IncomingMessage, rules: UploadFormRules,
       // Ends the media stream in flight too, so its staging pipeline fails and removes the file.
       parser.destroy();
       // The staged file (if any) is removed by the stager on its own error, or here once staged;
-      // the answer waits for that (api.md: a refused upload leaves nothing on disk when answered),
+      // the answer waits for that (api.md "POST /media/upload": a refused upload leaves nothing on disk when answered),
       // but never longer than CLEANUP_WAIT_MS.
       const cleanedUp = staging$?.then((staged) => staged.discard(), () => {}) ?? Promise.resolve();
       const timer = setTimeout(() => reject(error), CLEANUP_WAIT_MS);

@@ -1,4 +1,4 @@
-// api.md: every answer carries x-request-id (the caller's own when it sent a sane one).
+// api.md "Conventions": every answer carries x-request-id (the caller's own when it sent a sane one).
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';

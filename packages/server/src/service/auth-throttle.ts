@@ -1,6 +1,6 @@
 // Brute force of credentials (issue 5): failed /gettoken attempts and calls with an unknown access
 // token are counted per client IP; past the limit within the window, every credential check from
-// that IP answers 45009 (api.md) until the window passes, right credentials included.
+// that IP answers 45009 (api.md "Error codes") until the window passes, right credentials included.
 
 import { ApiError, type ErrorKind } from '@oapi-media/core';
 import type { RateLimiter } from './rate-limit.ts';

@@ -1,4 +1,4 @@
-// The original file name is kept for Content-Disposition (api.md), but stored safely: no path, no
+// The original file name is kept for Content-Disposition (api.md "GET /media/downloadFile"), but stored safely: no path, no
 // control characters, bounded length. It is never used as a path on disk.
 
 const MAX_NAME_BYTES = 255;

@@ -1,4 +1,4 @@
-// Identifiers and secrets. All random, all URL-safe (api.md: SDKs paste them into URLs unencoded).
+// Identifiers and secrets. All random, all URL-safe (api.md "Notes": SDKs paste them into URLs unencoded).
 
 import { createHash, createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
 
@@ -24,7 +24,7 @@ function randomBytes(count: number): Buffer {
 }
 export { randomBytes as randomIdBytes };
 
-/** api.md: '@' + URL-safe characters, ≥ 128 bits of randomness, revealing nothing. 144 bits here. */
+/** api.md "POST /media/upload": '@' + URL-safe characters, ≥ 128 bits of randomness, revealing nothing. 144 bits here. */
 export const newMediaId = (): string => `@${base64url(randomBytes(18))}`;
 export const MEDIA_ID_PATTERN = /^@[A-Za-z0-9_-]{16,64}$/;
 
@@ -47,7 +47,7 @@ export const sha256Hex = (value: string): string => createHash('sha256').update(
 
 /**
  * A token is derived from a stored, non-secret nonce with a key the database never holds, so that
- * /gettoken can answer the same token again while only its hash is stored (api.md).
+ * /gettoken can answer the same token again while only its hash is stored (api.md "GET /gettoken").
  */
 export function deriveToken(key: Buffer, nonce: string): string {
   return base64url(createHmac('sha256', key).update(nonce).digest());

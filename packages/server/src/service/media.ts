@@ -1,4 +1,5 @@
-// Media upload and download (api.md): what the product means, whatever the wire dialect.
+// Media upload and download (api.md "POST /media/upload", "GET /media/downloadFile"): what the
+// product means, whatever the wire dialect.
 // Order of a commit: staged bytes (fsynced) -> BlobStore.putFile (atomic, durable) -> metadata row.
 // A crash between the last two leaves an orphan blob, never a visible half-written media; the
 // sweep removes orphans. A small upload the metadata store can keep with its row (inlineMaxBytes)
@@ -109,7 +110,7 @@ export class MediaService {
     }
   }
 
-  /** The media row an app of `caller`'s org may read; 41006 / 40007 otherwise (api.md). */
+  /** The media row an app of `caller`'s org may read; 41006 / 40007 otherwise (api.md "Error codes"). */
   async find(caller: Caller, mediaId: string | undefined): Promise<MediaRow> {
     if (mediaId === undefined || mediaId === '') throw new ApiError('missingMediaId');
     if (!MEDIA_ID_PATTERN.test(mediaId)) throw new ApiError('unknownMedia', 'malformed');

@@ -56,6 +56,8 @@ export interface RedisRateLimiterOptions {
   now?: () => number;
   /** Told once each time Redis becomes unreachable (default: a process warning on stderr). */
   onUnavailable?: (error: Error) => void;
+  /** Past this a command counts as failed and the request is limited per node (default 500 ms). */
+  commandTimeoutMs?: number;
 }
 
 interface LimiterCommands {
@@ -82,7 +84,7 @@ export class RedisRateLimiter implements RateLimiter {
       // Fail a command at once while disconnected instead of queueing it until Redis is back.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: COMMAND_TIMEOUT_MS,
+      commandTimeout: options.commandTimeoutMs ?? COMMAND_TIMEOUT_MS,
       connectTimeout: CONNECT_TIMEOUT_MS,
       // Keep reconnecting in the background, at most once a second.
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),

@@ -1,4 +1,4 @@
-// Request rate limits (api.md 45009). The seam lets a cluster share its counters (Redis) while a
+// Request rate limits (api.md "Error codes": 45009). The seam lets a cluster share its counters (Redis) while a
 // single node keeps them in memory.
 
 import { ApiError } from '@oapi-media/core';
@@ -19,11 +19,12 @@ export interface RateLimiter {
 }
 
 /**
- * Token bucket per key, refilled continuously, burst of one second's allowance; and counting
- * windows (for failed logins). Per node: a cluster backs the seam with Redis.
+ * Token bucket per key, refilled continuously, burst of one second's allowance (at least one
+ * request, so 0.5/s admits one every 2 s); and counting windows (for failed logins). Per node: a
+ * cluster backs the seam with Redis (rate-limit-redis.ts), whose script is this same bucket.
  */
 export class MemoryRateLimiter implements RateLimiter {
-  readonly #buckets = new Map<string, { tokens: number; updatedAt: number }>();
+  readonly #buckets = new Map<string, { tokens: number; updatedAt: number; perSecond: number }>();
   readonly #windows = new Map<string, { count: number; endsAt: number }>();
   readonly #now: () => number;
 
@@ -33,18 +34,24 @@ export class MemoryRateLimiter implements RateLimiter {
 
   async take(key: string, perSecond: number): Promise<boolean> {
     const now = this.#now();
-    const bucket = this.#buckets.get(key) ?? { tokens: perSecond, updatedAt: now };
-    bucket.tokens = Math.min(perSecond, bucket.tokens + ((now - bucket.updatedAt) / 1000) * perSecond);
+    const capacity = capacityOf(perSecond);
+    const bucket = this.#buckets.get(key) ?? { tokens: capacity, updatedAt: now, perSecond };
+    // A clock that steps back refills nothing rather than taking tokens away.
+    bucket.tokens = Math.min(capacity, bucket.tokens + (Math.max(0, now - bucket.updatedAt) / 1000) * perSecond);
     bucket.updatedAt = now;
+    bucket.perSecond = perSecond;
     const allowed = bucket.tokens >= 1;
     if (allowed) bucket.tokens -= 1;
     this.#buckets.set(key, bucket);
-    if (this.#buckets.size > 100_000) this.#forgetIdle(now);
+    if (this.#buckets.size > 100_000) this.#forgetFull(now);
     return allowed;
   }
 
-  #forgetIdle(now: number): void {
-    for (const [key, bucket] of this.#buckets) if (now - bucket.updatedAt > 60_000) this.#buckets.delete(key);
+  /** A bucket that has refilled completely is the same as a missing one (Redis expires it then). */
+  #forgetFull(now: number): void {
+    for (const [key, bucket] of this.#buckets) {
+      if (bucket.tokens + ((now - bucket.updatedAt) / 1000) * bucket.perSecond >= capacityOf(bucket.perSecond)) this.#buckets.delete(key);
+    }
   }
 
   async count(key: string, windowMs: number): Promise<number> {
@@ -68,6 +75,11 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 
   async close(): Promise<void> {}
+}
+
+/** One second's allowance, but never below one request: a rate under 1/s must still admit some. */
+function capacityOf(perSecond: number): number {
+  return Math.max(perSecond, 1);
 }
 
 /** The org's limits, cached briefly so that a request does not cost a metadata read. */

@@ -7,23 +7,21 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SNIFF_BYTES } from '../formats/detect.ts';
 import { randomIdBytes } from './ids.ts';
 import { Readable } from 'node:stream';
 
 interface StagedCommon {
   size: number;
   sha256: string;
-  /** The first bytes (up to HEAD_BYTES), kept so that sniffing need not reopen the file. */
+  /** The first bytes (up to SNIFF_BYTES), kept so that sniffing need not reopen the file. */
   head: Buffer;
 }
 
 /** A staged upload: in a temp file, or (when small) whole in memory. */
 export type StagedFile = (StagedCommon & { kind: 'file'; path: string }) | (StagedCommon & { kind: 'memory'; bytes: Buffer });
 
-/** As many leading bytes as content sniffing looks at (formats/detect.ts SNIFF_BYTES). */
-export const HEAD_BYTES = 4100;
-
-/** The body went past the cap; api.md: cut off at limit + 1 byte. */
+/** The body went past the cap; api.md "POST /media/upload": cut off at limit + 1 byte. */
 export class StagingLimitError extends Error {
   override name = 'StagingLimitError';
 }
@@ -127,7 +125,8 @@ export class StagingArea {
   }
 
   /**
-   * Removes what a crash left behind (api.md: leftovers cleaned at start). Only the server that owns
+   * Removes what a crash left behind: no media file is visible before it is completely stored
+   * (api.md "POST /media/upload"), so a half-staged one is no one's. Only the server that owns
    * the data folder calls it, at start: the CLI must not, a server may be staging right now.
    */
   async removeLeftovers(): Promise<number> {
@@ -162,8 +161,8 @@ export class StagingArea {
         size += chunk.length;
         if (size > capBytes) throw new StagingLimitError(`more than ${capBytes} bytes`);
         hash.update(chunk);
-        if (headLength < HEAD_BYTES) {
-          const part = chunk.subarray(0, HEAD_BYTES - headLength);
+        if (headLength < SNIFF_BYTES) {
+          const part = chunk.subarray(0, SNIFF_BYTES - headLength);
           headChunks.push(Buffer.from(part)); // a copy: the head outlives the chunk's buffer
           headLength += part.length;
         }

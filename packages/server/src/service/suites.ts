@@ -60,7 +60,7 @@ export interface CorpTokenRequest {
   authCorpId: string | undefined;
 }
 
-/** DingTalk-style suite key: 'suite' + 16 lower-case letters and digits (URL-safe, api.md). */
+/** DingTalk-style suite key: 'suite' + 16 lower-case letters and digits (URL-safe, api.md "Notes"). */
 function newSuiteKey(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   return `suite${Array.from(randomBytes(16), (byte) => alphabet[byte % alphabet.length]).join('')}`;

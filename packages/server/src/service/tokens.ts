@@ -1,4 +1,4 @@
-// Access tokens (api.md GET /gettoken): 7200 s, the same token again while valid (renewed to a full
+// Access tokens (api.md "GET /gettoken"): 7200 s, the same token again while valid (renewed to a full
 // 7200 s), stored only as a hash.
 
 import { ApiError } from '@oapi-media/core';
@@ -59,7 +59,7 @@ export class TokenService {
     return app && matches ? app : null;
   }
 
-  /** The principal's valid token renewed, or a new one (api.md: same token while valid). */
+  /** The principal's valid token renewed, or a new one (api.md "GET /gettoken": same token while valid). */
   async issue(principal: string, orgId: string): Promise<TokenGrant> {
     const now = this.#now();
     const expiresAt = now + this.#ttlMs;

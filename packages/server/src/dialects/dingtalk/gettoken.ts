@@ -1,4 +1,5 @@
-// GET /gettoken?appkey=&appsecret= (or corpid=&corpsecret=, as older SDKs send) — api.md.
+// GET /gettoken?appkey=&appsecret= (api.md "GET /gettoken"), or corpid=&corpsecret= as older SDKs
+// send (api.md "Notes").
 
 import { ApiError } from '@oapi-media/core';
 import type { FastifyInstance } from 'fastify';

@@ -1,5 +1,5 @@
-// The DingTalk dialect (api.md): its routes, its answers to errors, unknown paths and wrong methods
-// (43001/43002), and its body budget.
+// The DingTalk dialect (api.md "Error codes"): its routes, its answers to errors, unknown paths and
+// wrong methods (43001/43002), and its body budget.
 
 import { ApiError } from '@oapi-media/core';
 import type { Dialect } from '../dialect.ts';

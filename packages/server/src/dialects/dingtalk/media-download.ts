@@ -1,5 +1,5 @@
 // GET /media/downloadFile?access_token=&media_id= (alias GET /media/get): the stored bytes with
-// ETag, Range (206/416), If-None-Match (304), Content-Disposition and nosniff (api.md).
+// ETag, Range (206/416), If-None-Match (304), Content-Disposition and nosniff (api.md "GET /media/downloadFile").
 
 import { FORMAT_CONTENT_TYPES, parseRange, type ByteRange } from '@oapi-media/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';

@@ -1,4 +1,4 @@
-// POST /media/upload?access_token=&type= with multipart field `media` (api.md).
+// POST /media/upload?access_token=&type= with multipart field `media` (api.md "POST /media/upload").
 
 import { ApiError, DINGTALK_MEDIA_LIMITS, MEDIA_TYPES, isMediaType, largestMediaBytes } from '@oapi-media/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -59,7 +59,7 @@ export function registerMediaUpload(app: FastifyInstance, services: DialectServi
     const knownType = isMediaType(queryType) ? queryType : undefined;
     const capBytes = knownType ? DINGTALK_MEDIA_LIMITS[knownType].maxBytes : LARGEST_MEDIA_BYTES;
     const declared = declaredLength(request);
-    // api.md: a declared Content-Length over the limit is refused before the body is read.
+    // api.md "POST /media/upload": a declared Content-Length over the limit is refused before the body is read.
     if (declared !== undefined && declared > capBytes + FORM_OVERHEAD_BYTES) {
       throw new ApiError('mediaTooLarge', `declared ${declared} bytes`);
     }

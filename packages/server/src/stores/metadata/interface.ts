@@ -21,7 +21,7 @@ export interface App {
   orgId: string;
   name: string;
   appKey: string;
-  /** sha256 hex of the appsecret: secrets are never stored in clear (api.md). */
+  /** sha256 hex of the appsecret: secrets are never stored in clear (api.md "GET /gettoken"). */
   secretHash: string;
   createdAt: number;
 }

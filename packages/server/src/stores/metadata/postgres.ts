@@ -197,7 +197,7 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async findValidToken(principal: string, orgId: string, now: number): Promise<TokenRow | null> {
-    // Valid means now < expires_at (api.md: 42001 once past its 7200 s).
+    // Valid means now < expires_at (api.md "Error codes": 42001 once past its 7200 s).
     const rows = await this.query<TokenRecord>(
       `SELECT * FROM tokens WHERE principal = $1 AND org_id = $2 AND expires_at > $3
        ORDER BY issued_at DESC, expires_at DESC LIMIT 1`,

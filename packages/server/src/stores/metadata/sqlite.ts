@@ -201,7 +201,7 @@ export class SqliteMetadataStore implements MetadataStore {
     }).immediate();
   }
 
-  /** Resolves once every commit made so far is on disk (api.md: acknowledged = durable). */
+  /** Resolves once every commit made so far is on disk (api.md "POST /media/upload": acknowledged = durable). */
   async #durable(): Promise<void> {
     try {
       await this.#walSync.sync();

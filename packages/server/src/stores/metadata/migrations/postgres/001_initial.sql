@@ -20,7 +20,7 @@ CREATE TABLE apps (
 );
 CREATE INDEX apps_org_id ON apps (org_id);
 
--- Only hashes of tokens are stored (api.md: a leaked database does not leak them).
+-- Only hashes of tokens are stored (api.md "GET /gettoken": a leaked database does not leak them).
 CREATE TABLE tokens (
   token_hash text PRIMARY KEY,
   nonce      text NOT NULL,
