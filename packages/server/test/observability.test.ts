@@ -54,6 +54,18 @@ test('logs are JSON lines carrying the request id of the answer, and never a sec
   assert.equal(lines.filter((l) => l.reqId === 'trace-43').length, 1, 'one line per request');
 });
 
+test('percent-encoded secret parameter names are answered as the plain ones, and masked in the log all the same', async () => {
+  const res = await app.inject({ url: `/gettoken?appkey=${creds.appkey}&app%73ecret=${creds.appsecret}`, headers: { 'x-request-id': 'trace-44' } });
+  assert.equal(res.json().errcode, 0, 'the route reads app%73ecret as appsecret');
+  const token = res.json().access_token as string;
+  await app.inject({ url: `/media/get?access%5Ftoken=${token}&media_id=@nope`, headers: { 'x-request-id': 'trace-45' } });
+  const logged = JSON.stringify(lines.filter((l) => l.reqId === 'trace-44' || l.reqId === 'trace-45'));
+  assert.equal(logged.includes(creds.appsecret), false, 'appsecret in logs');
+  assert.equal(logged.includes(token), false, 'token in logs');
+  assert.match(logged, /appsecret=\[redacted\]/);
+  assert.match(logged, /access_token=\[redacted\]/);
+});
+
 test('a server fault is logged as an error with the request id; the caller gets only errcode -1', async () => {
   const original = services.tokens.verify;
   services.tokens.verify = async () => { throw new Error('disk on fire'); };
