@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
 import { mountedDialects } from './dialects/index.ts';
 import type { AppCredentials } from './service/admin.ts';
 import { lockDataFolder } from './service/data-lock.ts';
@@ -36,25 +36,30 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     await unlock();
     throw error;
   }
+  let app: FastifyInstance | undefined;
   try {
     const leftovers = await services.media.staging.removeLeftovers();
+    app = await buildApp(services, options);
+    // Bind first, bootstrap after: a start that cannot listen (port busy) must not create the
+    // default app, or the next start, the one that listens, would show no credentials.
+    await listen(app, config);
     const firstStartCredentials = await services.admin.bootstrapDefault();
-    const app = await buildApp(services, options);
+    const log = app.log;
     // A crash between blob and row leaves an orphan blob; with the data folder to itself (embedded
     // default) every unreferenced blob is one, with shared storage only those past the grace time.
     void services.media.sweepOrphans(shared ? ORPHAN_GRACE_MS : 0).then(
-      (removed) => app.log.info({ removed }, 'orphan sweep done'),
-      (error: unknown) => app.log.warn({ err: error }, 'orphan sweep failed'),
+      (removed) => log.info({ removed }, 'orphan sweep done'),
+      (error: unknown) => log.warn({ err: error }, 'orphan sweep failed'),
     );
-    if (leftovers > 0) app.log.info({ leftovers }, 'removed temp files of interrupted uploads');
+    if (leftovers > 0) log.info({ leftovers }, 'removed temp files of interrupted uploads');
     const purge = setInterval(() => void services.tokens.purgeExpired().catch(() => {}), 3600_000);
     purge.unref();
-    await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const running = app;
     return {
-      app,
+      app: running,
       services,
       url: `http://${host}:${port}`,
       firstStartCredentials,
@@ -62,16 +67,31 @@ export async function startServer(config: Config, options: { logger?: Logger } =
         clearInterval(purge);
         // In-flight requests get a grace period; silent connections (an aborted fetch's spare
         // socket, a slow client) would otherwise hold the shutdown until their idle timeout.
-        const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-        app.server.closeIdleConnections();
-        await app.close().finally(() => clearTimeout(force));
+        const force = setTimeout(() => running.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        running.server.closeIdleConnections();
+        await running.close().finally(() => clearTimeout(force));
         await services.close();
         await unlock();
       },
     };
   } catch (error) {
+    await app?.close().catch(() => {});
     await services.close();
     await unlock();
+    throw error;
+  }
+}
+
+/** Listens, or says in one line what the operator can change (the usual reasons a bind fails). */
+async function listen(app: FastifyInstance, config: Config): Promise<void> {
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${config.host}:${config.port}`;
+    if (code === 'EADDRINUSE') throw new ConfigError(`port ${config.port} is in use (${where}): pass --port or PORT`, { cause: error });
+    if (code === 'EADDRNOTAVAIL') throw new ConfigError(`address ${config.host} is not one of this machine's: pass --host or HOST`, { cause: error });
+    if (code === 'EACCES') throw new ConfigError(`not allowed to listen on ${where} (ports below 1024 need privileges): pass --port or PORT`, { cause: error });
     throw error;
   }
 }

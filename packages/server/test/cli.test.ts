@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { sample } from './fixtures/samples.ts';
 import { cli, serve, type ServeProcess } from './helpers/cli.ts';
@@ -122,6 +123,30 @@ test('a database-only command creates no blob or staging folder', async () => {
     const entries = (await readdir(fresh)).filter((name) => !/^meta\.sqlite(-wal|-shm)?$/.test(name)).sort();
     assert.deepEqual(entries, ['secret.key']);
   } finally {
+    await rm(fresh, { recursive: true, force: true });
+  }
+});
+
+test('a first start on a busy port says so in one line and creates nothing; the next start shows the credentials', async () => {
+  const fresh = await mkdtemp(join(tmpdir(), 'oapi-media-cli-busy-'));
+  const squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  const port = (squatter.address() as { port: number }).port;
+  try {
+    const busy = await cli(['serve', '--port', String(port), '--data', fresh]);
+    assert.equal(busy.code, 1);
+    assert.equal(busy.stderr, `oapi-media: port ${port} is in use (127.0.0.1:${port}): pass --port or PORT\n`);
+    const orgs = JSON.parse((await cli(['org', 'list', '--json', '--data', fresh])).stdout) as unknown[];
+    assert.deepEqual(orgs, [], 'no default organization or app was created by the start that could not listen');
+    const next = await serve(['--data', fresh]);
+    try {
+      assert.match(next.banner, /appkey:\s+ding/);
+      assert.match(next.banner, /appsecret:\s+\S+/);
+    } finally {
+      await next.stop();
+    }
+  } finally {
+    squatter.close();
     await rm(fresh, { recursive: true, force: true });
   }
 });
