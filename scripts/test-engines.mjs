@@ -1,13 +1,20 @@
 #!/usr/bin/env node
-// The API suite on the second configuration (issue 7): PostgreSQL + S3 instead of SQLite + disk.
+// The API suite on the second configuration (issue 7): PostgreSQL + S3 instead of SQLite + disk;
+// and through the bundle that `npm start` runs ("test what ships"), on either configuration.
 //   node scripts/test-engines.mjs          -> PostgreSQL + s3rver (started here)   npm run test:engines
 //   node scripts/test-engines.mjs --ceph   -> PostgreSQL + a throwaway Ceph RGW    (part of test:s3-real)
+//   ... --bundle                            -> the API files that can, through the bundle (built first,
+//                                              so never stale; TEST_SERVER=bundle)  (part of npm test)
+//   ... --embedded                          -> on SQLite + disk instead (with --bundle: part of npm test)
 //   ... [FILE...]                           -> only those test files
 // Creates a fresh database oapi_api_<random> on the machine's PostgreSQL (OAPI_TEST_POSTGRES_URL,
 // default postgres://postgres@127.0.0.1:5432/test), sets TEST_DATABASE_URL / TEST_STORAGE_URL (the
 // test helpers give every server its own schema and key prefix in them) and the AWS_* credentials,
 // runs the API test files through run-tests.mjs, then drops the database and stops S3.
-import { spawn } from 'node:child_process';
+// Which files run through the bundle is said in each file: a line `// TEST_SERVER=bundle: ...`.
+// The others need the server in-process; the reason found in each is printed, and a file that
+// is neither marked nor has such a reason stops the run (every file is decided, none skipped).
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -18,17 +25,56 @@ register();
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const ceph = args.includes('--ceph');
+const bundle = args.includes('--bundle');
+const embedded = args.includes('--embedded');
 const explicit = args.filter((a) => !a.startsWith('--'));
 const adminUrl = process.env.OAPI_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-/** The API tests: every server test file that builds its server through the test helpers. */
+/** The API tests: every test file that builds its server through the server's test helpers. */
 function apiTestFiles() {
-  const dir = join(root, 'packages/server/test');
-  return readdirSync(dir)
-    .filter((name) => name.endsWith('.test.ts'))
-    .filter((name) => /helpers\/(test-server|inject-app)\.ts/.test(readFileSync(join(dir, name), 'utf8')))
-    .map((name) => relative(root, join(dir, name)))
+  return ['packages/server/test', 'packages/client/test']
+    .flatMap((dir) => readdirSync(join(root, dir)).filter((name) => name.endsWith('.test.ts')).map((name) => join(dir, name)))
+    .filter((file) => /helpers\/(test-server|inject-app)\.ts/.test(readFileSync(join(root, file), 'utf8')))
     .sort();
+}
+
+const BUNDLE_MARKER = /^\/\/ TEST_SERVER=bundle:/m;
+/** What ties a test file to the in-process server (the bundle is another process, set up by its environment). */
+const IN_PROCESS_USES = [
+  [/\binjectApp\(/, 'fastify inject (inject-app.ts)'],
+  [/\.server\.(services|app)\b/, 'the in-process server (server.server)'],
+  [/\bnow: \(\) =>/, 'the server clock (now)'],
+  [/\btokenTtlSeconds\b/, 'tokenTtlSeconds (no environment variable)'],
+];
+
+function inProcessUses(file) {
+  const text = readFileSync(join(root, file), 'utf8');
+  return IN_PROCESS_USES.filter(([pattern]) => pattern.test(text)).map(([, what]) => what);
+}
+
+/** The files that run through the bundle; prints the decision for every file, and throws for an undecided one. */
+function bundleFiles(files) {
+  const through = [];
+  const inProcess = [];
+  const problems = [];
+  for (const file of files) {
+    const marked = BUNDLE_MARKER.test(readFileSync(join(root, file), 'utf8'));
+    const uses = inProcessUses(file);
+    if (marked && uses.length > 0) problems.push(`${file} is marked TEST_SERVER=bundle but uses ${uses.join(', ')}`);
+    else if (!marked && uses.length === 0) problems.push(`${file}: mark it "// TEST_SERVER=bundle: ..." or say what ties it to the in-process server`);
+    else if (marked) through.push(file);
+    else inProcess.push(`${relative('packages', file)} (${uses.join(', ')})`);
+  }
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+  console.log(`test-engines: through the bundle (${through.length}): ${through.map((f) => relative('packages', f)).join(', ')}`);
+  console.log(`test-engines: in-process only, not through the bundle (${inProcess.length}): ${inProcess.join('; ')}`);
+  return through;
+}
+
+/** Builds the bundle, so that the run tests what `npm start` would run now. */
+function buildBundle() {
+  const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('scripts/build.mjs failed');
 }
 
 async function adminQuery(sql) {
@@ -73,29 +119,45 @@ function runTests(files, env) {
   });
 }
 
-const files = explicit.length > 0 ? explicit : apiTestFiles();
-const database = `oapi_api_${randomBytes(6).toString('hex')}`;
-const databaseUrl = new URL(adminUrl);
-databaseUrl.pathname = `/${database}`;
+const engineEnv = { ...process.env };
+delete engineEnv.TEST_DATABASE_URL;
+delete engineEnv.TEST_STORAGE_URL;
+if (bundle) engineEnv.TEST_SERVER = 'bundle';
+else delete engineEnv.TEST_SERVER;
 
 let status = 1;
 let s3;
+let database;
 const started = performance.now();
 try {
-  await adminQuery(`CREATE DATABASE ${database}`);
-  s3 = await startS3();
-  console.log(`test-engines: PostgreSQL ${databaseUrl} + ${s3.name}; ${files.length} files`);
-  status = await runTests(files, {
-    ...process.env,
-    ...s3.env,
-    TEST_DATABASE_URL: databaseUrl.toString(),
-    TEST_STORAGE_URL: s3.url,
-  });
+  const candidates = explicit.length > 0 ? explicit : apiTestFiles();
+  const files = bundle ? bundleFiles(candidates) : candidates;
+  if (bundle) buildBundle();
+  const build = bundle ? 'the bundle' : 'the TypeScript';
+  if (embedded) {
+    console.log(`test-engines: ${build} on SQLite + disk; ${files.length} files`);
+    status = await runTests(files, engineEnv);
+  } else {
+    database = `oapi_api_${randomBytes(6).toString('hex')}`;
+    const databaseUrl = new URL(adminUrl);
+    databaseUrl.pathname = `/${database}`;
+    await adminQuery(`CREATE DATABASE ${database}`);
+    s3 = await startS3();
+    console.log(`test-engines: ${build} on PostgreSQL ${databaseUrl} + ${s3.name}; ${files.length} files`);
+    status = await runTests(files, {
+      ...engineEnv,
+      ...s3.env,
+      TEST_DATABASE_URL: databaseUrl.toString(),
+      TEST_STORAGE_URL: s3.url,
+    });
+  }
 } catch (error) {
   console.error(`test-engines: ${error.stack ?? error}`);
 } finally {
   await s3?.stop().catch((error) => console.error(`test-engines: stopping S3: ${error.message}`));
-  await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch((error) => console.error(`test-engines: dropping ${database}: ${error.message}`));
+  if (database !== undefined) {
+    await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch((error) => console.error(`test-engines: dropping ${database}: ${error.message}`));
+  }
   console.log(`test-engines: ${status === 0 ? 'passed' : 'FAILED'} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 process.exit(status);

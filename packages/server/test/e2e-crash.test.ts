@@ -1,6 +1,7 @@
 // A crash at any moment leaves no half-written media visible, and a restart cleans what it left
 // (issue 3; api.md "visible only once completely and durably stored"): leftover temp files go at
 // start, orphan blobs go in the start-up sweep, and stored media survive byte for byte.
+// TEST_SERVER=bundle: runs through the bundle too (only HTTP, kill -9, the operator CLI and the data folder).
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -153,7 +154,7 @@ describe('kill -9 of a real server process during 8 concurrent 5 MiB uploads', (
 
   test('set-up: 4 fast and 4 slow uploads start; the process is killed once the fast ones are answered', async (t) => {
     dataDir = await newDataDir();
-    const running = await spawnServerProcess(dataDir);
+    const running = await spawnServerProcess({ env: { OAPI_MEDIA_DATA: dataDir } });
     try {
       assert.ok(running.appKey && running.appSecret, 'first start printed the credentials');
       const token = await getToken(running.baseUrl, running.appKey, running.appSecret);

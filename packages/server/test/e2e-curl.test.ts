@@ -1,5 +1,6 @@
 // DingTalk's own curl example (seed/000_b83e897a24139eb5.txt, "Request example"), run with the real
 // curl binary against a real listening server: what a user copies from DingTalk's page must work.
+// TEST_SERVER=bundle: runs through the bundle too (only HTTP, through curl).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

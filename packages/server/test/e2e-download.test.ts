@@ -1,6 +1,7 @@
 // GET /media/downloadFile (alias /media/get) against a real listening server: the headers of
 // api.md, Content-Disposition for hostile and non-ASCII names, Range (206/416), If-None-Match (304),
 // HEAD, organization isolation, and many concurrent downloads of a large file.
+// TEST_SERVER=bundle: runs through the bundle too (only HTTP and the operator CLI).
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

@@ -1,6 +1,7 @@
 // End to end against a real listening server: every format of api.md round-trips byte for byte,
 // spoofed or mismatched content is refused with 40005 (nothing stored), and the request shapes
 // real clients send (fields after the file, query and form both, no filename, chunked) work.
+// TEST_SERVER=bundle: runs through the bundle too (only HTTP, the operator CLI and the data folder).
 
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';

@@ -2,6 +2,7 @@
 // passes, limit + 1 fails with 40006) whether the type comes in the query or as a form field after
 // the file; a declared Content-Length over limit + 64 KiB is refused before the body is sent; a
 // chunked body over the limit is cut off; nothing of a refused upload stays on disk.
+// TEST_SERVER=bundle: runs through the bundle too (only HTTP, the operator CLI and the data folder).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

@@ -1,21 +1,23 @@
 // Behind a load balancer the client address comes from X-Forwarded-For, but only when the operator
 // says to trust it (OAPI_MEDIA_TRUST_PROXY): the per-IP credential-guessing limit depends on it.
+// TEST_SERVER=bundle: runs through the bundle too (only HTTP and the operator's settings).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { injectApp } from './helpers/inject-app.ts';
+import { startTestServer } from './helpers/test-server.ts';
 
+/** The errcode of a wrong-appsecret /gettoken from each forwarded address in turn (2 failures allowed per client). */
 async function failuresFrom(trustProxy: boolean, addresses: string[]): Promise<number[]> {
-  const t = await injectApp({ trustProxy, authFailureLimit: 2 });
+  const server = await startTestServer({ config: { trustProxy, authFailureLimit: 2 } });
   try {
     const codes: number[] = [];
     for (const address of addresses) {
-      const res = await t.app.inject({ url: `/gettoken?appkey=${t.appKey}&appsecret=wrong`, headers: { 'x-forwarded-for': address } });
-      codes.push(res.json().errcode);
+      const response = await fetch(`${server.baseUrl}/gettoken?appkey=${server.appKey}&appsecret=wrong`, { headers: { 'x-forwarded-for': address } });
+      codes.push(((await response.json()) as { errcode: number }).errcode);
     }
     return codes;
   } finally {
-    await t.close();
+    await server.close();
   }
 }
 

@@ -26,18 +26,8 @@ export async function stagingFiles(dataDir: string): Promise<string[]> {
 }
 
 /** media_ids of every media row of org `orgName`. */
-export async function mediaIds(server: TestServer, orgName = 'default'): Promise<string[]> {
-  const { metadata } = server.server.services;
-  const org = await metadata.getOrgByName(orgName);
-  if (!org) return [];
-  const ids: string[] = [];
-  let after: string | undefined;
-  do {
-    const page = await metadata.listMedia(org.id, { limit: 500, after });
-    ids.push(...page.items.map((m) => m.mediaId));
-    after = page.next ?? undefined;
-  } while (after !== undefined);
-  return ids.sort();
+export function mediaIds(server: TestServer, orgName = 'default'): Promise<string[]> {
+  return server.mediaIds(orgName);
 }
 
 export interface StoredState {

@@ -10,6 +10,7 @@ import { buildApp } from '../../src/app.ts';
 import { loadConfig, type ConfigInput } from '../../src/config.ts';
 import { openServices, type Services } from '../../src/composition-root.ts';
 import { testEngines } from './engines.ts';
+import { testServerBuild } from './server-process.ts';
 
 export interface InjectApp {
   app: FastifyInstance;
@@ -41,6 +42,8 @@ async function countBlobs(services: Services): Promise<number> {
 }
 
 export async function injectApp(config: ConfigInput = {}): Promise<InjectApp> {
+  // No network, no process: nothing of the bundle would be tested (scripts/test-engines.mjs runs such files in-process only).
+  if (testServerBuild() === 'bundle') throw new Error('TEST_SERVER=bundle: injectApp is the in-process app; this file cannot run through the bundle');
   const dataDir = await mkdtemp(join(tmpdir(), 'oapi-media-inject-'));
   const clock = { now: Date.UTC(2026, 10, 26, 12) };
   const engines = testEngines(config);

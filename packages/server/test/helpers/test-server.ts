@@ -1,6 +1,8 @@
-// An in-process oapi-media on 127.0.0.1:0 with its own temp data folder (SQLite + disk), or on the
-// engines named by TEST_DATABASE_URL / TEST_STORAGE_URL when a suite runs on a second configuration
-// (a fresh schema and S3 prefix per server: see engines.ts).
+// An oapi-media on 127.0.0.1:0 with its own temp data folder (SQLite + disk), or on the engines
+// named by TEST_DATABASE_URL / TEST_STORAGE_URL when a suite runs on a second configuration (a
+// fresh schema and S3 prefix per server: see engines.ts). In-process (the TypeScript) by default;
+// with TEST_SERVER=bundle, the bundle `npm start` runs, in its own process, configured through the
+// environment and administered through its own CLI, as an operator runs it.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +11,8 @@ import { pino } from 'pino';
 import { loadConfig, type ConfigInput } from '../../src/config.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { testEngines } from './engines.ts';
+import { operatorEnv } from './operator-env.ts';
+import { runCli, spawnServerProcess, testServerBuild } from './server-process.ts';
 
 export interface TestServer {
   baseUrl: string;
@@ -16,20 +20,30 @@ export interface TestServer {
   appKey: string;
   appSecret: string;
   dataDir: string;
+  /** The in-process server (its services, its fastify app); throws under TEST_SERVER=bundle. */
   server: RunningServer;
   /** A new app in `orgName` (created if missing): another org's app when the name differs. */
   createApp(orgName?: string): Promise<{ appKey: string; appSecret: string }>;
+  /** media_ids of every media of `orgName`. */
+  mediaIds(orgName?: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
 export interface TestServerOptions {
+  /** The server's clock: in-process only (no environment variable sets it). */
   now?: () => number;
   config?: ConfigInput;
   /** Keep the data folder after close (to restart on it). */
   dataDir?: string;
 }
 
+const appName = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  return testServerBuild() === 'bundle' ? startBundleServer(options) : startInProcessServer(options);
+}
+
+async function startInProcessServer(options: TestServerOptions): Promise<TestServer> {
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'oapi-media-test-')));
   const engines = testEngines(options.config);
@@ -42,11 +56,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     now: options.now,
   }, {});
   const server = await startServer(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
-  let creds = server.firstStartCredentials;
-  if (!creds) {
-    const created = await server.services.admin.createApp('default', `test-${Date.now()}`);
-    creds = created;
-  }
+  const creds = server.firstStartCredentials ?? (await server.services.admin.createApp('default', appName('test')));
+  const { admin, metadata } = server.services;
   return {
     baseUrl: server.url,
     appKey: creds.appkey,
@@ -54,15 +65,88 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     dataDir,
     server,
     async createApp(orgName = 'default') {
-      const { admin, metadata } = server.services;
       if (!(await metadata.getOrgByName(orgName))) await admin.createOrg(orgName);
-      const app = await admin.createApp(orgName, `app-${Math.random().toString(36).slice(2, 8)}`);
+      const app = await admin.createApp(orgName, appName('app'));
       return { appKey: app.appkey, appSecret: app.appsecret };
     },
+    async mediaIds(orgName = 'default') {
+      const org = await metadata.getOrgByName(orgName);
+      if (!org) return [];
+      const ids: string[] = [];
+      let after: string | undefined;
+      do {
+        const page = await metadata.listMedia(org.id, { limit: 500, after });
+        ids.push(...page.items.map((m) => m.mediaId));
+        after = page.next ?? undefined;
+      } while (after !== undefined);
+      return ids.sort();
+    },
     async close() {
-      await server.close();
-      await engines.drop();
-      if (ownsDir) await rm(dataDir, { recursive: true, force: true });
+      try {
+        await server.close();
+      } finally {
+        await engines.drop();
+        if (ownsDir) await rm(dataDir, { recursive: true, force: true });
+      }
     },
   };
+}
+
+async function startBundleServer(options: TestServerOptions): Promise<TestServer> {
+  // Refused before anything starts: a file that needs these is in-process only (scripts/test-engines.mjs).
+  if (options.now !== undefined) throw new Error('TEST_SERVER=bundle: a server clock (now) cannot be set from outside the process');
+  const ownsDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'oapi-media-test-')));
+  const engines = testEngines(options.config);
+  let env: Record<string, string>;
+  try {
+    env = operatorEnv({ dataDir, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', ...engines.config });
+  } catch (error) {
+    if (ownsDir) await rm(dataDir, { recursive: true, force: true });
+    throw new Error(`TEST_SERVER=bundle: ${(error as Error).message}`);
+  }
+  const cleanUp = async () => {
+    await engines.drop();
+    if (ownsDir) await rm(dataDir, { recursive: true, force: true });
+  };
+  const cli = (...args: string[]) => runCli('bundle', args, env);
+  const child = await spawnServerProcess({ build: 'bundle', env }).catch(async (error: unknown) => {
+    await cleanUp();
+    throw error;
+  });
+  const createApp = async (orgName: string) => {
+    const created = JSON.parse(await cli('app', 'create', '--org', orgName, '--name', appName('app'), '--json')) as { appkey: string; appsecret: string };
+    return { appKey: created.appkey, appSecret: created.appsecret };
+  };
+  try {
+    const creds = child.appKey && child.appSecret ? { appKey: child.appKey, appSecret: child.appSecret } : await createApp('default');
+    return {
+      baseUrl: child.baseUrl,
+      ...creds,
+      dataDir,
+      get server(): RunningServer {
+        throw new Error('TEST_SERVER=bundle: server.server is the in-process server; this file cannot run through the bundle');
+      },
+      async createApp(orgName = 'default') {
+        const orgs = JSON.parse(await cli('org', 'list', '--json')) as Array<{ org: string }>;
+        if (!orgs.some((o) => o.org === orgName)) await cli('org', 'create', orgName);
+        return createApp(orgName);
+      },
+      async mediaIds(orgName = 'default') {
+        const rows = JSON.parse(await cli('media', 'list', '--org', orgName, '--limit', '1000000', '--json')) as Array<{ media_id: string }>;
+        return rows.map((r) => r.media_id).sort();
+      },
+      async close() {
+        try {
+          await child.stop();
+        } finally {
+          await cleanUp();
+        }
+      },
+    };
+  } catch (error) {
+    await child.killHard();
+    await cleanUp();
+    throw error;
+  }
 }
