@@ -27,6 +27,7 @@ const SAMPLE: Required<Omit<ConfigInput, 'now' | 'tokenTtlSeconds'>> = {
   trustProxy: '10.0.0.0/8',
   inlineMaxBytes: 1000,
   uploadStreams: 3,
+  dialects: 'dingtalk=/dt',
 };
 
 test('every setting given through operatorEnv reaches the config as it does when given directly', () => {

@@ -26,6 +26,7 @@ const VARIABLES: Record<keyof ConfigInput, string | null> = {
   trustProxy: 'OAPI_MEDIA_TRUST_PROXY',
   inlineMaxBytes: 'OAPI_MEDIA_INLINE_MAX_BYTES',
   uploadStreams: 'OAPI_MEDIA_UPLOAD_STREAMS',
+  dialects: 'OAPI_MEDIA_DIALECTS',
   now: null,
 };
 
