@@ -1,8 +1,8 @@
 // One server per data folder: a second one would remove the first one's in-flight staging files
 // at its start. The lock is a pid file; a lock left by a dead process (kill -9) is taken over.
 
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
-import { dataFolder } from '../data-folder.ts';
+import { open, readFile, unlink } from 'node:fs/promises';
+import { dataFolder, ensureDataFolder, FILE_MODE } from '../data-folder.ts';
 
 export class DataFolderInUseError extends Error {
   override name = 'DataFolderInUseError';
@@ -19,11 +19,11 @@ function alive(pid: number): boolean {
 
 /** Takes the data folder's lock; resolves to a release function. */
 export async function lockDataFolder(dataDir: string): Promise<() => Promise<void>> {
-  await mkdir(dataDir, { recursive: true }); // a first start creates the data folder
+  await ensureDataFolder(dataDir); // a first start creates the data folder
   const path = dataFolder(dataDir).lock;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const handle = await open(path, 'wx');
+      const handle = await open(path, 'wx', FILE_MODE);
       await handle.writeFile(`${process.pid}\n`);
       await handle.close();
       return async () => { await unlink(path).catch(() => {}); };

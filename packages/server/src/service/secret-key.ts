@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { FOLDER_MODE } from '../data-folder.ts';
 
 /** The configured key, else the one in `path` (the data folder's secret.key), made on first use. */
 export async function loadSecretKey(configured: string | undefined, path: string): Promise<Buffer> {
@@ -13,7 +14,7 @@ export async function loadSecretKey(configured: string | undefined, path: string
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  await mkdir(dirname(path), { recursive: true });
+  await mkdir(dirname(path), { recursive: true, mode: FOLDER_MODE });
   const key = randomBytes(32);
   try {
     await writeFile(path, `${key.toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });

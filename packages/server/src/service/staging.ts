@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FOLDER_MODE } from '../data-folder.ts';
 import { SNIFF_BYTES } from '../formats/detect.ts';
 import { randomIdBytes } from './ids.ts';
 import { Readable } from 'node:stream';
@@ -121,7 +122,7 @@ export class StagingArea {
   }
 
   async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: FOLDER_MODE });
   }
 
   /**

@@ -1,8 +1,7 @@
 // Chooses the implementation of each seam from the config (embedded default: SQLite + disk).
 
-import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config.ts';
-import { dataFolder } from '../data-folder.ts';
+import { dataFolder, prepareMetaDatabase } from '../data-folder.ts';
 import type { BlobStore } from './blobs/interface.ts';
 import type { MetadataStore } from './metadata/interface.ts';
 import { FsBlobStore } from './blobs/fs.ts';
@@ -13,8 +12,9 @@ export async function openMetadataStore(config: Config): Promise<MetadataStore> 
   if (config.databaseUrl !== undefined) {
     store = await newPostgresStore(config.databaseUrl);
   } else {
-    await mkdir(config.dataDir, { recursive: true });
-    store = new SqliteMetadataStore(dataFolder(config.dataDir).metaDatabase, { inlineMaxBytes: config.inlineMaxBytes });
+    const folder = dataFolder(config.dataDir);
+    await prepareMetaDatabase(folder);
+    store = new SqliteMetadataStore(folder.metaDatabase, { inlineMaxBytes: config.inlineMaxBytes });
   }
   await store.init();
   return store;

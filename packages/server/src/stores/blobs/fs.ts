@@ -5,6 +5,7 @@
 
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FOLDER_MODE } from '../../data-folder.ts';
 import { CoalescingSync } from '../coalescing-sync.ts';
 import { FileRangeStream } from './file-range-stream.ts';
 import { BlobNotFoundError, BlobUnavailableError, type BlobInfo, type BlobStore, type ByteRange } from './interface.ts';
@@ -40,7 +41,7 @@ export class FsBlobStore implements BlobStore {
 
   async init(): Promise<void> {
     try {
-      await mkdir(this.#root, { recursive: true });
+      await mkdir(this.#root, { recursive: true, mode: FOLDER_MODE });
     } catch (error) {
       throw translate(error, '');
     }
@@ -75,7 +76,7 @@ export class FsBlobStore implements BlobStore {
   async #shard(dir: string): Promise<{ handle: FileHandle | undefined; sync: CoalescingSync }> {
     let shard = this.#shards.get(dir);
     if (!shard) {
-      await mkdir(dir, { recursive: true });
+      await mkdir(dir, { recursive: true, mode: FOLDER_MODE });
       const entry: { handle: FileHandle | undefined; sync: CoalescingSync } = {
         handle: undefined,
         sync: new CoalescingSync(async () => {
