@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
-import { ConfigError, type Config } from './config.ts';
+import type { Config } from './config.ts';
 import { mountedDialects } from './dialects/index.ts';
 import type { AppCredentials } from './service/admin.ts';
 import { lockDataFolder } from './service/data-lock.ts';
@@ -82,6 +82,11 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   }
 }
 
+/** The server could not listen where it was told to; the message says what to change. */
+export class ListenError extends Error {
+  override name = 'ListenError';
+}
+
 /** Listens, or says in one line what the operator can change (the usual reasons a bind fails). */
 async function listen(app: FastifyInstance, config: Config): Promise<void> {
   try {
@@ -89,9 +94,9 @@ async function listen(app: FastifyInstance, config: Config): Promise<void> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const where = `${config.host}:${config.port}`;
-    if (code === 'EADDRINUSE') throw new ConfigError(`port ${config.port} is in use (${where}): pass --port or PORT`, { cause: error });
-    if (code === 'EADDRNOTAVAIL') throw new ConfigError(`address ${config.host} is not one of this machine's: pass --host or HOST`, { cause: error });
-    if (code === 'EACCES') throw new ConfigError(`not allowed to listen on ${where} (ports below 1024 need privileges): pass --port or PORT`, { cause: error });
+    if (code === 'EADDRINUSE') throw new ListenError(`port ${config.port} is in use (${where}): pass --port or PORT`, { cause: error });
+    if (code === 'EADDRNOTAVAIL') throw new ListenError(`address ${config.host} is not one of this machine's: pass --host or HOST`, { cause: error });
+    if (code === 'EACCES') throw new ListenError(`not allowed to listen on ${where} (ports below 1024 need privileges): pass --port or PORT`, { cause: error });
     throw error;
   }
 }

@@ -72,7 +72,7 @@ if (unreachable !== null && process.env.CI === 'true') {
 
     test('serve with DATABASE_URL but no OAPI_MEDIA_SECRET_KEY refuses to start, saying why', async () => {
       const result = await cli(['serve', '--port', '0', '--data', dir], { DATABASE_URL: databaseUrl, OAPI_MEDIA_SECRET_KEY: '' });
-      assert.equal(result.code, 1);
+      assert.equal(result.code, 2, 'a configuration mistake exits 2, as a usage mistake does');
       assert.match(result.stderr, /OAPI_MEDIA_SECRET_KEY/);
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'a message, not a stack trace');
     });

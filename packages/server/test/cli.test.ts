@@ -1,7 +1,7 @@
 // The operator CLI, run as real processes beside a running server on the same data folder.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -106,7 +106,7 @@ test('the CLI obeys the server\'s config rules: DATABASE_URL without the shared 
     const env = { DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none', OAPI_MEDIA_SECRET_KEY: '' };
     for (const args of [['suite', 'create', '--name', 'isv'], ['org', 'create', 'acme'], ['serve', '--port', '0']]) {
       const refused = await cli([...args, '--data', fresh], env);
-      assert.equal(refused.code, 1, `${args.join(' ')}: ${refused.stderr}`);
+      assert.equal(refused.code, 2, `a configuration mistake exits 2: ${args.join(' ')}: ${refused.stderr}`);
       assert.match(refused.stderr, /^oapi-media: DATABASE_URL is set but OAPI_MEDIA_SECRET_KEY is not/, args.join(' '));
     }
     assert.deepEqual(await readdir(fresh), [], 'no secret.key (a key of its own would seal secrets no node can open), no folders');
@@ -149,4 +149,25 @@ test('a first start on a busy port says so in one line and creates nothing; the 
     squatter.close();
     await rm(fresh, { recursive: true, force: true });
   }
+});
+
+test('--version prints the package version; a usage mistake exits 2; help exits 0', async () => {
+  const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const printed = await cli(['--version']);
+  assert.deepEqual([printed.code, printed.stdout], [0, `${version}\n`]);
+  const unknown = await cli(['org', 'list', '--no-such-flag']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown option '--no-such-flag'/);
+  assert.equal((await cli(['org', 'create'])).code, 2, 'a missing argument is a usage mistake');
+  assert.equal((await cli(['--help'])).code, 0);
+});
+
+test('an operator command on a data folder that does not exist refuses, and creates nothing', async () => {
+  const typo = join(dataDir, '..', `no-such-folder-${process.pid}`);
+  for (const args of [['org', 'list'], ['app', 'create', '--org', 'default', '--name', 'x'], ['media', 'list', '--org', 'default']]) {
+    const refused = await cli([...args, '--data', typo]);
+    assert.equal(refused.code, 1, args.join(' '));
+    assert.match(refused.stderr, /^oapi-media: no data folder at .*no-such-folder-\d+: pass the server's --data/, args.join(' '));
+  }
+  await assert.rejects(stat(typo), { code: 'ENOENT' });
 });

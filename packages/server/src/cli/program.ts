@@ -3,11 +3,14 @@
 // --data like serve and is safe to run while the server runs (SQLite WAL; the CLI never touches staging).
 
 import type { Writable } from 'node:stream';
+import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import packageJson from '../../package.json' with { type: 'json' };
 import { loadConfig, ConfigError, type Config } from '../config.ts';
 import { openOperatorServices, type OperatorServices } from '../composition-root.ts';
 import { AdminError } from '../service/admin.ts';
 import { DataFolderInUseError } from '../service/data-lock.ts';
+import { ListenError } from '../server.ts';
 import { addAppCommands } from './apps.ts';
 import { addMediaCommands } from './media.ts';
 import { addMigrateCommand } from './migrate.ts';
@@ -36,12 +39,16 @@ export interface CommandKit {
   print(json: boolean, value: unknown, text: string): void;
 }
 
-export const EXIT = { ok: 0, failed: 1 } as const;
+/** As the user CLI's: 0 ok, 1 a failure at run time, 2 a usage or configuration mistake. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 /** Mistakes an operator can fix: shown as one line, without a stack trace. */
 function isOperatorMistake(error: unknown): error is Error {
-  return error instanceof AdminError || error instanceof DataFolderInUseError || error instanceof ConfigError;
+  return error instanceof AdminError || error instanceof DataFolderInUseError || error instanceof ConfigError || error instanceof ListenError;
 }
+
+/** Help and --version end in 0; every other commander error is a usage mistake (it printed why). */
+const COMMANDER_SUCCESS = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const program = buildProgram(io);
@@ -49,15 +56,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode; // commander printed its own message
-    io.stderr.write(`oapi-media: ${isOperatorMistake(error) ? error.message : (error as Error).stack ?? String(error)}\n`);
-    return EXIT.failed;
+    if (error instanceof CommanderError) return COMMANDER_SUCCESS.has(error.code) ? EXIT.ok : EXIT.usage;
+    // A stack only for what is not an operator's mistake, or when asked for (LOG_LEVEL=debug).
+    const detail = isOperatorMistake(error) && io.env.LOG_LEVEL !== 'debug' ? error.message : (error as Error).stack ?? String(error);
+    io.stderr.write(`oapi-media: ${detail}\n`);
+    return error instanceof ConfigError ? EXIT.usage : EXIT.failed;
   }
 }
 
 function buildProgram(io: CliIo): Command {
   const program = new Command('oapi-media')
     .description('DingTalk-compatible enterprise media service: server and operator commands')
+    .version(packageJson.version, '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
@@ -68,7 +78,12 @@ function buildProgram(io: CliIo): Command {
     dataOption: () => new Option('--data <dir>', 'data folder (env OAPI_MEDIA_DATA, default ./data)'),
     config,
     async withOperator(flags, work, options = {}) {
-      const services = await openOperatorServices(config(flags), { withBlobs: options.withBlobs === true });
+      const settings = config(flags);
+      // SQLite would create an empty database in a mistyped folder and answer as if all were well.
+      if (settings.databaseUrl === undefined && !existsSync(settings.dataDir)) {
+        throw new AdminError(`no data folder at ${settings.dataDir}: pass the server's --data (or OAPI_MEDIA_DATA), or start the server there once with: oapi-media serve --data ${settings.dataDir}`);
+      }
+      const services = await openOperatorServices(settings, { withBlobs: options.withBlobs === true });
       try {
         return await work(services);
       } finally {
