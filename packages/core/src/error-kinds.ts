@@ -13,6 +13,8 @@ export const ERROR_KINDS = [
   'invalidToken',
   'tokenExpired',
   'rateLimited',
+  /** Too many failed credential checks from one address (of one key, or unknown tokens): brute force. */
+  'authLockedOut',
   // Uploads.
   'unknownMediaType',
   'formatNotAllowed',

@@ -10,7 +10,7 @@ import type { DialectContext } from './dialects/dialect.ts';
 import { mountedDialects } from './dialects/index.ts';
 import { guardDrain } from './http/body-budget.ts';
 import { createMetrics } from './http/metrics.ts';
-import { answeredErrcode, OneLinePerRequest } from './http/request-log.ts';
+import { answeredErrcode, OneLinePerRequest, requestFacts } from './http/request-log.ts';
 import { requestIdOf } from './http/request-id.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -40,7 +40,10 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     logController: new OneLinePerRequest(),
   });
 
-  const metrics = createMetrics();
+  const metrics = createMetrics({
+    uploadsReading: () => services.uploadSlots.active,
+    uploadsWaiting: () => services.uploadSlots.waiting,
+  });
   const mounts = mountedDialects(config.dialects);
   const context: DialectContext = { services: services.dialect, config };
   // Past an early answer a body is drained within the largest budget of the wires served.
@@ -61,7 +64,12 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unknown';
     metrics.duration.observe({ route }, reply.elapsedTime / 1000);
-    metrics.requests.inc({ route, method: request.method, errcode: String(answeredErrcode(request)) });
+    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode), errcode: String(answeredErrcode(request)) });
+    const facts = requestFacts(request);
+    if (facts.errorKind === 'authLockedOut') metrics.authLockouts.inc();
+    if (facts.storedBytes !== undefined) metrics.storedBytes.inc({ type: facts.storedType ?? 'unknown' }, facts.storedBytes);
+    // Ended and not destroyed: written to its end (a cut download, client gone or blob short, is destroyed).
+    if (facts.sentBytes !== undefined && reply.raw.writableEnded && !reply.raw.destroyed) metrics.sentBytes.inc(facts.sentBytes);
     guardDrain(request.raw, drainBudgetBytes);
   });
 

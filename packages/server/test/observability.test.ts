@@ -9,6 +9,8 @@ import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
+import { sample } from './fixtures/samples.ts';
+import { multipart } from './helpers/multipart.ts';
 import { openServices, type Services } from '../src/composition-root.ts';
 import type { FastifyInstance } from 'fastify';
 
@@ -87,10 +89,30 @@ test('/healthz and /readyz answer 200 when database and storage are reachable', 
   assert.deepEqual(ready.json(), { status: 'ready', failing: [] });
 });
 
-test('/metrics is Prometheus text counting requests by errcode', async () => {
+test('/metrics is Prometheus text counting requests by HTTP status and errcode', async () => {
   const res = await app.inject({ url: '/metrics' });
   assert.match(res.headers['content-type'] as string, /text\/plain/);
-  assert.match(res.body, /oapi_media_requests_total\{route="\/media\/downloadFile",method="GET",errcode="40007"\} 1/);
+  assert.match(res.body, /oapi_media_requests_total\{route="\/media\/downloadFile",method="GET",status="200",errcode="40007"\} 1/);
+});
+
+test('/metrics: bytes stored by type and bytes sent, uploads reading and waiting, Node\'s own metrics under their stock names', async () => {
+  const token = (await app.inject({ url: `/gettoken?appkey=${creds.appkey}&appsecret=${creds.appsecret}` })).json().access_token as string;
+  const png = sample('png');
+  const { body, contentType } = multipart([{ name: 'media', filename: 'a.png', data: png }]);
+  const up = (await app.inject({ method: 'POST', url: `/media/upload?access_token=${token}&type=image`, headers: { 'content-type': contentType }, payload: body })).json();
+  assert.equal(up.errcode, 0);
+  const before = await app.inject({ url: '/metrics' });
+  const sentBefore = Number(/^oapi_media_sent_bytes_total (\d+)/m.exec(before.body)?.[1]);
+  await app.inject({ url: `/media/downloadFile?access_token=${token}&media_id=${up.media_id}`, headers: { range: 'bytes=0-9' } });
+  await app.inject({ url: `/media/downloadFile?access_token=${token}&media_id=${up.media_id}` });
+  const text = (await app.inject({ url: '/metrics' })).body;
+  assert.match(text, new RegExp(`^oapi_media_stored_bytes_total\\{type="image"\\} ${png.length}$`, 'm'));
+  assert.equal(Number(/^oapi_media_sent_bytes_total (\d+)/m.exec(text)?.[1]) - sentBefore, 10 + png.length);
+  assert.match(text, /^oapi_media_uploads_reading 0$/m);
+  assert.match(text, /^oapi_media_uploads_waiting 0$/m);
+  assert.match(text, /^process_cpu_seconds_total /m);
+  assert.match(text, /^nodejs_heap_size_used_bytes /m);
+  assert.doesNotMatch(text, /^oapi_media_process_/m);
 });
 
 test('/openapi.json is an OpenAPI 3 document generated from the routes', async () => {

@@ -45,6 +45,9 @@ export const DINGTALK_ERRORS: Readonly<Record<DingTalkAnswerKind, DingTalkAnswer
   multipartRequired: { errcode: 43008, zh: '参数需要multipart类型', en: 'multipart/form-data required', httpStatus: 200 },
   emptyMedia: { errcode: 44001, zh: '多媒体文件为空', en: 'empty media file', httpStatus: 200 },
   rateLimited: { errcode: 45009, zh: '接口调用超过限制', en: 'API call rate limit exceeded', httpStatus: 200 },
+  // DingTalk has one code for "too often" (45009); the lockout keeps it, so that SDKs back off, with
+  // a text of its own so that an operator tells it from an app's request rate.
+  authLockedOut: { errcode: 45009, zh: '认证失败次数过多，请稍后再试', en: 'too many failed credential checks from this address; retry later', httpStatus: 200 },
   // Not a DingTalk code (DingTalk's media space is not capped per org): the product's own, outside
   // DingTalk's ranges that SDKs retry on (-1, 45009), since retrying cannot help.
   quotaExceeded: { errcode: 45010, zh: '超过企业存储空间配额', en: 'organization storage quota exceeded', httpStatus: 200 },

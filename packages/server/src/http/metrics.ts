@@ -1,25 +1,55 @@
-// Prometheus metrics (GET /metrics), one registry per app instance so tests can build many.
+// Prometheus metrics (GET /metrics), one registry per app instance so tests can build many. Node's
+// default metrics keep their stock names (process_cpu_seconds_total, nodejs_heap_size_used_bytes,
+// ...), so that stock dashboards find them; the server's own carry the oapi_media_ prefix.
 
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
-  requests: Counter<'route' | 'method' | 'errcode'>;
+  requests: Counter<'route' | 'method' | 'status' | 'errcode'>;
   duration: Histogram<'route'>;
+  storedBytes: Counter<'type'>;
+  sentBytes: Counter;
+  authLockouts: Counter;
 }
 
-export function createMetrics(): Metrics {
+/** Read when /metrics is scraped. */
+export interface MetricsProbes {
+  /** Upload bodies being read now (each holds a slot). */
+  uploadsReading(): number;
+  /** Uploads waiting, their bodies unread, for a slot. */
+  uploadsWaiting(): number;
+}
+
+export function createMetrics(probes: MetricsProbes): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'oapi_media_' });
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'oapi_media_uploads_reading', help: 'Upload bodies being read now (OAPI_MEDIA_UPLOAD_STREAMS bounds them)', registers: [registry],
+    collect() { this.set(probes.uploadsReading()); },
+  });
+  new Gauge({
+    name: 'oapi_media_uploads_waiting', help: 'Uploads waiting with their body unread for a slot', registers: [registry],
+    collect() { this.set(probes.uploadsWaiting()); },
+  });
   return {
     registry,
     requests: new Counter({
-      name: 'oapi_media_requests_total', help: 'API requests by route and answered errcode',
-      labelNames: ['route', 'method', 'errcode'], registers: [registry],
+      name: 'oapi_media_requests_total', help: 'API requests by route, HTTP status and answered errcode',
+      labelNames: ['route', 'method', 'status', 'errcode'], registers: [registry],
     }),
     duration: new Histogram({
       name: 'oapi_media_request_seconds', help: 'Time to answer, by route', labelNames: ['route'],
       buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [registry],
+    }),
+    storedBytes: new Counter({
+      name: 'oapi_media_stored_bytes_total', help: 'Bytes of media stored (acknowledged uploads), by media type',
+      labelNames: ['type'], registers: [registry],
+    }),
+    sentBytes: new Counter({ name: 'oapi_media_sent_bytes_total', help: 'Bytes of media sent by downloads written to their end', registers: [registry] }),
+    authLockouts: new Counter({
+      name: 'oapi_media_auth_lockouts_total', help: 'Calls refused by the brute-force lockout (too many failed credential checks from one address)',
+      registers: [registry],
     }),
   };
 }

@@ -12,6 +12,25 @@ export function noteOnRequest(request: FastifyRequest, fields: Record<string, un
   notes.set(request, { ...notes.get(request), ...fields });
 }
 
+/** What the routes note that metrics count: the error kind answered, bytes stored, bytes sent. */
+export interface RequestFacts {
+  errorKind: string | undefined;
+  storedBytes: number | undefined;
+  storedType: string | undefined;
+  sentBytes: number | undefined;
+}
+
+export function requestFacts(request: FastifyRequest): RequestFacts {
+  const note = notes.get(request) ?? {};
+  const numberOf = (value: unknown) => (typeof value === 'number' ? value : undefined);
+  return {
+    errorKind: typeof note.errorKind === 'string' ? note.errorKind : undefined,
+    storedBytes: note.mediaId === undefined ? undefined : numberOf(note.size),
+    storedType: typeof note.type === 'string' ? note.type : undefined,
+    sentBytes: numberOf(note.sentBytes),
+  };
+}
+
 /** The errcode the request was answered with: 0 unless an error was noted. */
 export function answeredErrcode(request: FastifyRequest): number {
   const errcode = notes.get(request)?.errcode;

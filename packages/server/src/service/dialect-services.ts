@@ -62,7 +62,7 @@ export interface UploadDetails {
 export interface DialectServices {
   /** Who may call: tokens for credentials, and the checks of every call that carries a token. */
   readonly access: {
-    /** A token for an app's appkey + appsecret; `wrongCredentials` when they do not match. Failures count per client address. */
+    /** A token for an app's appkey + appsecret; `wrongCredentials` when they do not match. Failures count per client address and appkey. */
     tokenForApp(clientIp: string, appKey: string, appSecret: string): Promise<TokenGrant>;
     /** A third-party suite's token for one authorizing organization (a signed request). */
     tokenForSuite(clientIp: string, request: CorpTokenRequest): Promise<TokenGrant>;
@@ -98,7 +98,7 @@ export function dialectServices(parts: DialectServiceParts): DialectServices {
   return Object.freeze({
     access: Object.freeze({
       async tokenForApp(clientIp: string, appKey: string, appSecret: string): Promise<TokenGrant> {
-        const app = await authThrottle.guard(clientIp, async () => {
+        const app = await authThrottle.guardCredentials(clientIp, appKey, async () => {
           const found = await tokens.authenticateApp(appKey, appSecret);
           if (!found) throw new ApiError('wrongCredentials');
           return found;
@@ -106,10 +106,10 @@ export function dialectServices(parts: DialectServiceParts): DialectServices {
         return tokens.issue(appPrincipal(app.id), app.orgId);
       },
       async tokenForSuite(clientIp: string, request: CorpTokenRequest): Promise<TokenGrant> {
-        return authThrottle.guard(clientIp, () => suites.issueCorpToken(request));
+        return authThrottle.guardCredentials(clientIp, request.accessKey ?? '', () => suites.issueCorpToken(request));
       },
       async admit(clientIp: string, accessToken: string | undefined): Promise<Caller> {
-        const caller = await authThrottle.guard(clientIp, () => tokens.verify(accessToken));
+        const caller = await authThrottle.guardToken(clientIp, () => tokens.verify(accessToken));
         await admission.admit(caller);
         return caller;
       },

@@ -1,5 +1,6 @@
-// Token brute force (issue 5): failed /gettoken attempts and calls with unknown tokens are limited
-// per client IP (20 per minute by default -> 45009 until the window passes), and a wrong appsecret
+// Credential brute force (issues 5 and 14): failed /gettoken attempts are limited per client address
+// and appkey, unknown tokens per address (20 per minute by default -> 45009 with the lockout's own
+// text until the window passes), valid tokens never refused for it; and a wrong appsecret
 // costs the same time whether the appkey exists or not, and whatever part of the secret is right.
 
 import assert from 'node:assert/strict';
@@ -11,46 +12,66 @@ import { recordFigures } from './helpers/figures.ts';
 import { mannWhitneyZ, median } from './helpers/statistics.ts';
 
 /** GET from a chosen loopback source address (the server sees it as the client IP). */
-function getFrom(localAddress: string, url: string): Promise<{ errcode: number; ms: number }> {
+async function getFrom(localAddress: string, url: string): Promise<{ errcode: number; ms: number }> {
+  const { errcode, ms } = await getJson(localAddress, url);
+  return { errcode, ms };
+}
+
+function getJson(localAddress: string, url: string): Promise<{ errcode: number; errmsg: string; ms: number }> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const req = request(url, { localAddress, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => { body += d; });
-      res.on('end', () => resolve({ errcode: (JSON.parse(body) as { errcode: number }).errcode, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+      res.on('end', () => {
+        const { errcode, errmsg } = JSON.parse(body) as { errcode: number; errmsg: string };
+        resolve({ errcode, errmsg, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+      });
     });
     req.on('error', reject);
     req.end();
   });
 }
 
-test('20 failed credential checks per IP per minute, then 45009 for that IP only (right secret included) until the window passes', async () => {
+test('20 failed checks of one appkey from one address, then that pair is locked out for the window; other apps, other addresses and valid tokens are not', async () => {
   const clock = { now: Date.UTC(2026, 0, 1) };
   const server = await startTestServer({ now: () => clock.now });
   try {
     const base = server.baseUrl;
+    const other = await server.createApp('default'); // another app behind the same address (NAT)
     const right = `${base}/gettoken?appkey=${server.appKey}&appsecret=${server.appSecret}`;
     const token = ((await (await fetch(right)).json()) as { access_token: string }).access_token;
     const codes: number[] = [];
-    for (let i = 0; i < 10; i++) codes.push((await getFrom('127.0.0.1', `${base}/gettoken?appkey=${server.appKey}&appsecret=wrong${i}`)).errcode);
+    for (let i = 0; i < 15; i++) codes.push((await getFrom('127.0.0.1', `${base}/gettoken?appkey=${server.appKey}&appsecret=wrong${i}`)).errcode);
     // Not guesses, not counted: a missing token, a missing parameter.
     for (let i = 0; i < 5; i++) {
       assert.equal((await getFrom('127.0.0.1', `${base}/media/downloadFile?media_id=@x`)).errcode, 41001);
       assert.equal((await getFrom('127.0.0.1', `${base}/gettoken?appkey=${server.appKey}`)).errcode, 40035);
     }
     for (let i = 0; i < 5; i++) codes.push((await getFrom('127.0.0.1', `${base}/gettoken?corpid=${server.appKey}&corpsecret=wrong${i}`)).errcode);
-    for (let i = 0; i < 5; i++) codes.push((await getFrom('127.0.0.1', `${base}/media/downloadFile?access_token=${randomBytes(32).toString('base64url').slice(0, 43)}&media_id=@x`)).errcode);
-    assert.deepEqual(codes, [...Array(10).fill(40096), ...Array(5).fill(40089), ...Array(5).fill(40014)]);
+    assert.deepEqual(codes, [...Array(15).fill(40096), ...Array(5).fill(40089)]);
 
-    const blocked = [
-      (await getFrom('127.0.0.1', `${base}/gettoken?appkey=${server.appKey}&appsecret=wrong-21`)).errcode,
-      (await getFrom('127.0.0.1', right)).errcode,
-      (await getFrom('127.0.0.1', `${base}/media/downloadFile?access_token=${token}&media_id=@x`)).errcode,
-    ];
-    assert.deepEqual(blocked, [45009, 45009, 45009], '21st guess, the right secret and a valid token: all 45009 from that IP');
-    const otherIp = (await getFrom('127.0.0.2', right)).errcode;
-    assert.equal(otherIp, 0, 'another client IP is not affected');
+    const lockedOut = await getJson('127.0.0.1', `${base}/gettoken?appkey=${server.appKey}&appsecret=wrong-21`);
+    assert.deepEqual([lockedOut.errcode, lockedOut.errmsg], [45009, '认证失败次数过多，请稍后再试'], 'the lockout has its own text, apart from an app\'s request rate');
+    const blocked = [lockedOut.errcode, (await getFrom('127.0.0.1', right)).errcode];
+    assert.deepEqual(blocked, [45009, 45009], '21st guess and the right secret of that appkey from that address: locked (a hit would tell the guesser)');
+    const unaffected = {
+      validToken: (await getFrom('127.0.0.1', `${base}/media/downloadFile?access_token=${token}&media_id=@x`)).errcode,
+      otherApp: (await getFrom('127.0.0.1', `${base}/gettoken?appkey=${other.appKey}&appsecret=${other.appSecret}`)).errcode,
+      otherIp: (await getFrom('127.0.0.2', right)).errcode,
+    };
+    assert.deepEqual(unaffected, { validToken: 40007, otherApp: 0, otherIp: 0 }, 'a valid token, another app behind the same address, another address');
+
+    // Unknown tokens: counted per address; past the limit the lockout answers them, never a valid token.
+    const tokenCodes: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      tokenCodes.push((await getFrom('127.0.0.3', `${base}/media/downloadFile?access_token=${randomBytes(32).toString('base64url').slice(0, 43)}&media_id=@x`)).errcode);
+    }
+    assert.deepEqual(tokenCodes, [...Array(20).fill(40014), 45009]);
+    assert.equal((await getFrom('127.0.0.3', `${base}/media/downloadFile?access_token=${token}&media_id=@x`)).errcode, 40007, 'a valid token from a locked-out address');
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /^oapi_media_auth_lockouts_total 3$/m, 'each refusal of the lockout counted (2 gettoken, 1 token)');
 
     clock.now += 59_999;
     assert.equal((await getFrom('127.0.0.1', right)).errcode, 45009, 'still within the minute');
@@ -58,10 +79,11 @@ test('20 failed credential checks per IP per minute, then 45009 for that IP only
     assert.equal((await getFrom('127.0.0.1', right)).errcode, 0, 'the window has passed');
     await recordFigures({
       id: 'security/credential-guessing-limit', section: 'Tenancy and security',
-      title: 'token brute force is rate limited per client IP (failed /gettoken and unknown tokens)', variant: 'default',
-      summary: '20 failures (10 wrong appsecret, 5 wrong corpsecret, 5 unknown tokens) -> 21st call 45009, right secret and valid token 45009 too, ' +
-        'other IP 0; still 45009 at 59,999 ms, 0 at 60,000 ms (OAPI_MEDIA_AUTH_FAILURE_LIMIT=20, _WINDOW_MS=60000)',
-      figures: { limit: 20, windowMs: 60_000, blockedAnswers: blocked.join(' '), otherIp },
+      title: 'credential brute force is locked out per client address and appkey; valid tokens and other apps are never refused for it', variant: 'default',
+      summary: '20 failures of one appkey (15 wrong appsecret, 5 wrong corpsecret) -> 21st call and the right secret 45009 (own errmsg) from that address; ' +
+        'a valid token 40007 (served), another app behind the same address 0, another address 0; 20 unknown tokens 40014 then 45009, a valid token still served; ' +
+        'still 45009 at 59,999 ms, 0 at 60,000 ms (OAPI_MEDIA_AUTH_FAILURE_LIMIT=20, _WINDOW_MS=60000)',
+      figures: { limit: 20, windowMs: 60_000, blockedAnswers: blocked.join(' '), ...unaffected },
     });
   } finally {
     await server.close();

@@ -34,7 +34,7 @@ export const TOKEN_ANSWER_SCHEMA = {
 
 export function sendError(reply: FastifyReply, request: FastifyRequest, kind: DingTalkAnswerKind, config: Config): FastifyReply {
   const answer = DINGTALK_ERRORS[kind];
-  noteOnRequest(request, { errcode: answer.errcode });
+  noteOnRequest(request, { errcode: answer.errcode, errorKind: kind });
   return reply
     .code(answer.httpStatus)
     .header('content-type', JSON_TYPE)

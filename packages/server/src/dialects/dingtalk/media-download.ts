@@ -5,6 +5,7 @@ import { FORMAT_CONTENT_TYPES, parseRange, type ByteRange } from '@oapi-media/co
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { param } from '../../http/params.ts';
+import { noteOnRequest } from '../../http/request-log.ts';
 import { contentDisposition } from '../../http/content-disposition.ts';
 import type { DialectServices } from '../../service/dialect-services.ts';
 import { admitCaller } from './caller.ts';
@@ -63,6 +64,7 @@ export function registerMediaDownload(app: FastifyInstance, services: DialectSer
     // row); fastify's onResponse hooks and request log still run when the response finishes.
     reply.hijack();
     reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
+    noteOnRequest(request, { sentBytes: length }); // counted only if the response is written to its end
     await body.writeTo(reply.raw).catch((error: unknown) => {
       request.log.error({ err: error }, 'download cut: the blob could not be read to its end');
     });
