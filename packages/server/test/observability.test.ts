@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -126,4 +126,15 @@ test('/openapi.json is an OpenAPI 3 document generated from the routes', async (
   assert.deepEqual(params, ['access_token', 'type']);
   assert.deepEqual(upload.parameters.find((p: { name: string }) => p.name === 'type').schema.enum, ['image', 'voice', 'video', 'file']);
   assert.equal(doc.paths['/openapi.json'], undefined, 'the document does not list itself');
+});
+
+test('the sample Grafana dashboard (docs/grafana-dashboard.json) names only metrics the server exports', async () => {
+  const dashboard = JSON.parse(await readFile(new URL('../../../docs/grafana-dashboard.json', import.meta.url), 'utf8')) as {
+    panels: Array<{ targets: Array<{ expr: string }> }>;
+  };
+  const exprs = dashboard.panels.flatMap((panel) => panel.targets.map((target) => target.expr));
+  const named = new Set(exprs.flatMap((expr) => expr.match(/\b(?:oapi_media|process|nodejs)_[a-z0-9_]+\b/g) ?? []));
+  assert.ok(named.size >= 8, `the dashboard names ${named.size} metrics`);
+  const exported = new Set([...(await app.inject({ url: '/metrics' })).body.matchAll(/^([a-z_][a-z0-9_]*)(?:\{| )/gm)].map((m) => m[1]!));
+  assert.deepEqual([...named].filter((name) => !exported.has(name)), [], 'named by the dashboard, not exported');
 });
