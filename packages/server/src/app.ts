@@ -2,8 +2,10 @@
 // Only what every wire shares lives here: request ids, logging, metrics, /healthz, /readyz,
 // /metrics, /openapi.json. Each wire is a dialect plugin (dialects/), mounted as the config says.
 
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteShorthandOptions } from 'fastify';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import packageJson from '../package.json' with { type: 'json' };
 import { pino, type Logger } from 'pino';
 import type { Services } from './composition-root.ts';
 import type { DialectContext } from './dialects/dialect.ts';
@@ -92,10 +94,23 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       info: {
         title: 'oapi-media',
         description: 'DingTalk-compatible enterprise media API. API errors are HTTP 200 with a non-zero errcode.',
-        version: '0.1.0',
+        version: packageJson.version,
+        license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
+      },
+      servers: [{ url: '{origin}', description: 'this server', variables: { origin: { default: 'http://127.0.0.1:8080', description: 'scheme, host and port the server listens on' } } }],
+      tags: [
+        { name: 'DingTalk', description: 'DingTalk\'s media API (oapi), byte for byte (docs/api.md)' },
+        { name: 'Operations', description: 'Health, readiness and metrics of this node' },
+      ],
+      components: {
+        securitySchemes: {
+          accessToken: { type: 'apiKey', in: 'query', name: 'access_token', description: 'from GET /gettoken (7200 s)' },
+        },
       },
     },
   });
+  // The API described for people, from npm's copy of Swagger UI (nothing from a CDN).
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { tryItOutEnabled: false } });
 
   for (const { dialect, prefix } of mounts) {
     await app.register(async (wire) => {
@@ -104,13 +119,23 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     }, { prefix });
   }
 
-  app.get('/healthz', { schema: { summary: 'Liveness' } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { summary: 'Readiness: database and storage reachable' } }, async (_request, reply) => {
+  // Another method than GET matches no route: the not-found answer (the root wire's, or plain JSON).
+  const notFound = { description: 'another method than GET: no such route', type: 'object', additionalProperties: true };
+  const operations = (operationId: string, summary: string, response: Record<number, object>): RouteShorthandOptions =>
+    ({ schema: { operationId, summary, tags: ['Operations'], security: [], response: { ...response, 404: notFound } } });
+  const status = (description: string) => ({ description, type: 'object', properties: { status: { type: 'string' } } });
+  app.get('/healthz', operations('liveness', 'Liveness', { 200: status('the process answers') }), async () => ({ status: 'ok' }));
+  app.get('/readyz', operations('readiness', 'Readiness: database and storage reachable', {
+    200: status('ready'),
+    503: { description: 'database or storage unreachable', type: 'object', properties: { status: { type: 'string' }, failing: { type: 'array', items: { type: 'string', enum: ['database', 'storage'] } } } },
+  }), async (_request, reply) => {
     const checks = await Promise.allSettled([services.metadata.ping(), services.blobs.ping()]);
     const failing = ['database', 'storage'].filter((_, i) => checks[i]!.status === 'rejected');
     return reply.code(failing.length === 0 ? 200 : 503).send({ status: failing.length === 0 ? 'ready' : 'unavailable', failing });
   });
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: false } }, async (_request, reply) =>
+  app.get('/metrics', operations('metrics', 'Prometheus metrics', {
+    200: { description: 'Prometheus text exposition', content: { 'text/plain': { schema: { type: 'string' } } } },
+  }), async (_request, reply) =>
     reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

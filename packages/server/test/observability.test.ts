@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { createConfig, lintFromString } from '@redocly/openapi-core';
 import { pino } from 'pino';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
@@ -123,9 +124,44 @@ test('/openapi.json is an OpenAPI 3 document generated from the routes', async (
   }
   const upload = doc.paths['/media/upload'].post;
   const params = upload.parameters.map((p: { name: string }) => p.name).sort();
-  assert.deepEqual(params, ['access_token', 'type']);
+  // access_token is the security scheme (apiKey in the query), not a parameter of its own.
+  assert.deepEqual(params, ['type']);
+  assert.deepEqual(upload.security, [{ accessToken: [] }]);
   assert.deepEqual(upload.parameters.find((p: { name: string }) => p.name === 'type').schema.enum, ['image', 'voice', 'video', 'file']);
   assert.equal(doc.paths['/openapi.json'], undefined, 'the document does not list itself');
+});
+
+test('/openapi.json passes Redocly\'s recommended rules with no error or warning, and describes the bodies', async () => {
+  const source = (await app.inject({ url: '/openapi.json' })).body;
+  const problems = await lintFromString({ source, absoluteRef: 'openapi.json', config: await createConfig({ extends: ['recommended'] }) });
+  assert.deepEqual(problems.map((p) => `${p.severity} ${p.ruleId}: ${p.message} at ${p.location[0]?.pointer}`), []);
+  const doc = JSON.parse(source);
+  const upload = doc.paths['/media/upload'].post.requestBody.content['multipart/form-data'].schema;
+  assert.deepEqual(upload.properties.media, { type: 'string', format: 'binary', description: 'the file; its file name is kept for downloads' });
+  assert.deepEqual(upload.required, ['media']);
+  assert.ok(doc.paths['/service/get_corp_token'].post.requestBody.content['application/json'].schema.properties.auth_corpid);
+  const download = doc.paths['/media/downloadFile'].get;
+  assert.deepEqual(Object.keys(download.responses[200].content).sort(), ['application/json', 'application/octet-stream']);
+  assert.ok(download.responses[206].headers['content-range']);
+  assert.deepEqual(download.security, [{ accessToken: [] }]);
+  assert.equal(doc.components.securitySchemes.accessToken.name, 'access_token');
+  const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops as Record<string, { operationId: string }>).map((op) => op.operationId));
+  assert.equal(new Set(ids).size, ids.length, 'operationIds are unique');
+});
+
+test('/docs serves the API description for people, with its assets from npm (no CDN)', async () => {
+  const page = await app.inject({ url: '/docs/' });
+  assert.equal(page.statusCode, 200);
+  assert.match(page.headers['content-type'] as string, /text\/html/);
+  assert.doesNotMatch(page.body, /https?:\/\/(?!127\.0\.0\.1|localhost)[a-z0-9.-]+\.[a-z]{2,}\/[^"']*\.(js|css)/i, 'no script or style from another host');
+  const scripts = [...page.body.matchAll(/src="\.?\/?([^"]+\.js)"/g)].map((m) => m[1]!);
+  assert.ok(scripts.length > 0, page.body.slice(0, 400));
+  for (const script of scripts) {
+    const asset = await app.inject({ url: `/docs/${script.replace(/^\.\//, '')}` });
+    assert.equal(asset.statusCode, 200, script);
+  }
+  const json = await app.inject({ url: '/docs/json' });
+  assert.equal(json.json().openapi, '3.0.3');
 });
 
 test('the sample Grafana dashboard (docs/grafana-dashboard.json) names only metrics the server exports', async () => {

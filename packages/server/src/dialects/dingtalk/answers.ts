@@ -25,12 +25,36 @@ export function sendOk(reply: FastifyReply, fields: Record<string, unknown>): Fa
 
 /** The answer of both token calls (/gettoken, /service/get_corp_token), for the OpenAPI document. */
 export const TOKEN_ANSWER_SCHEMA = {
+  description: 'errcode 0 with the token, or a DingTalk error (HTTP 200, errcode not 0)',
   type: 'object',
   properties: {
-    errcode: { type: 'integer' }, errmsg: { type: 'string' },
+    errcode: { type: 'integer', description: '0, or a DingTalk errcode' }, errmsg: { type: 'string' },
     access_token: { type: 'string' }, expires_in: { type: 'integer', description: 'seconds (7200)' },
+    request_id: { type: 'string', description: 'on errors: the x-request-id of the answer' },
   },
+  required: ['errcode', 'errmsg'],
 } as const;
+
+/** DingTalk's error answer (api.md "Conventions"), for the OpenAPI document. */
+export const ERROR_ANSWER_SCHEMA = {
+  type: 'object',
+  properties: {
+    errcode: { type: 'integer', description: 'DingTalk errcode, never 0 (README "Error codes")' },
+    errmsg: { type: 'string', description: 'DingTalk\'s text (zh by default, en with OAPI_MEDIA_ERRMSG_LANGUAGE=en): match on errcode' },
+    request_id: { type: 'string', description: 'the x-request-id of the answer' },
+  },
+  required: ['errcode', 'errmsg', 'request_id'],
+} as const;
+
+/** Wrong methods and unknown paths are not API calls: HTTP 405 and 404, in DingTalk's error shape. */
+export const NOT_AN_API_CALL_RESPONSES = {
+  405: { description: 'another method than the call\'s (errcode 43001 or 43002)', ...ERROR_ANSWER_SCHEMA },
+} as const;
+
+/** The calls that carry an access_token (in the query; the upload also takes it as a form field). */
+export const ACCESS_TOKEN_SECURITY = [{ accessToken: [] }];
+/** The calls that get a token take credentials as parameters instead. */
+export const NO_SECURITY: never[] = [];
 
 export function sendError(reply: FastifyReply, request: FastifyRequest, kind: DingTalkAnswerKind, config: Config): FastifyReply {
   const answer = DINGTALK_ERRORS[kind];

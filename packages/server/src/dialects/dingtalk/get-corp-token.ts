@@ -5,9 +5,17 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { param } from '../../http/params.ts';
 import type { DialectServices } from '../../service/dialect-services.ts';
-import { sendOk, TOKEN_ANSWER_SCHEMA } from './answers.ts';
+import { NO_SECURITY, NOT_AN_API_CALL_RESPONSES, sendOk, TOKEN_ANSWER_SCHEMA } from './answers.ts';
 
 export const getCorpTokenSchema = {
+  operationId: 'getCorpToken',
+  tags: ['DingTalk'],
+  security: NO_SECURITY,
+  body: {
+    type: 'object',
+    properties: { auth_corpid: { type: 'string', description: 'the corpid of the authorizing organization' } },
+    required: ['auth_corpid'],
+  },
   summary: 'Get the access_token (7200 s) of a third-party suite for one authorizing organization',
   consumes: ['application/json'],
   querystring: {
@@ -19,7 +27,7 @@ export const getCorpTokenSchema = {
       signature: { type: 'string', description: 'URL-encoded Base64 of HMAC-SHA256(suiteSecret, timestamp + "\\n" + suiteTicket)' },
     },
   },
-  response: { 200: TOKEN_ANSWER_SCHEMA },
+  response: { 200: TOKEN_ANSWER_SCHEMA, ...NOT_AN_API_CALL_RESPONSES },
 } as const;
 
 /** The body is one small JSON object; anything longer is not a get_corp_token request. */

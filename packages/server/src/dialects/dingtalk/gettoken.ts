@@ -5,10 +5,14 @@ import { ApiError } from '@oapi-media/core';
 import type { FastifyInstance } from 'fastify';
 import { param } from '../../http/params.ts';
 import type { DialectServices } from '../../service/dialect-services.ts';
-import { DingTalkOnlyError, sendOk, TOKEN_ANSWER_SCHEMA } from './answers.ts';
+import { DingTalkOnlyError, NO_SECURITY, NOT_AN_API_CALL_RESPONSES, sendOk, TOKEN_ANSWER_SCHEMA } from './answers.ts';
 
 export const gettokenSchema = {
+  operationId: 'getToken',
+  tags: ['DingTalk'],
   summary: 'Get an access_token (7200 s) for an app',
+  description: 'The same token again while it is valid, renewed to a full 7200 s. Wrong credentials: 40096 (40089 under the older corpid/corpsecret names).',
+  security: NO_SECURITY,
   querystring: {
     type: 'object',
     properties: {
@@ -17,7 +21,7 @@ export const gettokenSchema = {
       corpsecret: { type: 'string', description: 'older name of appsecret' },
     },
   },
-  response: { 200: TOKEN_ANSWER_SCHEMA },
+  response: { 200: TOKEN_ANSWER_SCHEMA, ...NOT_AN_API_CALL_RESPONSES },
 } as const;
 
 export function registerGettoken(app: FastifyInstance, services: DialectServices): void {

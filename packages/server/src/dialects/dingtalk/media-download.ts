@@ -8,21 +8,61 @@ import { param } from '../../http/params.ts';
 import { noteOnRequest } from '../../http/request-log.ts';
 import { contentDisposition } from '../../http/content-disposition.ts';
 import type { DialectServices } from '../../service/dialect-services.ts';
+import { ACCESS_TOKEN_SECURITY, ERROR_ANSWER_SCHEMA } from './answers.ts';
 import { admitCaller } from './caller.ts';
 
-export const downloadSchema = {
-  summary: 'Download the bytes of a media_id of the caller\'s organization',
-  querystring: {
-    type: 'object',
-    properties: { access_token: { type: 'string' }, media_id: { type: 'string' } },
-  },
-  response: {
-    200: { description: 'the bytes (or a JSON error with HTTP 200)', type: 'string', format: 'binary' },
-    206: { description: 'one byte range', type: 'string', format: 'binary' },
-    304: { description: 'not modified (If-None-Match)', type: 'null' },
-    416: { description: 'range not satisfiable', type: 'null' },
-  },
+const BYTES = { type: 'string', format: 'binary' } as const;
+const MEDIA_HEADERS = {
+  'content-type': { description: 'the stored format\'s type (image/png, application/pdf, ...)', type: 'string' },
+  'content-length': { type: 'integer' },
+  etag: { description: 'the sha256 of the bytes, quoted (strong)', type: 'string' },
+  'last-modified': { type: 'string' },
+  'accept-ranges': { type: 'string', enum: ['bytes'] },
+  'content-disposition': { description: 'attachment, with the file name as uploaded (RFC 6266)', type: 'string' },
 } as const;
+
+/** GET (and the same for HEAD, which sends the headers alone) of /media/downloadFile or its alias /media/get. */
+function downloadSchema(operationId: string, method: 'GET' | 'HEAD', alias: boolean) {
+  const body = method === 'GET';
+  return {
+    operationId,
+    tags: ['DingTalk'],
+    summary: `${body ? 'Download' : 'The headers of a download of'} the bytes of a media_id of the caller's organization${alias ? ' (alias of /media/downloadFile)' : ''}`,
+    description: 'Errors are DingTalk JSON with HTTP 200 (40007 for an unknown media_id or another organization\'s). Range (one range), If-Range and If-None-Match are honoured.',
+    security: ACCESS_TOKEN_SECURITY,
+    querystring: {
+      type: 'object',
+      properties: { access_token: { type: 'string' }, media_id: { type: 'string', description: 'as /media/upload answered it' } },
+      required: ['media_id'],
+    },
+    headers: {
+      type: 'object',
+      properties: {
+        range: { type: 'string', description: 'bytes=START-END, bytes=START- or bytes=-SUFFIX (one range)' },
+        'if-range': { type: 'string', description: 'the ETag: the range is honoured only while it matches' },
+        'if-none-match': { type: 'string', description: 'an ETag seen before: 304 while it matches' },
+      },
+    },
+    response: {
+      200: {
+        description: 'the bytes (or a DingTalk error as JSON, HTTP 200)',
+        headers: MEDIA_HEADERS,
+        content: {
+          'application/octet-stream': { schema: body ? BYTES : { type: 'string', maxLength: 0 } },
+          'application/json': { schema: ERROR_ANSWER_SCHEMA },
+        },
+      },
+      206: {
+        description: 'one byte range',
+        headers: { ...MEDIA_HEADERS, 'content-range': { description: 'bytes START-END/SIZE', type: 'string' } },
+        content: { 'application/octet-stream': { schema: body ? BYTES : { type: 'string', maxLength: 0 } } },
+      },
+      304: { description: 'not modified (If-None-Match matched)', headers: { etag: MEDIA_HEADERS.etag } },
+      405: { description: 'another method than GET or HEAD (errcode 43001)', content: { 'application/json': { schema: ERROR_ANSWER_SCHEMA } } },
+      416: { description: 'range not satisfiable', headers: { 'content-range': { description: 'bytes */SIZE', type: 'string' } } },
+    },
+  };
+}
 
 function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
@@ -69,9 +109,10 @@ export function registerMediaDownload(app: FastifyInstance, services: DialectSer
       request.log.error({ err: error }, 'download cut: the blob could not be read to its end');
     });
   };
-  for (const url of ['/media/downloadFile', '/media/get']) {
+  for (const [url, name, alias] of [['/media/downloadFile', 'downloadMedia', false], ['/media/get', 'getMedia', true]] as const) {
     // HEAD declared here, not generated: fastify's generated HEAD would read the whole blob and
     // reset Content-Length; ours opens nothing and keeps the headers of the GET.
-    app.route({ method: ['GET', 'HEAD'], url, schema: downloadSchema, attachValidation: true, exposeHeadRoute: false, handler });
+    app.route({ method: 'GET', url, schema: downloadSchema(name, 'GET', alias), attachValidation: true, exposeHeadRoute: false, handler });
+    app.route({ method: 'HEAD', url, schema: downloadSchema(`${name}Headers`, 'HEAD', alias), attachValidation: true, handler });
   }
 }

@@ -6,12 +6,25 @@ import { param } from '../../http/params.ts';
 import { FORM_OVERHEAD_BYTES, readUploadForm, type UploadFormRules } from '../../http/multipart-upload.ts';
 import { noteOnRequest } from '../../http/request-log.ts';
 import type { Caller, DialectServices } from '../../service/dialect-services.ts';
-import { sendOk } from './answers.ts';
+import { ACCESS_TOKEN_SECURITY, NOT_AN_API_CALL_RESPONSES, sendOk } from './answers.ts';
 import { admitCaller } from './caller.ts';
 
 export const uploadSchema = {
   summary: 'Upload a media file (image, voice, video or file) and get its reusable media_id',
+  operationId: 'uploadMedia',
+  tags: ['DingTalk'],
+  description: 'The limits and formats of each type: README "The API". Refused uploads leave nothing stored.',
+  security: ACCESS_TOKEN_SECURITY,
   consumes: ['multipart/form-data'],
+  body: {
+    type: 'object',
+    properties: {
+      media: { type: 'string', format: 'binary', description: 'the file; its file name is kept for downloads' },
+      access_token: { type: 'string', description: 'instead of the query parameter' },
+      type: { type: 'string', enum: [...MEDIA_TYPES], description: 'instead of the query parameter' },
+    },
+    required: ['media'],
+  },
   querystring: {
     type: 'object',
     properties: {
@@ -21,13 +34,17 @@ export const uploadSchema = {
   },
   response: {
     200: {
+      description: 'errcode 0 with the media_id, or a DingTalk error (HTTP 200, errcode not 0)',
       type: 'object',
       properties: {
-        errcode: { type: 'integer' }, errmsg: { type: 'string' },
+        errcode: { type: 'integer', description: '0, or a DingTalk errcode' }, errmsg: { type: 'string' },
         media_id: { type: 'string' }, created_at: { type: 'integer', description: 'epoch milliseconds' },
         type: { type: 'string', enum: [...MEDIA_TYPES] },
+        request_id: { type: 'string', description: 'on errors: the x-request-id of the answer' },
       },
+      required: ['errcode', 'errmsg'],
     },
+    ...NOT_AN_API_CALL_RESPONSES,
   },
 } as const;
 
