@@ -12,10 +12,25 @@ import { describeMetadataStore } from './conformance/metadata-store.ts';
 // With the server's default inlineMaxBytes, so that the suite's tests of bytes kept with a row run.
 describeMetadataStore('SQLite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'oapi-sqlite-'));
-  const store = new SqliteMetadataStore(join(dir, 'metadata.db'), { inlineMaxBytes: DEFAULT_INLINE_MAX_BYTES });
+  let held: Promise<void> | undefined;
+  const store = new SqliteMetadataStore(join(dir, 'metadata.db'), {
+    inlineMaxBytes: DEFAULT_INLINE_MAX_BYTES,
+    async syncWal(fdatasync) {
+      await held;
+      await fdatasync();
+    },
+  });
   await store.init();
   return {
     store,
+    holdDurability() {
+      let release!: () => void;
+      held = new Promise((resolve) => (release = resolve));
+      return () => {
+        held = undefined;
+        release();
+      };
+    },
     async cleanup() {
       await store.close();
       await rm(dir, { recursive: true, force: true });

@@ -160,6 +160,39 @@ if (unreachable !== null && process.env.CI === 'true') {
       });
     });
 
+    describe('durability', () => {
+      test('the store commits with synchronous_commit on even where the database default is off', async () => {
+        // A write is acknowledged once COMMIT returns; only synchronous_commit = on makes that mean
+        // "in the WAL on disk". A role or database default of off must not weaken the store.
+        const admin = new pg.Client({ connectionString: database.url });
+        await admin.connect();
+        const name = new URL(database.url).pathname.slice(1);
+        await admin.query(`ALTER DATABASE ${name} SET synchronous_commit = off`);
+        const store = new PostgresMetadataStore(database.url, { schema: 'durability' });
+        try {
+          await store.init();
+          const probe = new pg.Client({ connectionString: database.url });
+          await probe.connect();
+          assert.equal((await probe.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'off', 'the default is off for other sessions');
+          await probe.end();
+          // Every connection of the pool: hold several at once so that the pool opens new ones.
+          const pool = (store as unknown as { pool: pg.Pool }).pool;
+          const clients = await Promise.all(Array.from({ length: 3 }, () => pool.connect()));
+          try {
+            for (const client of clients) {
+              assert.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'on');
+            }
+          } finally {
+            for (const client of clients) client.release();
+          }
+        } finally {
+          await store.close();
+          await admin.query(`ALTER DATABASE ${name} RESET synchronous_commit`);
+          await admin.end();
+        }
+      });
+    });
+
     describe('an unreachable server', () => {
       test('ping, reads and writes reject with StoreUnavailableError', async () => {
         const store = new PostgresMetadataStore('postgres://postgres@127.0.0.1:1/nowhere');

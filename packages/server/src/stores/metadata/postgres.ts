@@ -19,6 +19,7 @@ import {
   type SuiteTicketRow,
   type TokenRow,
 } from './interface.ts';
+import { checkMediaPageLimit, decodeMediaCursor, encodeMediaCursor } from './media-cursor.ts';
 import { migrateSchema } from './postgres-migrations.ts';
 
 const PG_INT8_OID = 20;
@@ -71,7 +72,9 @@ export class PostgresMetadataStore implements MetadataStore {
       connectionString,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      options: `-c search_path=${this.schema}`,
+      // synchronous_commit on: COMMIT returns once the WAL is on disk (acknowledged = durable),
+      // whatever the role's or the database's default says.
+      options: `-c search_path=${this.schema} -c synchronous_commit=on`,
       types: numericTypes,
     });
     // An idle client whose server went away emits 'error'; unhandled it would crash the node.
@@ -125,22 +128,25 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async getOrgById(id: string): Promise<Org | null> {
+    if (cannotBeStored(id)) return null;
     const rows = await this.query<OrgRecord>('SELECT * FROM orgs WHERE id = $1', [id]);
     return rows[0] ? toOrg(rows[0]) : null;
   }
 
   async getOrgByName(name: string): Promise<Org | null> {
+    if (cannotBeStored(name)) return null;
     const rows = await this.query<OrgRecord>('SELECT * FROM orgs WHERE name = $1', [name]);
     return rows[0] ? toOrg(rows[0]) : null;
   }
 
   async getOrgByCorpId(corpId: string): Promise<Org | null> {
+    if (cannotBeStored(corpId)) return null;
     const rows = await this.query<OrgRecord>('SELECT * FROM orgs WHERE corp_id = $1', [corpId]);
     return rows[0] ? toOrg(rows[0]) : null;
   }
 
   async listOrgs(): Promise<Org[]> {
-    return (await this.query<OrgRecord>('SELECT * FROM orgs ORDER BY created_at, id')).map(toOrg);
+    return (await this.query<OrgRecord>('SELECT * FROM orgs ORDER BY created_at, name COLLATE "C"')).map(toOrg);
   }
 
   async updateOrgLimits(id: string, limits: { quotaBytes?: number | null; rateLimitPerSecond?: number | null }): Promise<void> {
@@ -162,11 +168,13 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async getAppByKey(appKey: string): Promise<App | null> {
+    if (cannotBeStored(appKey)) return null;
     const rows = await this.query<AppRecord>('SELECT * FROM apps WHERE app_key = $1', [appKey]);
     return rows[0] ? toApp(rows[0]) : null;
   }
 
   async getAppById(id: string): Promise<App | null> {
+    if (cannotBeStored(id)) return null;
     const rows = await this.query<AppRecord>('SELECT * FROM apps WHERE id = $1', [id]);
     return rows[0] ? toApp(rows[0]) : null;
   }
@@ -174,8 +182,8 @@ export class PostgresMetadataStore implements MetadataStore {
   async listApps(orgId?: string): Promise<App[]> {
     const rows =
       orgId === undefined
-        ? await this.query<AppRecord>('SELECT * FROM apps ORDER BY created_at, id')
-        : await this.query<AppRecord>('SELECT * FROM apps WHERE org_id = $1 ORDER BY created_at, id', [orgId]);
+        ? await this.query<AppRecord>('SELECT * FROM apps ORDER BY created_at, id COLLATE "C"')
+        : await this.query<AppRecord>('SELECT * FROM apps WHERE org_id = $1 ORDER BY created_at, id COLLATE "C"', [orgId]);
     return rows.map(toApp);
   }
 
@@ -192,6 +200,7 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async getToken(tokenHash: string): Promise<TokenRow | null> {
+    if (cannotBeStored(tokenHash)) return null;
     const rows = await this.query<TokenRecord>('SELECT * FROM tokens WHERE token_hash = $1', [tokenHash]);
     return rows[0] ? toToken(rows[0]) : null;
   }
@@ -200,7 +209,7 @@ export class PostgresMetadataStore implements MetadataStore {
     // Valid means now < expires_at (api.md: 42001 once past its 7200 s).
     const rows = await this.query<TokenRecord>(
       `SELECT * FROM tokens WHERE principal = $1 AND org_id = $2 AND expires_at > $3
-       ORDER BY issued_at DESC, expires_at DESC LIMIT 1`,
+       ORDER BY issued_at DESC, expires_at DESC, token_hash COLLATE "C" DESC LIMIT 1`,
       [principal, orgId, now],
     );
     return rows[0] ? toToken(rows[0]) : null;
@@ -240,6 +249,7 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async getMedia(mediaId: string): Promise<MediaRow | null> {
+    if (cannotBeStored(mediaId)) return null;
     const rows = await this.query<MediaRecord>('SELECT * FROM media WHERE media_id = $1', [mediaId]);
     return rows[0] ? toMedia(rows[0]) : null;
   }
@@ -250,20 +260,22 @@ export class PostgresMetadataStore implements MetadataStore {
 
   /** Newest first; the cursor is the last row's "createdAt:mediaId". */
   async listMedia(orgId: string, options: { limit: number; after?: string }): Promise<MediaPage> {
-    const cursor = options.after === undefined ? null : parseMediaCursor(options.after);
+    checkMediaPageLimit(options.limit);
+    const cursor = options.after === undefined ? null : decodeMediaCursor(orgId, options.after);
     const rows = await this.query<MediaRecord>(
       `SELECT * FROM media
-       WHERE org_id = $1 AND ($2::bigint IS NULL OR (created_at, media_id) < ($2::bigint, $3::text))
-       ORDER BY created_at DESC, media_id DESC
+       WHERE org_id = $1 AND ($2::bigint IS NULL OR (created_at, media_id COLLATE "C") < ($2::bigint, $3::text))
+       ORDER BY created_at DESC, media_id COLLATE "C" DESC
        LIMIT $4`,
       [orgId, cursor?.createdAt ?? null, cursor?.mediaId ?? null, options.limit + 1],
     );
     const items = rows.slice(0, options.limit).map(toMedia);
     const last = items[items.length - 1];
-    return { items, next: rows.length > options.limit && last ? `${last.createdAt}:${last.mediaId}` : null };
+    return { items, next: rows.length > options.limit && last ? encodeMediaCursor(orgId, last) : null };
   }
 
   async deleteMedia(mediaId: string): Promise<MediaRow | null> {
+    if (cannotBeStored(mediaId)) return null;
     return this.transaction(async (client) => {
       const { rows } = await client.query<MediaRecord>('DELETE FROM media WHERE media_id = $1 RETURNING *', [mediaId]);
       const row = rows[0];
@@ -295,12 +307,13 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async getSuiteByKey(suiteKey: string): Promise<Suite | null> {
+    if (cannotBeStored(suiteKey)) return null;
     const rows = await this.query<SuiteRecord>('SELECT * FROM suites WHERE suite_key = $1', [suiteKey]);
     return rows[0] ? toSuite(rows[0]) : null;
   }
 
   async listSuites(): Promise<Suite[]> {
-    return (await this.query<SuiteRecord>('SELECT * FROM suites ORDER BY created_at, id')).map(toSuite);
+    return (await this.query<SuiteRecord>('SELECT * FROM suites ORDER BY created_at, id COLLATE "C"')).map(toSuite);
   }
 
   async authorizeSuite(a: SuiteAuthorization): Promise<void> {
@@ -321,7 +334,7 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async listSuiteAuthorizations(suiteId: string): Promise<SuiteAuthorization[]> {
     const rows = await this.query<SuiteAuthorizationRecord>(
-      'SELECT * FROM suite_authorizations WHERE suite_id = $1 ORDER BY created_at, org_id',
+      'SELECT * FROM suite_authorizations WHERE suite_id = $1 ORDER BY created_at, org_id COLLATE "C"',
       [suiteId],
     );
     return rows.map(toSuiteAuthorization);
@@ -389,11 +402,9 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 }
 
-function parseMediaCursor(cursor: string): { createdAt: number; mediaId: string } {
-  const separator = cursor.indexOf(':');
-  const createdAt = Number(cursor.slice(0, separator));
-  if (separator <= 0 || !Number.isSafeInteger(createdAt)) throw new RangeError(`invalid media list cursor: ${cursor}`);
-  return { createdAt, mediaId: cursor.slice(separator + 1) };
+/** PostgreSQL text cannot hold U+0000 (22021): no row has such a key, so its lookup finds none. */
+function cannotBeStored(key: string): boolean {
+  return key.includes('\0');
 }
 
 /**

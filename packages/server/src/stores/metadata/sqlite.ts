@@ -4,6 +4,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { CoalescingSync } from '../coalescing-sync.ts';
+import { checkMediaPageLimit, decodeMediaCursor, encodeMediaCursor } from './media-cursor.ts';
 import { startCheckpointer, type Checkpointer, type CheckpointerOptions } from './sqlite-checkpointer.ts';
 import type { MediaFormat, MediaType } from '@oapi-media/core';
 import {
@@ -54,6 +55,8 @@ const MIGRATIONS: readonly string[] = [
   // 3: the bytes of small media, kept with their row (inlineMaxBytes) and gone with it.
   `CREATE TABLE media_bytes (
      seq INTEGER PRIMARY KEY REFERENCES media(seq) ON DELETE CASCADE, bytes BLOB NOT NULL);`,
+  // 4: listMedia walks an org newest first by (created_at, media_id), as on PostgreSQL.
+  `CREATE INDEX media_by_org_created ON media (org_id, created_at, media_id);`,
 ];
 
 interface OrgRecord {
@@ -123,26 +126,40 @@ function translatedError(error: unknown): Error {
   return new StoreUnavailableError(`sqlite: ${(error as Error).message}`);
 }
 
+export interface SqliteMetadataStoreOptions {
+  /** Media up to this size are kept in the database, with their row. Default 0. */
+  inlineMaxBytes?: number;
+  checkpointer?: CheckpointerOptions;
+  /**
+   * How a write's commit is made durable: given the WAL's fdatasync, runs it. Default: runs it.
+   * The conformance suite wraps it to hold commits back and check that no write resolves earlier.
+   */
+  syncWal?(fdatasync: () => Promise<void>): Promise<void>;
+}
+
 export class SqliteMetadataStore implements MetadataStore {
   readonly #path: string;
   #db: Database.Database | undefined;
   #wal: FileHandle | undefined;
   #checkpointer: Checkpointer | undefined;
-  readonly #walSync = new CoalescingSync(async () => {
+  readonly #walSync = new CoalescingSync(() => this.#syncWal(() => this.#fdatasyncWal()));
+  readonly #syncWal: NonNullable<SqliteMetadataStoreOptions['syncWal']>;
+
+  async #fdatasyncWal(): Promise<void> {
     this.#wal ??= await open(`${this.#path}-wal`, 'r+');
     await this.#wal.datasync();
-  });
+  }
 
   readonly inlineMaxBytes: number;
 
   /** Undefined: the checkpointer's defaults. */
   readonly #checkpointerOptions: CheckpointerOptions | undefined;
 
-  /** `inlineMaxBytes`: media up to this size are kept in the database, with their row. */
-  constructor(dbPath: string, options: { inlineMaxBytes?: number; checkpointer?: CheckpointerOptions } = {}) {
+  constructor(dbPath: string, options: SqliteMetadataStoreOptions = {}) {
     this.#path = dbPath;
     this.inlineMaxBytes = options.inlineMaxBytes ?? 0;
     this.#checkpointerOptions = options.checkpointer;
+    this.#syncWal = options.syncWal ?? ((fdatasync) => fdatasync());
   }
 
   /** Where WAL checkpoints run now (sqlite-checkpointer.ts). */
@@ -265,6 +282,7 @@ export class SqliteMetadataStore implements MetadataStore {
         this.#statement('UPDATE orgs SET rate_limit_per_second = ? WHERE id = ?').run(limits.rateLimitPerSecond, id);
       }
     });
+    await this.#durable();
   }
 
   async createApp(app: App): Promise<void> {
@@ -289,8 +307,8 @@ export class SqliteMetadataStore implements MetadataStore {
   async listApps(orgId?: string): Promise<App[]> {
     return translate(() => {
       const rows = orgId === undefined
-        ? this.#statement('SELECT * FROM apps ORDER BY created_at').all()
-        : this.#statement('SELECT * FROM apps WHERE org_id = ? ORDER BY created_at').all(orgId);
+        ? this.#statement('SELECT * FROM apps ORDER BY created_at, id').all()
+        : this.#statement('SELECT * FROM apps WHERE org_id = ? ORDER BY created_at, id').all(orgId);
       return (rows as AppRecord[]).map(toApp);
     });
   }
@@ -318,7 +336,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const r = translate(() =>
       this.#conn
         .prepare(`SELECT * FROM tokens WHERE principal = ? AND org_id = ? AND expires_at > ?
-                  ORDER BY expires_at DESC LIMIT 1`)
+                  ORDER BY issued_at DESC, expires_at DESC, token_hash DESC LIMIT 1`)
         .get(principal, orgId, now) as TokenRecord | undefined,
     );
     return r ? toToken(r) : null;
@@ -330,11 +348,15 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async deleteTokens(principal: string, orgId: string): Promise<number> {
-    return translate(() => this.#statement('DELETE FROM tokens WHERE principal = ? AND org_id = ?').run(principal, orgId).changes);
+    const deleted = translate(() => this.#statement('DELETE FROM tokens WHERE principal = ? AND org_id = ?').run(principal, orgId).changes);
+    await this.#durable();
+    return deleted;
   }
 
   async deleteExpiredTokens(now: number): Promise<number> {
-    return translate(() => this.#statement('DELETE FROM tokens WHERE expires_at <= ?').run(now).changes);
+    const deleted = translate(() => this.#statement('DELETE FROM tokens WHERE expires_at <= ?').run(now).changes);
+    await this.#durable();
+    return deleted;
   }
 
   async insertMedia(row: MediaRow, quotaBytes: number | null, inlineBytes?: Buffer): Promise<void> {
@@ -431,16 +453,19 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listMedia(orgId: string, options: { limit: number; after?: string }): Promise<MediaPage> {
-    const afterSeq = options.after === undefined ? 0 : Number(options.after);
-    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) return { items: [], next: null };
+    checkMediaPageLimit(options.limit);
+    const cursor = options.after === undefined ? undefined : decodeMediaCursor(orgId, options.after);
     const rows = translate(() =>
-      this.#conn
-        .prepare('SELECT * FROM media WHERE org_id = ? AND seq > ? ORDER BY seq LIMIT ?')
-        .all(orgId, afterSeq, options.limit + 1) as MediaRecord[],
+      (cursor === undefined
+        ? this.#statement('SELECT * FROM media WHERE org_id = ? ORDER BY created_at DESC, media_id DESC LIMIT ?')
+            .all(orgId, options.limit + 1)
+        : this.#statement(`SELECT * FROM media WHERE org_id = ? AND (created_at, media_id) < (?, ?)
+                           ORDER BY created_at DESC, media_id DESC LIMIT ?`)
+            .all(orgId, cursor.createdAt, cursor.mediaId, options.limit + 1)) as MediaRecord[],
     );
     const more = rows.length > options.limit;
-    const page = more ? rows.slice(0, options.limit) : rows;
-    return { items: page.map(toMedia), next: more ? String(page[page.length - 1]!.seq) : null };
+    const page = (more ? rows.slice(0, options.limit) : rows).map(toMedia);
+    return { items: page, next: more ? encodeMediaCursor(orgId, page[page.length - 1]!) : null };
   }
 
   async deleteMedia(mediaId: string): Promise<MediaRow | null> {
@@ -484,6 +509,7 @@ export class SqliteMetadataStore implements MetadataStore {
         .prepare('INSERT INTO suites (id, name, suite_key, secret_ciphertext, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(suite.id, suite.name, suite.suiteKey, suite.secretCiphertext, suite.createdAt),
     );
+    await this.#durable();
   }
 
   async getSuiteByKey(suiteKey: string): Promise<Suite | null> {
@@ -501,6 +527,7 @@ export class SqliteMetadataStore implements MetadataStore {
         .prepare('INSERT INTO suite_authorizations (suite_id, org_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
         .run(a.suiteId, a.orgId, a.createdAt),
     );
+    await this.#durable();
   }
 
   async isSuiteAuthorized(suiteId: string, orgId: string): Promise<boolean> {
@@ -510,9 +537,11 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async revokeSuite(suiteId: string, orgId: string): Promise<boolean> {
-    return translate(
+    const revoked = translate(
       () => this.#statement('DELETE FROM suite_authorizations WHERE suite_id = ? AND org_id = ?').run(suiteId, orgId).changes > 0,
     );
+    await this.#durable();
+    return revoked;
   }
 
   async listSuiteAuthorizations(suiteId: string): Promise<SuiteAuthorization[]> {
@@ -531,6 +560,7 @@ export class SqliteMetadataStore implements MetadataStore {
         this.#statement('DELETE FROM suite_tickets WHERE suite_id = ? AND seq <= ?').run(t.suiteId, t.seq - keep);
       }).immediate(),
     );
+    await this.#durable();
   }
 
   async latestSuiteTickets(suiteId: string, limit: number): Promise<SuiteTicketRow[]> {
