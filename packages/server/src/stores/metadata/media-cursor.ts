@@ -2,7 +2,7 @@
 // the org it was listed for, as base64url JSON. Opaque to callers; anything else is refused with
 // InvalidCursorError, so a stale or tampered cursor never turns into an empty page or a 500.
 
-import { InvalidCursorError } from './interface.ts';
+import { InvalidCursorError, type MediaPage, type MediaRow } from './interface.ts';
 
 export interface MediaCursor {
   createdAt: number;
@@ -35,4 +35,11 @@ export function decodeMediaCursor(orgId: string, cursor: string): MediaCursor {
 /** listMedia's page size: a programmer's mistake, not an engine's, so the same RangeError everywhere. */
 export function checkMediaPageLimit(limit: number): void {
   if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`listMedia limit must be a positive integer, not ${limit}`);
+}
+
+/** A page from `limit + 1` rows in listing order: the extra row only says that there is a next page. */
+export function mediaPage(orgId: string, rows: MediaRow[], limit: number): MediaPage {
+  if (rows.length <= limit) return { items: rows, next: null };
+  const items = rows.slice(0, limit);
+  return { items, next: encodeMediaCursor(orgId, items[limit - 1]!) };
 }
