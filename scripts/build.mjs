@@ -3,15 +3,15 @@
 // S3 and Redis clients load only when configured). `npm start` runs the bundle: it starts faster
 // and uses ~30 MB less memory than running the TypeScript through tsx's loader.
 import { build } from 'esbuild';
-import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
 const server = JSON.parse(readFileSync(`${root}packages/server/package.json`, 'utf8'));
 const external = Object.keys(server.dependencies).filter((name) => !name.startsWith('@oapi-media/'));
 const dist = `${root}packages/server/dist`;
-const migrations = `${root}packages/server/src/stores/metadata/migrations`;
 
-// From empty: a file left by an older build (a chunk, a migration) must not make this one work.
+// From empty: a file left by an older build must not make this one work. The PostgreSQL migrations
+// are TypeScript modules (stores/metadata/schema.ts), so the bundle carries them.
 rmSync(dist, { recursive: true, force: true });
 
 await build({
@@ -26,8 +26,3 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
-
-// postgres-migrations.ts reads its .sql files beside itself at run time (import.meta.url: a chunk
-// in dist/), and esbuild copies no such file: without them the bundle cannot start on PostgreSQL.
-// This copy goes once the migrations are TypeScript modules that the bundle contains.
-if (existsSync(migrations)) cpSync(migrations, `${dist}/migrations`, { recursive: true });

@@ -18,6 +18,8 @@ async function withStore(checkpointer: CheckpointerOptions | undefined, body: (s
   const path = join(dir, 'meta.sqlite');
   const store = new SqliteMetadataStore(path, { checkpointer });
   await store.init();
+  // The org of insertTokens' tokens: a token's org must exist (tokens.org_id references orgs).
+  await store.createOrg({ id: 'o', name: 'o', corpId: 'ding-o', createdAt: Date.now(), quotaBytes: null, rateLimitPerSecond: null });
   try {
     await body(store, path);
   } finally {

@@ -4,10 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { StoreUnavailableError } from '../src/stores/metadata/interface.ts';
-import { loadMigrations } from '../src/stores/metadata/postgres-migrations.ts';
+import { MIGRATIONS } from '../src/stores/metadata/schema.ts';
 import { PostgresMetadataStore } from '../src/stores/metadata/postgres.ts';
 import { describeMetadataStore } from './conformance/metadata-store.ts';
 
@@ -94,7 +95,7 @@ if (unreachable !== null && process.env.CI === 'true') {
       test('from an empty schema: every migration applied in order, recorded, tables created', async () => {
         const store = new PostgresMetadataStore(database.url, { schema: 'migrate_fresh' });
         try {
-          const expected = (await loadMigrations()).map((m) => m.version);
+          const expected = MIGRATIONS.map((m) => m.version);
           assert.ok(expected.length > 0);
           assert.deepEqual(await store.migrate(), expected);
           const tables = await tableNames(database.url, 'migrate_fresh');
@@ -125,7 +126,7 @@ if (unreachable !== null && process.env.CI === 'true') {
         const stores = Array.from({ length: 5 }, () => new PostgresMetadataStore(database.url, { schema: 'migrate_race' }));
         try {
           const applied = await Promise.all(stores.map((store) => store.migrate()));
-          const expected = (await loadMigrations()).map((m) => m.version);
+          const expected = MIGRATIONS.map((m) => m.version);
           assert.deepEqual(applied.flat().sort((a, b) => a - b), expected, 'each version applied by exactly one node');
           const client = new pg.Client({ connectionString: database.url });
           await client.connect();
@@ -155,8 +156,84 @@ if (unreachable !== null && process.env.CI === 'true') {
         }
       });
 
+      test('a schema made by earlier releases (schema_migrations {1, 2}, their .sql files) migrates forward with its rows', async () => {
+        const client = new pg.Client({ connectionString: database.url });
+        await client.connect();
+        try {
+          await client.query('CREATE SCHEMA legacy; SET search_path = legacy');
+          await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+          for (const [version, file] of [[1, 'postgres-001_initial.sql'], [2, 'postgres-002_suites.sql']] as const) {
+            await client.query(await readFile(new URL(`./fixtures/legacy-schema/${file}`, import.meta.url), 'utf8'));
+            await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [version, file]);
+          }
+          await client.query(`INSERT INTO orgs VALUES ('org_1', 'acme', 'ding1', 1000, 5000, 7), ('org_2', 'beta', 'ding2', 1000, NULL, NULL);
+                              INSERT INTO apps VALUES ('app_1', 'org_1', 'uploader', 'key1', 'hash1', 1001);
+                              INSERT INTO tokens VALUES ('t1', 'n1', 'app_1', 'org_1', 2000, 9000);
+                              INSERT INTO media VALUES ('@a', 'org_1', 'app_1', 'file', 'pdf', 'a.pdf', 3, 'sa', 'blob-a', 3000),
+                                                       ('@b', 'org_1', 'app_1', 'image', 'png', 'b.png', 40, 'sb', 'blob-b', 3000),
+                                                       ('@c', 'org_1', 'app_1', 'file', 'pdf', 'c.pdf', 5, 'sc', 'blob-c', 2000);
+                              INSERT INTO org_usage VALUES ('org_1', 3, 48), ('org_2', 0, 0);
+                              INSERT INTO suites VALUES ('suite_1', 'S', 'skey', 'v1.x.y', 500);
+                              INSERT INTO suite_authorizations VALUES ('suite_1', 'org_1', 600);`);
+        } finally {
+          await client.end();
+        }
+        const store = new PostgresMetadataStore(database.url, { schema: 'legacy' });
+        try {
+          assert.deepEqual(await store.migrate(), MIGRATIONS.map((m) => m.version).filter((v) => v > 2));
+          assert.deepEqual(await store.getOrgByName('acme'), { id: 'org_1', name: 'acme', corpId: 'ding1', createdAt: 1000, quotaBytes: 5000, rateLimitPerSecond: 7 });
+          assert.deepEqual((await store.listOrgs()).map((o) => o.name), ['acme', 'beta']);
+          assert.deepEqual((await store.listApps('org_1')).map((a) => a.appKey), ['key1']);
+          assert.equal((await store.findValidToken('app_1', 'org_1', 5000))?.tokenHash, 't1');
+          const page = await store.listMedia('org_1', { limit: 2 });
+          assert.deepEqual(page.items.map((m) => m.mediaId), ['@b', '@a']);
+          assert.deepEqual((await store.listMedia('org_1', { limit: 2, after: page.next! })).items.map((m) => m.mediaId), ['@c']);
+          assert.deepEqual(await store.usage('org_1'), { mediaCount: 3, totalBytes: 48 });
+          assert.equal(await store.isSuiteAuthorized('suite_1', 'org_1'), true);
+          await store.insertMedia({ mediaId: '@d', orgId: 'org_1', uploadedBy: 'x', type: 'file', format: 'pdf', fileName: 'd', size: 2, sha256: 's', blobKey: 'blob-d', createdAt: 4000 }, 50);
+          assert.deepEqual(await store.usage('org_1'), { mediaCount: 4, totalBytes: 50 });
+          assert.equal((await store.deleteMedia('@a'))?.mediaId, '@a');
+          assert.deepEqual(await store.usage('org_1'), { mediaCount: 3, totalBytes: 47 });
+        } finally {
+          await store.close();
+        }
+      });
+
       test('a schema name that is not a plain identifier is refused', () => {
         assert.throws(() => new PostgresMetadataStore(database.url, { schema: 'x"; DROP TABLE orgs; --' }));
+      });
+    });
+
+    describe('durability', () => {
+      test('the store commits with synchronous_commit on even where the database default is off', async () => {
+        // A write is acknowledged once COMMIT returns; only synchronous_commit = on makes that mean
+        // "in the WAL on disk". A role or database default of off must not weaken the store.
+        const admin = new pg.Client({ connectionString: database.url });
+        await admin.connect();
+        const name = new URL(database.url).pathname.slice(1);
+        await admin.query(`ALTER DATABASE ${name} SET synchronous_commit = off`);
+        const store = new PostgresMetadataStore(database.url, { schema: 'durability' });
+        try {
+          await store.init();
+          const probe = new pg.Client({ connectionString: database.url });
+          await probe.connect();
+          assert.equal((await probe.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'off', 'the default is off for other sessions');
+          await probe.end();
+          // Every connection of the pool: hold several at once so that the pool opens new ones.
+          const pool = (store as unknown as { pool: pg.Pool }).pool;
+          const clients = await Promise.all(Array.from({ length: 3 }, () => pool.connect()));
+          try {
+            for (const client of clients) {
+              assert.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'on');
+            }
+          } finally {
+            for (const client of clients) client.release();
+          }
+        } finally {
+          await store.close();
+          await admin.query(`ALTER DATABASE ${name} RESET synchronous_commit`);
+          await admin.end();
+        }
       });
     });
 

@@ -5,8 +5,10 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ConflictError,
+  InvalidCursorError,
   QuotaExceededError,
   type App,
   type MediaRow,
@@ -17,7 +19,16 @@ import {
   type TokenRow,
 } from '../../src/stores/metadata/interface.ts';
 
-export type MetadataStoreFactory = () => Promise<{ store: MetadataStore; cleanup(): Promise<void> }>;
+export type MetadataStoreFactory = () => Promise<{
+  store: MetadataStore;
+  cleanup(): Promise<void>;
+  /**
+   * For a store whose commits become durable by a step it can be made to wait on (SQLite's WAL
+   * fsync): from this call until release(), no commit of the store may become durable. Absent:
+   * the engine makes each commit durable before answering it (PostgreSQL, pinned by its own test).
+   */
+  holdDurability?(): () => void;
+}>;
 
 const HOUR_MS = 3600 * 1000;
 /** A fixed "now" well past 2^32 ms, so timestamps must survive as 64-bit integers. */
@@ -97,6 +108,11 @@ function makeMedia(orgId: string, overrides: Partial<MediaRow> = {}): MediaRow {
   };
 }
 
+/** Newest first, as listMedia lists: createdAt DESC, then mediaId DESC (code-point order). */
+function newestFirst(a: MediaRow, b: MediaRow): number {
+  return b.createdAt - a.createdAt || (a.mediaId < b.mediaId ? 1 : a.mediaId > b.mediaId ? -1 : 0);
+}
+
 /** Walks every page of an org's media; fails on an empty non-final page or an over-long page. */
 async function listAllMedia(store: MetadataStore, orgId: string, limit: number): Promise<{ ids: string[]; pageSizes: number[] }> {
   const ids: string[] = [];
@@ -122,9 +138,10 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
   describe(`MetadataStore conformance: ${name}`, () => {
     let store: MetadataStore;
     let cleanup: () => Promise<void>;
+    let holdDurability: (() => () => void) | undefined;
 
     before(async () => {
-      ({ store, cleanup } = await factory());
+      ({ store, cleanup, holdDurability } = await factory());
     });
     after(async () => {
       await cleanup?.();
@@ -194,6 +211,19 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
         }
       });
 
+      test('listOrgs is oldest first by (createdAt, name)', async () => {
+        // Ids in the opposite order of names, so that a tie broken by id would show.
+        const base = uniqueId('');
+        const at = NOW - 7 * HOUR_MS;
+        const late = await newOrg({ id: `org_${base}_0`, name: `a-${base}-late`, createdAt: at + 1 });
+        const tieZ = await newOrg({ id: `org_${base}_1`, name: `z-${base}`, createdAt: at });
+        const tieA = await newOrg({ id: `org_${base}_2`, name: `b-${base}`, createdAt: at });
+        const early = await newOrg({ id: `org_${base}_3`, name: `y-${base}`, createdAt: at - 1 });
+        const mine = new Set([late.id, tieZ.id, tieA.id, early.id]);
+        const listed = (await store.listOrgs()).filter((o) => mine.has(o.id));
+        assert.deepEqual(listed, [early, tieA, tieZ, late]);
+      });
+
       test('updateOrgLimits changes only the limits it is given; null means unlimited/default', async () => {
         const org = await newOrg({ quotaBytes: 1000, rateLimitPerSecond: 10 });
         await store.updateOrgLimits(org.id, { quotaBytes: FIVE_GIB });
@@ -243,6 +273,24 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
         for (const app of [...apps, otherApp]) assert.ok(all.includes(app.id), `listApps() misses ${app.id}`);
         assert.equal(await store.countApps(), countBefore + 3);
       });
+
+      test('listApps is oldest first by (createdAt, id), for one org and for all', async () => {
+        const org = await newOrg();
+        const base = uniqueId('');
+        const at = NOW - 5 * HOUR_MS;
+        // Inserted in an order that is neither the expected one nor its reverse.
+        const apps = [
+          makeApp(org.id, { id: `app_${base}_2`, name: 'a', createdAt: at }),
+          makeApp(org.id, { id: `app_${base}_3`, name: 'b', createdAt: at + 1 }),
+          makeApp(org.id, { id: `app_${base}_1`, name: 'c', createdAt: at }),
+          makeApp(org.id, { id: `app_${base}_0`, name: 'd', createdAt: at - 1 }),
+        ];
+        for (const app of apps) await store.createApp(app);
+        const expected = [apps[3], apps[2], apps[0], apps[1]];
+        assert.deepEqual(await store.listApps(org.id), expected);
+        const mine = new Set(apps.map((a) => a.id));
+        assert.deepEqual((await store.listApps()).filter((a) => mine.has(a.id)), expected);
+      });
     });
 
     describe('tokens', () => {
@@ -278,6 +326,31 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
         await store.insertToken(newer);
         await store.insertToken(older);
         assert.deepEqual(await store.findValidToken(principal, org.id, NOW), newer);
+      });
+
+      test('findValidToken: the latest issued wins even if an older one now expires later (renewed); ties by expiresAt, then tokenHash', async () => {
+        const org = await newOrg();
+        const principal = uniqueId('app_');
+        const renewedOlder = makeToken(principal, org.id, { issuedAt: NOW - 60_000, expiresAt: NOW + 3 * HOUR_MS });
+        const newest = makeToken(principal, org.id, { issuedAt: NOW - 1_000, expiresAt: NOW + HOUR_MS });
+        await store.insertToken(newest);
+        await store.insertToken(renewedOlder);
+        assert.deepEqual(await store.findValidToken(principal, org.id, NOW), newest);
+
+        const tied = uniqueId('app_');
+        const shorter = makeToken(tied, org.id, { issuedAt: NOW, expiresAt: NOW + HOUR_MS });
+        const longer = makeToken(tied, org.id, { issuedAt: NOW, expiresAt: NOW + 2 * HOUR_MS });
+        await store.insertToken(longer);
+        await store.insertToken(shorter);
+        assert.deepEqual(await store.findValidToken(tied, org.id, NOW), longer);
+
+        const twins = uniqueId('app_');
+        const hash = randomBytes(31).toString('hex');
+        const lowHash = makeToken(twins, org.id, { tokenHash: `1${hash}0` });
+        const highHash = makeToken(twins, org.id, { tokenHash: `e${hash}0` });
+        await store.insertToken(highHash);
+        await store.insertToken(lowHash);
+        assert.deepEqual(await store.findValidToken(twins, org.id, NOW), highHash);
       });
 
       test('renewToken moves expiresAt, which findValidToken honours', async () => {
@@ -389,7 +462,7 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
         const { ids, pageSizes } = await listAllMedia(store, org.id, 100);
         assert.deepEqual(pageSizes, [100, 100, 50]);
         assert.equal(new Set(ids).size, ids.length, 'a row appeared on two pages');
-        assert.deepEqual([...ids].sort(), rows.map((r) => r.mediaId).sort());
+        assert.deepEqual(ids, [...rows].sort(newestFirst).map((r) => r.mediaId), 'newest first: createdAt DESC, mediaId DESC');
 
         const again = await listAllMedia(store, org.id, 100);
         assert.deepEqual(again.ids, ids, 'the same walk twice gives the same order');
@@ -424,6 +497,60 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
         for (const row of rows) {
           if (row !== deleted) assert.ok(seen.includes(row.mediaId), `original row ${row.mediaId} was skipped`);
         }
+      });
+
+      test('listMedia with limit 1 over rows that all share one createdAt: every row once, in mediaId DESC', async () => {
+        const org = await newOrg();
+        const rows = Array.from({ length: 7 }, () => makeMedia(org.id, { createdAt: NOW - HOUR_MS }));
+        for (const row of rows) await store.insertMedia(row, null);
+        const { ids, pageSizes } = await listAllMedia(store, org.id, 1);
+        assert.deepEqual(ids, [...rows].sort(newestFirst).map((r) => r.mediaId));
+        assert.deepEqual(pageSizes, [1, 1, 1, 1, 1, 1, 1]);
+      });
+
+      test('listMedia cursors are opaque strings; a malformed or foreign one -> InvalidCursorError, never a page', async () => {
+        const org = await newOrg();
+        const otherOrg = await newOrg();
+        for (let i = 0; i < 3; i++) {
+          await store.insertMedia(makeMedia(org.id, { createdAt: NOW + i }), null);
+          await store.insertMedia(makeMedia(otherOrg.id, { createdAt: NOW + i }), null);
+        }
+        const page = await store.listMedia(org.id, { limit: 1 });
+        assert.equal(typeof page.next, 'string');
+        const foreign = (await store.listMedia(otherOrg.id, { limit: 1 })).next!;
+        const malformed = [
+          '', 'garbage', '42', '-1', `${NOW}:@x`, ':', 'null', '[]',
+          Buffer.from('{"createdAt":1}').toString('base64url'),
+          Buffer.from(JSON.stringify([org.id, 'x', '@y'])).toString('base64url'),
+          `${page.next!}x`, page.next!.slice(0, -2),
+        ];
+        for (const after of [...malformed, foreign]) {
+          await assert.rejects(store.listMedia(org.id, { limit: 10, after }), InvalidCursorError, `cursor ${JSON.stringify(after)}`);
+        }
+        // The cursor of the right org still works after all that.
+        assert.equal((await store.listMedia(org.id, { limit: 10, after: page.next! })).items.length, 2);
+      });
+
+      test('listMedia with a limit that is not a positive integer -> RangeError, on every engine alike', async () => {
+        const org = await newOrg();
+        await store.insertMedia(makeMedia(org.id), null);
+        for (const limit of [0, -1, 1.5, Number.NaN]) {
+          await assert.rejects(store.listMedia(org.id, { limit }), RangeError, `limit ${limit}`);
+        }
+      });
+
+      test('a lookup by a key holding a NUL character finds nothing (no engine error)', async () => {
+        const key = 'x\u0000y';
+        assert.equal(await store.getMedia(`@${key}`), null);
+        assert.equal(await store.getInlineBytes(`@${key}`), null);
+        assert.equal(await store.getOrgById(key), null);
+        assert.equal(await store.getOrgByName(key), null);
+        assert.equal(await store.getOrgByCorpId(key), null);
+        assert.equal(await store.getAppByKey(key), null);
+        assert.equal(await store.getAppById(key), null);
+        assert.equal(await store.getToken(key), null);
+        assert.equal(await store.getSuiteByKey(key), null);
+        assert.equal(await store.deleteMedia(`@${key}`), null);
       });
 
       test('listMedia shows only the asked org (isolation)', async () => {
@@ -666,6 +793,34 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
         assert.deepEqual((await store.listSuites()).find((s) => s.id === suite.id), suite);
       });
 
+      test('listSuites is oldest first by (createdAt, id)', async () => {
+        const base = uniqueId('');
+        const at = NOW - 9 * HOUR_MS;
+        const suites = [
+          makeSuite({ id: `suite_${base}_2`, name: 'a', createdAt: at }),
+          makeSuite({ id: `suite_${base}_3`, name: 'b', createdAt: at + 1 }),
+          makeSuite({ id: `suite_${base}_1`, name: 'c', createdAt: at }),
+          makeSuite({ id: `suite_${base}_0`, name: 'd', createdAt: at - 1 }),
+        ];
+        for (const suite of suites) await store.createSuite(suite);
+        const mine = new Set(suites.map((x) => x.id));
+        assert.deepEqual((await store.listSuites()).filter((x) => mine.has(x.id)), [suites[3], suites[2], suites[0], suites[1]]);
+      });
+
+      test('listSuiteAuthorizations is oldest first by (createdAt, orgId)', async () => {
+        const suite = await newSuite();
+        const base = uniqueId('');
+        const orgs = [
+          await newOrg({ id: `org_${base}_2` }),
+          await newOrg({ id: `org_${base}_1` }),
+          await newOrg({ id: `org_${base}_0` }),
+        ];
+        await store.authorizeSuite({ suiteId: suite.id, orgId: orgs[0]!.id, createdAt: NOW });
+        await store.authorizeSuite({ suiteId: suite.id, orgId: orgs[1]!.id, createdAt: NOW });
+        await store.authorizeSuite({ suiteId: suite.id, orgId: orgs[2]!.id, createdAt: NOW + 1 });
+        assert.deepEqual((await store.listSuiteAuthorizations(suite.id)).map((a) => a.orgId), [orgs[1]!.id, orgs[0]!.id, orgs[2]!.id]);
+      });
+
       test('a second suite with the same suiteKey -> ConflictError, the first one unchanged', async () => {
         const suite = await newSuite();
         await assert.rejects(store.createSuite(makeSuite({ suiteKey: suite.suiteKey })), ConflictError);
@@ -720,6 +875,91 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
         assert.deepEqual(latest.map((t) => t.seq), [2, 1], 'the ticket before the race is still there');
         assert.equal(latest[0]!.ticketHash, racers[won]!.ticketHash);
       });
+    });
+
+    describe('durability: a write resolves only once it is durable', () => {
+      /** Each write, given fixtures made beforehand (outside the hold). */
+      const writes: Array<[string, () => Promise<() => Promise<unknown>>]> = [
+        ['createOrg', async () => () => store.createOrg(makeOrg())],
+        ['updateOrgLimits', async () => {
+          const org = await newOrg();
+          return () => store.updateOrgLimits(org.id, { quotaBytes: 5, rateLimitPerSecond: 2 });
+        }],
+        ['createApp', async () => {
+          const org = await newOrg();
+          return () => store.createApp(makeApp(org.id));
+        }],
+        ['insertToken', async () => {
+          const org = await newOrg();
+          return () => store.insertToken(makeToken(uniqueId('app_'), org.id));
+        }],
+        ['renewToken', async () => {
+          const org = await newOrg();
+          const token = makeToken(uniqueId('app_'), org.id);
+          await store.insertToken(token);
+          return () => store.renewToken(token.tokenHash, NOW + 3 * HOUR_MS);
+        }],
+        ['deleteTokens', async () => {
+          const org = await newOrg();
+          const token = makeToken(uniqueId('app_'), org.id);
+          await store.insertToken(token);
+          return () => store.deleteTokens(token.principal, org.id);
+        }],
+        ['deleteExpiredTokens', async () => {
+          const org = await newOrg();
+          const past = NOW - 2000 * HOUR_MS;
+          await store.insertToken(makeToken(uniqueId('app_'), org.id, { issuedAt: past - 2 * HOUR_MS, expiresAt: past - HOUR_MS }));
+          return () => store.deleteExpiredTokens(past);
+        }],
+        ['insertMedia', async () => {
+          const org = await newOrg();
+          return () => store.insertMedia(makeMedia(org.id), null);
+        }],
+        ['deleteMedia', async () => {
+          const org = await newOrg();
+          const row = makeMedia(org.id);
+          await store.insertMedia(row, null);
+          return () => store.deleteMedia(row.mediaId);
+        }],
+        ['createSuite', async () => () => store.createSuite(makeSuite())],
+        ['authorizeSuite', async () => {
+          const [suite, org] = [makeSuite(), await newOrg()];
+          await store.createSuite(suite);
+          return () => store.authorizeSuite({ suiteId: suite.id, orgId: org.id, createdAt: NOW });
+        }],
+        ['revokeSuite', async () => {
+          const [suite, org] = [makeSuite(), await newOrg()];
+          await store.createSuite(suite);
+          await store.authorizeSuite({ suiteId: suite.id, orgId: org.id, createdAt: NOW });
+          return () => store.revokeSuite(suite.id, org.id);
+        }],
+        ['addSuiteTicket', async () => {
+          const suite = makeSuite();
+          await store.createSuite(suite);
+          return () => store.addSuiteTicket(makeTicket(suite.id, 1), 2);
+        }],
+      ];
+      for (const [method, prepare] of writes) {
+        test(`${method} does not resolve while the commit cannot be made durable`, async (t) => {
+          if (!holdDurability) {
+            t.skip('this engine answers a commit once durable (see its own test)');
+            return;
+          }
+          const write = await prepare();
+          const release = holdDurability();
+          let settled = false;
+          const pending = write().finally(() => {
+            settled = true;
+          });
+          try {
+            await sleep(50);
+            assert.equal(settled, false, `${method} resolved before its commit was durable`);
+          } finally {
+            release();
+          }
+          await pending;
+        });
+      }
     });
   });
 }

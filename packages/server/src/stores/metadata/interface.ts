@@ -1,6 +1,7 @@
 // The metadata seam: organizations, apps, tokens and media rows. One implementation per engine
 // (sqlite.ts, postgres.ts); the service knows only this interface. Implementations translate
-// their engine's errors into StoreUnavailableError / ConflictError and never leak them above.
+// their engine's errors into StoreUnavailableError / ConflictError / QuotaExceededError /
+// InvalidCursorError and never leak them above.
 
 import type { MediaFormat, MediaType } from '@oapi-media/core';
 
@@ -92,10 +93,14 @@ export interface OrgUsage {
 
 export interface MediaPage {
   items: MediaRow[];
-  /** Pass back as `after` to get the next page; null when this was the last. */
+  /**
+   * Pass back as `after` to get the next page; null when this was the last. Opaque: only a cursor
+   * this store returned for the same org is accepted (else InvalidCursorError).
+   */
   next: string | null;
 }
 
+/** Every write resolves only once what it changed is durable (api.md: acknowledged = durable). */
 export interface MetadataStore {
   init(): Promise<void>;
   close(): Promise<void>;
@@ -106,18 +111,23 @@ export interface MetadataStore {
   getOrgById(id: string): Promise<Org | null>;
   getOrgByName(name: string): Promise<Org | null>;
   getOrgByCorpId(corpId: string): Promise<Org | null>;
+  /** Oldest first: (createdAt, name). */
   listOrgs(): Promise<Org[]>;
   updateOrgLimits(id: string, limits: { quotaBytes?: number | null; rateLimitPerSecond?: number | null }): Promise<void>;
 
   createApp(app: App): Promise<void>;
   getAppByKey(appKey: string): Promise<App | null>;
   getAppById(id: string): Promise<App | null>;
+  /** Oldest first: (createdAt, id). */
   listApps(orgId?: string): Promise<App[]>;
   countApps(): Promise<number>;
 
   insertToken(token: TokenRow): Promise<void>;
   getToken(tokenHash: string): Promise<TokenRow | null>;
-  /** The newest token of this principal for this org that is still valid at `now`, if any. */
+  /**
+   * The newest token of this principal for this org that is still valid at `now`, if any: the
+   * latest issuedAt; among equals the latest expiresAt, then the greatest tokenHash.
+   */
   findValidToken(principal: string, orgId: string, now: number): Promise<TokenRow | null>;
   renewToken(tokenHash: string, expiresAt: number): Promise<void>;
   /** Expires every token of a principal in an org at once (revocation); returns how many. */
@@ -139,6 +149,10 @@ export interface MetadataStore {
   getMedia(mediaId: string): Promise<MediaRow | null>;
   /** The content kept with a media row by insertMedia(…, inlineBytes), or null when there is none. */
   getInlineBytes(mediaId: string): Promise<Buffer | null>;
+  /**
+   * Newest first: (createdAt DESC, mediaId DESC). `limit` is a positive integer (else RangeError);
+   * `after` a cursor from MediaPage.next of the same org (else InvalidCursorError).
+   */
   listMedia(orgId: string, options: { limit: number; after?: string }): Promise<MediaPage>;
   /** Removes the row and returns it, or null when there was none. */
   deleteMedia(mediaId: string): Promise<MediaRow | null>;
@@ -149,12 +163,14 @@ export interface MetadataStore {
   /** Suites (issue 8). createSuite throws ConflictError on a taken suiteKey. */
   createSuite(suite: Suite): Promise<void>;
   getSuiteByKey(suiteKey: string): Promise<Suite | null>;
+  /** Oldest first: (createdAt, id). */
   listSuites(): Promise<Suite[]>;
   /** Idempotent: authorizing again keeps the first authorization. */
   authorizeSuite(authorization: SuiteAuthorization): Promise<void>;
   isSuiteAuthorized(suiteId: string, orgId: string): Promise<boolean>;
   /** Removes the authorization; false when there was none. */
   revokeSuite(suiteId: string, orgId: string): Promise<boolean>;
+  /** Oldest first: (createdAt, orgId). */
   listSuiteAuthorizations(suiteId: string): Promise<SuiteAuthorization[]>;
   /**
    * Adds a ticket and drops the suite's tickets older than the newest `keep`, atomically.
@@ -178,4 +194,9 @@ export class ConflictError extends Error {
 /** The org's storage quota would be exceeded by this insert. */
 export class QuotaExceededError extends Error {
   override name = 'QuotaExceededError';
+}
+
+/** A listMedia `after` that is not a cursor this store gave out for that org. */
+export class InvalidCursorError extends Error {
+  override name = 'InvalidCursorError';
 }

@@ -2,8 +2,9 @@
 // Quotas hold across nodes because the check is one conditional UPDATE of the org's usage row in
 // the same transaction as the media insert. pg errors are translated here and never leak above.
 
+import { sql } from 'kysely';
 import pg from 'pg';
-import type { PoolClient, QueryResultRow } from 'pg';
+import type { PoolClient } from 'pg';
 import {
   ConflictError,
   QuotaExceededError,
@@ -19,7 +20,9 @@ import {
   type SuiteTicketRow,
   type TokenRow,
 } from './interface.ts';
+import { checkMediaPageLimit, decodeMediaCursor, mediaPage } from './media-cursor.ts';
 import { migrateSchema } from './postgres-migrations.ts';
+import { sharedStatements, statementCompiler, type Statement } from './statements.ts';
 
 const PG_INT8_OID = 20;
 /** Schema names are interpolated into SQL, so only plain lower-case identifiers are accepted. */
@@ -58,6 +61,28 @@ const numericTypes = {
     oid === PG_INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
+/** What is PostgreSQL's alone: the quota check inside the usage UPDATE, keys matched as an array. */
+function postgresStatements() {
+  const { db, define } = statementCompiler('postgres');
+  return {
+    ...sharedStatements('postgres'),
+    /** Row-locks the org's usage; a concurrent insert waits, then re-checks against the new total. */
+    growUsageWithinQuota: define<{ orgId: string; bytes: number; quotaBytes: number }, never>((a) => db.updateTable('org_usage')
+      .set((eb) => ({ media_count: eb('media_count', '+', sql.lit(1)), total_bytes: eb('total_bytes', '+', a.bytes) }))
+      .where('org_id', '=', a.orgId).where(sql<boolean>`total_bytes + ${a.bytes} <= ${a.quotaBytes}`)),
+    referencedBlobKeys: define<{ blobKeys: string[] }, { blobKey: string }>((a) => db.selectFrom('media')
+      .select('blob_key as blobKey').distinct().where(sql<boolean>`blob_key = any(${a.blobKeys}::text[])`)),
+    ping: define<object, { one: number }>(() => db.selectNoFrom(sql<number>`1`.as('one'))),
+  };
+}
+
+const STATEMENTS = postgresStatements();
+type Args<S> = S extends Statement<infer A, unknown> ? A : never;
+type Row<S> = S extends Statement<object, infer R> ? R : never;
+
+/** A pool or one transaction's client: both run a statement. */
+type Queryable = pg.Pool | PoolClient;
+
 export class PostgresMetadataStore implements MetadataStore {
   readonly schema: string;
   /** Every media's bytes go to the BlobStore (S3): nodes share those, not a local file. */
@@ -71,7 +96,9 @@ export class PostgresMetadataStore implements MetadataStore {
       connectionString,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      options: `-c search_path=${this.schema}`,
+      // synchronous_commit on: COMMIT returns once the WAL is on disk (acknowledged = durable),
+      // whatever the role's or the database's default says.
+      options: `-c search_path=${this.schema} -c synchronous_commit=on`,
       types: numericTypes,
     });
     // An idle client whose server went away emits 'error'; unhandled it would crash the node.
@@ -106,7 +133,7 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async ping(): Promise<void> {
     try {
-      await this.query('SELECT 1');
+      await this.rows('ping', {});
     } catch (error) {
       // /readyz: whatever stops a trivial query means the store cannot serve.
       throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(`PostgreSQL: ${(error as Error).message}`, { cause: error });
@@ -114,235 +141,173 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async createOrg(org: Org): Promise<void> {
+    // The usage row with the org: the quota check of insertMedia is an UPDATE of that row.
     await this.transaction(async (client) => {
-      await client.query(
-        `INSERT INTO orgs (id, name, corp_id, created_at, quota_bytes, rate_limit_per_second)
-         VALUES ($1, $2, $3, $4, $5, $6)`,
-        [org.id, org.name, org.corpId, org.createdAt, org.quotaBytes, org.rateLimitPerSecond],
-      );
-      await client.query('INSERT INTO org_usage (org_id) VALUES ($1)', [org.id]);
+      await this.run('insertOrg', org, client);
+      await this.run('ensureUsage', { orgId: org.id }, client);
     });
   }
 
   async getOrgById(id: string): Promise<Org | null> {
-    const rows = await this.query<OrgRecord>('SELECT * FROM orgs WHERE id = $1', [id]);
-    return rows[0] ? toOrg(rows[0]) : null;
+    return this.lookup(id, 'orgById', { id });
   }
 
   async getOrgByName(name: string): Promise<Org | null> {
-    const rows = await this.query<OrgRecord>('SELECT * FROM orgs WHERE name = $1', [name]);
-    return rows[0] ? toOrg(rows[0]) : null;
+    return this.lookup(name, 'orgByName', { name });
   }
 
   async getOrgByCorpId(corpId: string): Promise<Org | null> {
-    const rows = await this.query<OrgRecord>('SELECT * FROM orgs WHERE corp_id = $1', [corpId]);
-    return rows[0] ? toOrg(rows[0]) : null;
+    return this.lookup(corpId, 'orgByCorpId', { corpId });
   }
 
   async listOrgs(): Promise<Org[]> {
-    return (await this.query<OrgRecord>('SELECT * FROM orgs ORDER BY created_at, id')).map(toOrg);
+    return this.rows('listOrgs', {});
   }
 
   async updateOrgLimits(id: string, limits: { quotaBytes?: number | null; rateLimitPerSecond?: number | null }): Promise<void> {
     // A limit left undefined keeps its value; null clears it (unlimited / server default).
-    await this.query(
-      `UPDATE orgs SET
-         quota_bytes = CASE WHEN $2 THEN $3::bigint ELSE quota_bytes END,
-         rate_limit_per_second = CASE WHEN $4 THEN $5::double precision ELSE rate_limit_per_second END
-       WHERE id = $1`,
-      [id, limits.quotaBytes !== undefined, limits.quotaBytes ?? null, limits.rateLimitPerSecond !== undefined, limits.rateLimitPerSecond ?? null],
-    );
+    const { quotaBytes, rateLimitPerSecond } = limits;
+    if (quotaBytes === undefined && rateLimitPerSecond === undefined) return;
+    if (quotaBytes === undefined) await this.run('setOrgRate', { id, rateLimitPerSecond: rateLimitPerSecond! });
+    else if (rateLimitPerSecond === undefined) await this.run('setOrgQuota', { id, quotaBytes });
+    else await this.run('setOrgLimits', { id, quotaBytes, rateLimitPerSecond });
   }
 
   async createApp(app: App): Promise<void> {
-    await this.query(
-      'INSERT INTO apps (id, org_id, name, app_key, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
-      [app.id, app.orgId, app.name, app.appKey, app.secretHash, app.createdAt],
-    );
+    await this.run('insertApp', app);
   }
 
   async getAppByKey(appKey: string): Promise<App | null> {
-    const rows = await this.query<AppRecord>('SELECT * FROM apps WHERE app_key = $1', [appKey]);
-    return rows[0] ? toApp(rows[0]) : null;
+    return this.lookup(appKey, 'appByKey', { appKey });
   }
 
   async getAppById(id: string): Promise<App | null> {
-    const rows = await this.query<AppRecord>('SELECT * FROM apps WHERE id = $1', [id]);
-    return rows[0] ? toApp(rows[0]) : null;
+    return this.lookup(id, 'appById', { id });
   }
 
   async listApps(orgId?: string): Promise<App[]> {
-    const rows =
-      orgId === undefined
-        ? await this.query<AppRecord>('SELECT * FROM apps ORDER BY created_at, id')
-        : await this.query<AppRecord>('SELECT * FROM apps WHERE org_id = $1 ORDER BY created_at, id', [orgId]);
-    return rows.map(toApp);
+    return orgId === undefined ? this.rows('listApps', {}) : this.rows('listAppsOfOrg', { orgId });
   }
 
   async countApps(): Promise<number> {
-    const rows = await this.query<{ count: number }>('SELECT count(*)::bigint AS count FROM apps');
-    return rows[0]!.count;
+    return (await this.rows('countApps', {}))[0]!.n;
   }
 
   async insertToken(token: TokenRow): Promise<void> {
-    await this.query(
-      'INSERT INTO tokens (token_hash, nonce, principal, org_id, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
-      [token.tokenHash, token.nonce, token.principal, token.orgId, token.issuedAt, token.expiresAt],
-    );
+    await this.run('insertToken', token);
   }
 
   async getToken(tokenHash: string): Promise<TokenRow | null> {
-    const rows = await this.query<TokenRecord>('SELECT * FROM tokens WHERE token_hash = $1', [tokenHash]);
-    return rows[0] ? toToken(rows[0]) : null;
+    return this.lookup(tokenHash, 'tokenByHash', { tokenHash });
   }
 
   async findValidToken(principal: string, orgId: string, now: number): Promise<TokenRow | null> {
-    // Valid means now < expires_at (api.md "Error codes": 42001 once past its 7200 s).
-    const rows = await this.query<TokenRecord>(
-      `SELECT * FROM tokens WHERE principal = $1 AND org_id = $2 AND expires_at > $3
-       ORDER BY issued_at DESC, expires_at DESC LIMIT 1`,
-      [principal, orgId, now],
-    );
-    return rows[0] ? toToken(rows[0]) : null;
+    return (await this.rows('validToken', { principal, orgId, now }))[0] ?? null;
   }
 
   async renewToken(tokenHash: string, expiresAt: number): Promise<void> {
-    await this.query('UPDATE tokens SET expires_at = $2 WHERE token_hash = $1', [tokenHash, expiresAt]);
+    await this.run('renewToken', { tokenHash, expiresAt });
   }
 
   async deleteTokens(principal: string, orgId: string): Promise<number> {
-    return this.execute('DELETE FROM tokens WHERE principal = $1 AND org_id = $2', [principal, orgId]);
+    return this.run('deleteTokens', { principal, orgId });
   }
 
   async deleteExpiredTokens(now: number): Promise<number> {
-    return this.execute('DELETE FROM tokens WHERE expires_at <= $1', [now]);
+    return this.run('deleteExpiredTokens', { now });
   }
 
   async insertMedia(row: MediaRow, quotaBytes: number | null, inlineBytes?: Buffer): Promise<void> {
     if (inlineBytes !== undefined) throw new Error('postgres store: media bytes go to the blob store (inlineMaxBytes is 0)');
     await this.transaction(async (client) => {
       // The insert first: a duplicate id fails before the usage row is touched.
-      await client.query(
-        `INSERT INTO media (media_id, org_id, uploaded_by, type, format, file_name, size, sha256, blob_key, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [row.mediaId, row.orgId, row.uploadedBy, row.type, row.format, row.fileName, row.size, row.sha256, row.blobKey, row.createdAt],
-      );
-      // Row-locks the org's usage; a concurrent insert waits, then re-checks against the new total.
-      const updated = await client.query(
-        `UPDATE org_usage SET media_count = media_count + 1, total_bytes = total_bytes + $2
-         WHERE org_id = $1 AND ($3::bigint IS NULL OR total_bytes + $2 <= $3::bigint)`,
-        [row.orgId, row.size, quotaBytes],
-      );
-      if (updated.rowCount === 0) {
+      await this.run('insertMedia', row, client);
+      const grown = quotaBytes === null
+        ? await this.run('growUsage', { orgId: row.orgId, count: 1, bytes: row.size }, client)
+        : await this.run('growUsageWithinQuota', { orgId: row.orgId, bytes: row.size, quotaBytes }, client);
+      if (grown === 0) {
         throw new QuotaExceededError(`org ${row.orgId}: ${row.size} more bytes would exceed the quota of ${quotaBytes} bytes`);
       }
     });
   }
 
   async getMedia(mediaId: string): Promise<MediaRow | null> {
-    const rows = await this.query<MediaRecord>('SELECT * FROM media WHERE media_id = $1', [mediaId]);
-    return rows[0] ? toMedia(rows[0]) : null;
+    return this.lookup(mediaId, 'mediaById', { mediaId });
   }
 
   async getInlineBytes(_mediaId: string): Promise<Buffer | null> {
     return null;
   }
 
-  /** Newest first; the cursor is the last row's "createdAt:mediaId". */
   async listMedia(orgId: string, options: { limit: number; after?: string }): Promise<MediaPage> {
-    const cursor = options.after === undefined ? null : parseMediaCursor(options.after);
-    const rows = await this.query<MediaRecord>(
-      `SELECT * FROM media
-       WHERE org_id = $1 AND ($2::bigint IS NULL OR (created_at, media_id) < ($2::bigint, $3::text))
-       ORDER BY created_at DESC, media_id DESC
-       LIMIT $4`,
-      [orgId, cursor?.createdAt ?? null, cursor?.mediaId ?? null, options.limit + 1],
-    );
-    const items = rows.slice(0, options.limit).map(toMedia);
-    const last = items[items.length - 1];
-    return { items, next: rows.length > options.limit && last ? `${last.createdAt}:${last.mediaId}` : null };
+    checkMediaPageLimit(options.limit);
+    const limit = options.limit + 1; // one more: whether there is a next page
+    const cursor = options.after === undefined ? undefined : decodeMediaCursor(orgId, options.after);
+    const rows = cursor === undefined
+      ? await this.rows('listMedia', { orgId, limit })
+      : await this.rows('listMediaAfter', { orgId, createdAt: cursor.createdAt, mediaId: cursor.mediaId, limit });
+    return mediaPage(orgId, rows, options.limit);
   }
 
   async deleteMedia(mediaId: string): Promise<MediaRow | null> {
+    if (cannotBeStored(mediaId)) return null;
     return this.transaction(async (client) => {
-      const { rows } = await client.query<MediaRecord>('DELETE FROM media WHERE media_id = $1 RETURNING *', [mediaId]);
-      const row = rows[0];
+      const row = (await this.rows('deleteMedia', { mediaId }, client))[0];
       if (!row) return null;
-      await client.query('UPDATE org_usage SET media_count = media_count - 1, total_bytes = total_bytes - $2 WHERE org_id = $1', [row.org_id, row.size]);
-      return toMedia(row);
+      await this.run('shrinkUsage', { orgId: row.orgId, bytes: row.size }, client);
+      return row;
     });
   }
 
   async usage(orgId: string): Promise<OrgUsage> {
-    const rows = await this.query<{ media_count: number; total_bytes: number }>('SELECT media_count, total_bytes FROM org_usage WHERE org_id = $1', [orgId]);
-    return { mediaCount: rows[0]?.media_count ?? 0, totalBytes: rows[0]?.total_bytes ?? 0 };
+    return (await this.rows('usage', { orgId }))[0] ?? { mediaCount: 0, totalBytes: 0 };
   }
 
   async referencedBlobKeys(blobKeys: string[]): Promise<Set<string>> {
     const referenced = new Set<string>();
     for (let i = 0; i < blobKeys.length; i += BLOB_KEY_BATCH) {
-      const rows = await this.query<{ blob_key: string }>('SELECT DISTINCT blob_key FROM media WHERE blob_key = ANY($1::text[])', [blobKeys.slice(i, i + BLOB_KEY_BATCH)]);
-      for (const row of rows) referenced.add(row.blob_key);
+      for (const row of await this.rows('referencedBlobKeys', { blobKeys: blobKeys.slice(i, i + BLOB_KEY_BATCH) })) referenced.add(row.blobKey);
     }
     return referenced;
   }
 
   async createSuite(suite: Suite): Promise<void> {
-    await this.query(
-      'INSERT INTO suites (id, name, suite_key, secret_ciphertext, created_at) VALUES ($1, $2, $3, $4, $5)',
-      [suite.id, suite.name, suite.suiteKey, suite.secretCiphertext, suite.createdAt],
-    );
+    await this.run('insertSuite', suite);
   }
 
   async getSuiteByKey(suiteKey: string): Promise<Suite | null> {
-    const rows = await this.query<SuiteRecord>('SELECT * FROM suites WHERE suite_key = $1', [suiteKey]);
-    return rows[0] ? toSuite(rows[0]) : null;
+    return this.lookup(suiteKey, 'suiteByKey', { suiteKey });
   }
 
   async listSuites(): Promise<Suite[]> {
-    return (await this.query<SuiteRecord>('SELECT * FROM suites ORDER BY created_at, id')).map(toSuite);
+    return this.rows('listSuites', {});
   }
 
-  async authorizeSuite(a: SuiteAuthorization): Promise<void> {
-    await this.query(
-      'INSERT INTO suite_authorizations (suite_id, org_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-      [a.suiteId, a.orgId, a.createdAt],
-    );
+  async authorizeSuite(authorization: SuiteAuthorization): Promise<void> {
+    await this.run('authorizeSuite', authorization);
   }
 
   async isSuiteAuthorized(suiteId: string, orgId: string): Promise<boolean> {
-    const rows = await this.query('SELECT 1 FROM suite_authorizations WHERE suite_id = $1 AND org_id = $2', [suiteId, orgId]);
-    return rows.length > 0;
+    return (await this.rows('suiteAuthorization', { suiteId, orgId })).length > 0;
   }
 
   async revokeSuite(suiteId: string, orgId: string): Promise<boolean> {
-    return (await this.execute('DELETE FROM suite_authorizations WHERE suite_id = $1 AND org_id = $2', [suiteId, orgId])) > 0;
+    return (await this.run('revokeSuite', { suiteId, orgId })) > 0;
   }
 
   async listSuiteAuthorizations(suiteId: string): Promise<SuiteAuthorization[]> {
-    const rows = await this.query<SuiteAuthorizationRecord>(
-      'SELECT * FROM suite_authorizations WHERE suite_id = $1 ORDER BY created_at, org_id',
-      [suiteId],
-    );
-    return rows.map(toSuiteAuthorization);
+    return this.rows('listSuiteAuthorizations', { suiteId });
   }
 
-  async addSuiteTicket(t: SuiteTicketRow, keep: number): Promise<void> {
+  async addSuiteTicket(ticket: SuiteTicketRow, keep: number): Promise<void> {
     await this.transaction(async (client) => {
-      await client.query(
-        'INSERT INTO suite_tickets (suite_id, seq, ticket_hash, nonce, created_at) VALUES ($1, $2, $3, $4, $5)',
-        [t.suiteId, t.seq, t.ticketHash, t.nonce, t.createdAt],
-      );
-      await client.query('DELETE FROM suite_tickets WHERE suite_id = $1 AND seq <= $2', [t.suiteId, t.seq - keep]);
+      await this.run('insertSuiteTicket', ticket, client);
+      await this.run('dropSuiteTickets', { suiteId: ticket.suiteId, upToSeq: ticket.seq - keep }, client);
     });
   }
 
   async latestSuiteTickets(suiteId: string, limit: number): Promise<SuiteTicketRow[]> {
-    const rows = await this.query<SuiteTicketRecord>(
-      'SELECT * FROM suite_tickets WHERE suite_id = $1 ORDER BY seq DESC LIMIT $2',
-      [suiteId, limit],
-    );
-    return rows.map(toSuiteTicket);
+    return this.rows('latestSuiteTickets', { suiteId, limit });
   }
 
   private async connect(): Promise<PoolClient> {
@@ -353,21 +318,32 @@ export class PostgresMetadataStore implements MetadataStore {
     }
   }
 
-  private async query<Row extends QueryResultRow>(sql: string, params: unknown[] = []): Promise<Row[]> {
+  /** The rows of a statement (on the pool, or on a transaction's client). */
+  private async rows<K extends keyof typeof STATEMENTS>(
+    name: K, args: Args<(typeof STATEMENTS)[K]>, on: Queryable = this.pool,
+  ): Promise<Row<(typeof STATEMENTS)[K]>[]> {
+    const statement = STATEMENTS[name] as Statement<typeof args, Row<(typeof STATEMENTS)[K]>>;
     try {
-      return (await this.pool.query<Row>(sql, params)).rows;
+      return (await on.query(statement.sql, statement.values(args))).rows;
     } catch (error) {
       throw translateError(error);
     }
   }
 
   /** Runs a statement and returns how many rows it touched. */
-  private async execute(sql: string, params: unknown[]): Promise<number> {
+  private async run<K extends keyof typeof STATEMENTS>(name: K, args: Args<(typeof STATEMENTS)[K]>, on: Queryable = this.pool): Promise<number> {
+    const statement = STATEMENTS[name] as Statement<typeof args, unknown>;
     try {
-      return (await this.pool.query(sql, params)).rowCount ?? 0;
+      return (await on.query(statement.sql, statement.values(args))).rowCount ?? 0;
     } catch (error) {
       throw translateError(error);
     }
+  }
+
+  /** The one row found by a text key, or null. */
+  private async lookup<K extends keyof typeof STATEMENTS>(key: string, name: K, args: Args<(typeof STATEMENTS)[K]>): Promise<Row<(typeof STATEMENTS)[K]> | null> {
+    if (cannotBeStored(key)) return null;
+    return (await this.rows(name, args))[0] ?? null;
   }
 
   private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
@@ -389,11 +365,9 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 }
 
-function parseMediaCursor(cursor: string): { createdAt: number; mediaId: string } {
-  const separator = cursor.indexOf(':');
-  const createdAt = Number(cursor.slice(0, separator));
-  if (separator <= 0 || !Number.isSafeInteger(createdAt)) throw new RangeError(`invalid media list cursor: ${cursor}`);
-  return { createdAt, mediaId: cursor.slice(separator + 1) };
+/** PostgreSQL text cannot hold U+0000 (22021): no row has such a key, so its lookup finds none. */
+function cannotBeStored(key: string): boolean {
+  return key.includes('\0');
 }
 
 /**
@@ -421,105 +395,4 @@ function translateError(error: unknown): Error {
     return new StoreUnavailableError(`PostgreSQL unreachable: ${error.message}`, { cause: error });
   }
   return error;
-}
-
-interface OrgRecord {
-  id: string;
-  name: string;
-  corp_id: string;
-  created_at: number;
-  quota_bytes: number | null;
-  rate_limit_per_second: number | null;
-}
-
-interface AppRecord {
-  id: string;
-  org_id: string;
-  name: string;
-  app_key: string;
-  secret_hash: string;
-  created_at: number;
-}
-
-interface TokenRecord {
-  token_hash: string;
-  nonce: string;
-  principal: string;
-  org_id: string;
-  issued_at: number;
-  expires_at: number;
-}
-
-interface MediaRecord {
-  media_id: string;
-  org_id: string;
-  uploaded_by: string;
-  type: MediaRow['type'];
-  format: MediaRow['format'];
-  file_name: string;
-  size: number;
-  sha256: string;
-  blob_key: string;
-  created_at: number;
-}
-
-interface SuiteRecord {
-  id: string;
-  name: string;
-  suite_key: string;
-  secret_ciphertext: string;
-  created_at: number;
-}
-
-interface SuiteAuthorizationRecord {
-  suite_id: string;
-  org_id: string;
-  created_at: number;
-}
-
-interface SuiteTicketRecord {
-  suite_id: string;
-  seq: number;
-  ticket_hash: string;
-  nonce: string;
-  created_at: number;
-}
-
-function toSuite(r: SuiteRecord): Suite {
-  return { id: r.id, name: r.name, suiteKey: r.suite_key, secretCiphertext: r.secret_ciphertext, createdAt: r.created_at };
-}
-
-function toSuiteAuthorization(r: SuiteAuthorizationRecord): SuiteAuthorization {
-  return { suiteId: r.suite_id, orgId: r.org_id, createdAt: r.created_at };
-}
-
-function toSuiteTicket(r: SuiteTicketRecord): SuiteTicketRow {
-  return { suiteId: r.suite_id, seq: r.seq, ticketHash: r.ticket_hash, nonce: r.nonce, createdAt: r.created_at };
-}
-
-function toOrg(r: OrgRecord): Org {
-  return { id: r.id, name: r.name, corpId: r.corp_id, createdAt: r.created_at, quotaBytes: r.quota_bytes, rateLimitPerSecond: r.rate_limit_per_second };
-}
-
-function toApp(r: AppRecord): App {
-  return { id: r.id, orgId: r.org_id, name: r.name, appKey: r.app_key, secretHash: r.secret_hash, createdAt: r.created_at };
-}
-
-function toToken(r: TokenRecord): TokenRow {
-  return { tokenHash: r.token_hash, nonce: r.nonce, principal: r.principal, orgId: r.org_id, issuedAt: r.issued_at, expiresAt: r.expires_at };
-}
-
-function toMedia(r: MediaRecord): MediaRow {
-  return {
-    mediaId: r.media_id,
-    orgId: r.org_id,
-    uploadedBy: r.uploaded_by,
-    type: r.type,
-    format: r.format,
-    fileName: r.file_name,
-    size: r.size,
-    sha256: r.sha256,
-    blobKey: r.blob_key,
-    createdAt: r.created_at,
-  };
 }

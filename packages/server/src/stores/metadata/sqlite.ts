@@ -4,8 +4,11 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { CoalescingSync } from '../coalescing-sync.ts';
+import { sql } from 'kysely';
+import { checkMediaPageLimit, decodeMediaCursor, mediaPage } from './media-cursor.ts';
+import { MIGRATIONS } from './schema.ts';
 import { startCheckpointer, type Checkpointer, type CheckpointerOptions } from './sqlite-checkpointer.ts';
-import type { MediaFormat, MediaType } from '@oapi-media/core';
+import { sharedStatements, statementCompiler, type Statement } from './statements.ts';
 import {
   ConflictError,
   QuotaExceededError,
@@ -22,46 +25,6 @@ import {
   type TokenRow,
 } from './interface.ts';
 
-/** Versioned schema: migration N brings user_version from N-1 to N. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE orgs (
-     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, corp_id TEXT NOT NULL UNIQUE,
-     created_at INTEGER NOT NULL, quota_bytes INTEGER, rate_limit_per_second INTEGER);
-   CREATE TABLE apps (
-     id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id), name TEXT NOT NULL,
-     app_key TEXT NOT NULL UNIQUE, secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
-   CREATE TABLE tokens (
-     token_hash TEXT PRIMARY KEY, nonce TEXT NOT NULL, principal TEXT NOT NULL, org_id TEXT NOT NULL,
-     issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-   CREATE INDEX tokens_by_principal ON tokens (principal, org_id, expires_at);
-   CREATE TABLE media (
-     seq INTEGER PRIMARY KEY AUTOINCREMENT, media_id TEXT NOT NULL UNIQUE, org_id TEXT NOT NULL,
-     uploaded_by TEXT NOT NULL, type TEXT NOT NULL, format TEXT NOT NULL, file_name TEXT NOT NULL,
-     size INTEGER NOT NULL, sha256 TEXT NOT NULL, blob_key TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);
-   CREATE INDEX media_by_org ON media (org_id, seq);
-   CREATE TABLE org_usage (
-     org_id TEXT PRIMARY KEY, media_count INTEGER NOT NULL DEFAULT 0, total_bytes INTEGER NOT NULL DEFAULT 0);`,
-  // 2: third-party suites (issue 8), their authorizations by orgs, and their rotating tickets.
-  `CREATE TABLE suites (
-     id TEXT PRIMARY KEY, name TEXT NOT NULL, suite_key TEXT NOT NULL UNIQUE,
-     secret_ciphertext TEXT NOT NULL, created_at INTEGER NOT NULL);
-   CREATE TABLE suite_authorizations (
-     suite_id TEXT NOT NULL REFERENCES suites(id), org_id TEXT NOT NULL REFERENCES orgs(id),
-     created_at INTEGER NOT NULL, PRIMARY KEY (suite_id, org_id));
-   CREATE TABLE suite_tickets (
-     suite_id TEXT NOT NULL REFERENCES suites(id), seq INTEGER NOT NULL, ticket_hash TEXT NOT NULL,
-     nonce TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (suite_id, seq));`,
-  // 3: the bytes of small media, kept with their row (inlineMaxBytes) and gone with it.
-  `CREATE TABLE media_bytes (
-     seq INTEGER PRIMARY KEY REFERENCES media(seq) ON DELETE CASCADE, bytes BLOB NOT NULL);`,
-];
-
-interface OrgRecord {
-  id: string; name: string; corp_id: string; created_at: number;
-  quota_bytes: number | null; rate_limit_per_second: number | null;
-}
-interface AppRecord { id: string; org_id: string; name: string; app_key: string; secret_hash: string; created_at: number }
-interface TokenRecord { token_hash: string; nonce: string; principal: string; org_id: string; issued_at: number; expires_at: number }
 interface PendingInsert {
   row: MediaRow;
   quotaBytes: number | null;
@@ -70,42 +33,31 @@ interface PendingInsert {
   reject(error: unknown): void;
 }
 
-
-interface MediaRecord {
-  seq: number; media_id: string; org_id: string; uploaded_by: string; type: string; format: string;
-  file_name: string; size: number; sha256: string; blob_key: string; created_at: number;
+/** What is SQLite's alone: the inline bytes of small media, keyed by the row's seq. */
+function sqliteStatements() {
+  const { db, define } = statementCompiler('sqlite');
+  return {
+    ...sharedStatements('sqlite'),
+    insertMediaBytes: define<{ seq: number | bigint; bytes: Buffer }, never>((a) => db.insertInto('media_bytes').values({ seq: a.seq as number, bytes: a.bytes })),
+    inlineBytes: define<{ mediaId: string }, { bytes: Buffer }>((a) =>
+      db.selectFrom('media as m').innerJoin('media_bytes as b', 'b.seq', 'm.seq').select('b.bytes').where('m.media_id', '=', a.mediaId)),
+    /** Undoes one row of a group commit (its media_bytes go with it: ON DELETE CASCADE). */
+    deleteMediaBySeq: define<{ seq: number | bigint }, never>((a) => db.deleteFrom('media').where('seq', '=', a.seq as number)),
+    blobKeyReferenced: define<{ blobKey: string }, { one: number }>((a) =>
+      db.selectFrom('media').select(sql<number>`1`.as('one')).where('blob_key', '=', a.blobKey)),
+    ping: define<object, { one: number }>(() => db.selectNoFrom(sql<number>`1`.as('one'))),
+    totalChanges: define<object, { changes: number }>(() => db.selectNoFrom(sql<number>`total_changes()`.as('changes'))),
+  };
 }
 
-interface SuiteRecord { id: string; name: string; suite_key: string; secret_ciphertext: string; created_at: number }
-interface SuiteAuthorizationRecord { suite_id: string; org_id: string; created_at: number }
-interface SuiteTicketRecord { suite_id: string; seq: number; ticket_hash: string; nonce: string; created_at: number }
+/** Each statement prepared once per connection, typed by its named arguments and its row. */
+type Prepared<S> = { [K in keyof S]: S[K] extends Statement<infer A, infer R> ? Database.Statement<A, R> : never };
 
-const toSuite = (r: SuiteRecord): Suite => ({
-  id: r.id, name: r.name, suiteKey: r.suite_key, secretCiphertext: r.secret_ciphertext, createdAt: r.created_at,
-});
-const toSuiteAuthorization = (r: SuiteAuthorizationRecord): SuiteAuthorization => ({
-  suiteId: r.suite_id, orgId: r.org_id, createdAt: r.created_at,
-});
-const toSuiteTicket = (r: SuiteTicketRecord): SuiteTicketRow => ({
-  suiteId: r.suite_id, seq: r.seq, ticketHash: r.ticket_hash, nonce: r.nonce, createdAt: r.created_at,
-});
+function prepareAll<S extends Record<string, Statement<object, unknown>>>(db: Database.Database, statements: S): Prepared<S> {
+  return Object.fromEntries(Object.entries(statements).map(([name, statement]) => [name, db.prepare(statement.sql)])) as Prepared<S>;
+}
 
-const toOrg = (r: OrgRecord): Org => ({
-  id: r.id, name: r.name, corpId: r.corp_id, createdAt: r.created_at,
-  quotaBytes: r.quota_bytes, rateLimitPerSecond: r.rate_limit_per_second,
-});
-const toApp = (r: AppRecord): App => ({
-  id: r.id, orgId: r.org_id, name: r.name, appKey: r.app_key, secretHash: r.secret_hash, createdAt: r.created_at,
-});
-const toToken = (r: TokenRecord): TokenRow => ({
-  tokenHash: r.token_hash, nonce: r.nonce, principal: r.principal, orgId: r.org_id,
-  issuedAt: r.issued_at, expiresAt: r.expires_at,
-});
-const toMedia = (r: MediaRecord): MediaRow => ({
-  mediaId: r.media_id, orgId: r.org_id, uploadedBy: r.uploaded_by, type: r.type as MediaType,
-  format: r.format as MediaFormat, fileName: r.file_name, size: r.size, sha256: r.sha256,
-  blobKey: r.blob_key, createdAt: r.created_at,
-});
+const STATEMENTS = sqliteStatements();
 
 /** Runs a store call, translating SQLite's errors into the seam's own. */
 function translate<T>(work: () => T): T {
@@ -123,26 +75,40 @@ function translatedError(error: unknown): Error {
   return new StoreUnavailableError(`sqlite: ${(error as Error).message}`);
 }
 
+export interface SqliteMetadataStoreOptions {
+  /** Media up to this size are kept in the database, with their row. Default 0. */
+  inlineMaxBytes?: number;
+  checkpointer?: CheckpointerOptions;
+  /**
+   * How a write's commit is made durable: given the WAL's fdatasync, runs it. Default: runs it.
+   * The conformance suite wraps it to hold commits back and check that no write resolves earlier.
+   */
+  syncWal?(fdatasync: () => Promise<void>): Promise<void>;
+}
+
 export class SqliteMetadataStore implements MetadataStore {
   readonly #path: string;
   #db: Database.Database | undefined;
   #wal: FileHandle | undefined;
   #checkpointer: Checkpointer | undefined;
-  readonly #walSync = new CoalescingSync(async () => {
+  readonly #walSync = new CoalescingSync(() => this.#syncWal(() => this.#fdatasyncWal()));
+  readonly #syncWal: NonNullable<SqliteMetadataStoreOptions['syncWal']>;
+
+  async #fdatasyncWal(): Promise<void> {
     this.#wal ??= await open(`${this.#path}-wal`, 'r+');
     await this.#wal.datasync();
-  });
+  }
 
   readonly inlineMaxBytes: number;
 
   /** Undefined: the checkpointer's defaults. */
   readonly #checkpointerOptions: CheckpointerOptions | undefined;
 
-  /** `inlineMaxBytes`: media up to this size are kept in the database, with their row. */
-  constructor(dbPath: string, options: { inlineMaxBytes?: number; checkpointer?: CheckpointerOptions } = {}) {
+  constructor(dbPath: string, options: SqliteMetadataStoreOptions = {}) {
     this.#path = dbPath;
     this.inlineMaxBytes = options.inlineMaxBytes ?? 0;
     this.#checkpointerOptions = options.checkpointer;
+    this.#syncWal = options.syncWal ?? ((fdatasync) => fdatasync());
   }
 
   /** Where WAL checkpoints run now (sqlite-checkpointer.ts). */
@@ -150,21 +116,17 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.#checkpointer?.mode ?? 'closed';
   }
 
-  /** Prepared once per connection: preparing costs more than running these small statements. */
-  readonly #statements = new Map<string, Database.Statement>();
-
-  #statement(sql: string): Database.Statement {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#conn.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
-  }
+  /** Prepared at init, once per connection: preparing costs more than running these statements. */
+  #q: Prepared<typeof STATEMENTS> | undefined;
 
   get #conn(): Database.Database {
     if (!this.#db) throw new StoreUnavailableError('sqlite store is not open');
     return this.#db;
+  }
+
+  get #statements(): Prepared<typeof STATEMENTS> {
+    if (!this.#q) throw new StoreUnavailableError('sqlite store is not open');
+    return this.#q;
   }
 
   async init(): Promise<void> {
@@ -179,26 +141,17 @@ export class SqliteMetadataStore implements MetadataStore {
       // Checkpoints run on a timer (sqlite-checkpointer.ts), not inside our commits.
       db.pragma('wal_autocheckpoint = 0');
       db.pragma('journal_size_limit = 67108864'); // the WAL file shrinks back to 64 MB when reset
+      migrate(db);
       this.#db = db;
-      this.#migrate(db);
+      this.#q = prepareAll(db, STATEMENTS);
     });
     this.#checkpointer = startCheckpointer(this.#path, () => {
       if (!this.#db) return null;
       const [result] = this.#db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
       if (!result) return null;
-      const { changes } = this.#statement('SELECT total_changes() AS changes').get() as { changes: number };
+      const { changes } = this.#q!.totalChanges.get({})!;
       return { ...result, changes };
     }, this.#checkpointerOptions);
-  }
-
-  #migrate(db: Database.Database): void {
-    db.transaction(() => {
-      const version = db.pragma('user_version', { simple: true }) as number;
-      for (let n = version; n < MIGRATIONS.length; n++) {
-        db.exec(MIGRATIONS[n]!);
-        db.pragma(`user_version = ${n + 1}`);
-      }
-    }).immediate();
   }
 
   /** Resolves once every commit made so far is on disk (api.md "POST /media/upload": acknowledged = durable). */
@@ -215,13 +168,13 @@ export class SqliteMetadataStore implements MetadataStore {
     this.#checkpointer = undefined;
     await this.#wal?.close().catch(() => {});
     this.#wal = undefined;
-    this.#statements.clear();
+    this.#q = undefined;
     this.#db?.close();
     this.#db = undefined;
   }
 
   async ping(): Promise<void> {
-    translate(() => this.#statement('SELECT 1').get());
+    translate(() => this.#statements.ping.get({}));
   }
 
   /** Quick integrity check of the database file (for the reliability suite and operators). */
@@ -229,112 +182,88 @@ export class SqliteMetadataStore implements MetadataStore {
     return translate(() => this.#conn.pragma('integrity_check', { simple: true }) as string);
   }
 
-  async createOrg(org: Org): Promise<void> {
-    translate(() =>
-      this.#conn
-        .prepare(`INSERT INTO orgs (id, name, corp_id, created_at, quota_bytes, rate_limit_per_second)
-                  VALUES (?, ?, ?, ?, ?, ?)`)
-        .run(org.id, org.name, org.corpId, org.createdAt, org.quotaBytes, org.rateLimitPerSecond),
-    );
+  /** A write, then its durability: acknowledged = durable (api.md). */
+  async #write<T>(work: (q: Prepared<typeof STATEMENTS>) => T): Promise<T> {
+    const result = translate(() => work(this.#statements));
     await this.#durable();
+    return result;
+  }
+
+  async createOrg(org: Org): Promise<void> {
+    await this.#write((q) => this.#conn.transaction(() => {
+      q.insertOrg.run(org);
+      q.ensureUsage.run({ orgId: org.id });
+    }).immediate());
   }
 
   async getOrgById(id: string): Promise<Org | null> {
-    const r = translate(() => this.#statement('SELECT * FROM orgs WHERE id = ?').get(id) as OrgRecord | undefined);
-    return r ? toOrg(r) : null;
+    return translate(() => this.#statements.orgById.get({ id }) ?? null);
   }
 
   async getOrgByName(name: string): Promise<Org | null> {
-    const r = translate(() => this.#statement('SELECT * FROM orgs WHERE name = ?').get(name) as OrgRecord | undefined);
-    return r ? toOrg(r) : null;
+    return translate(() => this.#statements.orgByName.get({ name }) ?? null);
   }
 
   async getOrgByCorpId(corpId: string): Promise<Org | null> {
-    const r = translate(() => this.#statement('SELECT * FROM orgs WHERE corp_id = ?').get(corpId) as OrgRecord | undefined);
-    return r ? toOrg(r) : null;
+    return translate(() => this.#statements.orgByCorpId.get({ corpId }) ?? null);
   }
 
   async listOrgs(): Promise<Org[]> {
-    return translate(() => (this.#statement('SELECT * FROM orgs ORDER BY created_at, name').all() as OrgRecord[]).map(toOrg));
+    return translate(() => this.#statements.listOrgs.all({}));
   }
 
   async updateOrgLimits(id: string, limits: { quotaBytes?: number | null; rateLimitPerSecond?: number | null }): Promise<void> {
-    translate(() => {
-      if (limits.quotaBytes !== undefined) this.#statement('UPDATE orgs SET quota_bytes = ? WHERE id = ?').run(limits.quotaBytes, id);
-      if (limits.rateLimitPerSecond !== undefined) {
-        this.#statement('UPDATE orgs SET rate_limit_per_second = ? WHERE id = ?').run(limits.rateLimitPerSecond, id);
-      }
+    const { quotaBytes, rateLimitPerSecond } = limits;
+    if (quotaBytes === undefined && rateLimitPerSecond === undefined) return;
+    await this.#write((q) => {
+      if (quotaBytes === undefined) q.setOrgRate.run({ id, rateLimitPerSecond: rateLimitPerSecond! });
+      else if (rateLimitPerSecond === undefined) q.setOrgQuota.run({ id, quotaBytes });
+      else q.setOrgLimits.run({ id, quotaBytes, rateLimitPerSecond });
     });
   }
 
   async createApp(app: App): Promise<void> {
-    translate(() =>
-      this.#conn
-        .prepare('INSERT INTO apps (id, org_id, name, app_key, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(app.id, app.orgId, app.name, app.appKey, app.secretHash, app.createdAt),
-    );
-    await this.#durable();
+    await this.#write((q) => q.insertApp.run(app));
   }
 
   async getAppByKey(appKey: string): Promise<App | null> {
-    const r = translate(() => this.#statement('SELECT * FROM apps WHERE app_key = ?').get(appKey) as AppRecord | undefined);
-    return r ? toApp(r) : null;
+    return translate(() => this.#statements.appByKey.get({ appKey }) ?? null);
   }
 
   async getAppById(id: string): Promise<App | null> {
-    const r = translate(() => this.#statement('SELECT * FROM apps WHERE id = ?').get(id) as AppRecord | undefined);
-    return r ? toApp(r) : null;
+    return translate(() => this.#statements.appById.get({ id }) ?? null);
   }
 
   async listApps(orgId?: string): Promise<App[]> {
-    return translate(() => {
-      const rows = orgId === undefined
-        ? this.#statement('SELECT * FROM apps ORDER BY created_at').all()
-        : this.#statement('SELECT * FROM apps WHERE org_id = ? ORDER BY created_at').all(orgId);
-      return (rows as AppRecord[]).map(toApp);
-    });
+    return translate(() => (orgId === undefined ? this.#statements.listApps.all({}) : this.#statements.listAppsOfOrg.all({ orgId })));
   }
 
   async countApps(): Promise<number> {
-    return translate(() => (this.#statement('SELECT count(*) AS n FROM apps').get() as { n: number }).n);
+    return translate(() => this.#statements.countApps.get({})!.n);
   }
 
-  async insertToken(t: TokenRow): Promise<void> {
-    translate(() =>
-      this.#conn
-        .prepare(`INSERT INTO tokens (token_hash, nonce, principal, org_id, issued_at, expires_at)
-                  VALUES (?, ?, ?, ?, ?, ?)`)
-        .run(t.tokenHash, t.nonce, t.principal, t.orgId, t.issuedAt, t.expiresAt),
-    );
-    await this.#durable();
+  async insertToken(token: TokenRow): Promise<void> {
+    await this.#write((q) => q.insertToken.run(token));
   }
 
   async getToken(tokenHash: string): Promise<TokenRow | null> {
-    const r = translate(() => this.#statement('SELECT * FROM tokens WHERE token_hash = ?').get(tokenHash) as TokenRecord | undefined);
-    return r ? toToken(r) : null;
+    return translate(() => this.#statements.tokenByHash.get({ tokenHash }) ?? null);
   }
 
   async findValidToken(principal: string, orgId: string, now: number): Promise<TokenRow | null> {
-    const r = translate(() =>
-      this.#conn
-        .prepare(`SELECT * FROM tokens WHERE principal = ? AND org_id = ? AND expires_at > ?
-                  ORDER BY expires_at DESC LIMIT 1`)
-        .get(principal, orgId, now) as TokenRecord | undefined,
-    );
-    return r ? toToken(r) : null;
+    return translate(() => this.#statements.validToken.get({ principal, orgId, now }) ?? null);
   }
 
   async renewToken(tokenHash: string, expiresAt: number): Promise<void> {
-    translate(() => this.#statement('UPDATE tokens SET expires_at = ? WHERE token_hash = ?').run(expiresAt, tokenHash));
-    await this.#durable();
+    await this.#write((q) => q.renewToken.run({ tokenHash, expiresAt }));
   }
 
   async deleteTokens(principal: string, orgId: string): Promise<number> {
-    return translate(() => this.#statement('DELETE FROM tokens WHERE principal = ? AND org_id = ?').run(principal, orgId).changes);
+    return this.#write((q) => q.deleteTokens.run({ principal, orgId }).changes);
   }
 
   async deleteExpiredTokens(now: number): Promise<number> {
-    return translate(() => this.#statement('DELETE FROM tokens WHERE expires_at <= ?').run(now).changes);
+    return this.#write((q) => q.deleteExpiredTokens.run({ now }).changes);
   }
 
   async insertMedia(row: MediaRow, quotaBytes: number | null, inlineBytes?: Buffer): Promise<void> {
@@ -361,17 +290,21 @@ export class SqliteMetadataStore implements MetadataStore {
     this.#pendingInserts = [];
     const outcomes: unknown[] = [];
     try {
+      const q = this.#statements;
       this.#conn.transaction(() => {
         // Each org's usage is read once and written once per group; rows are checked against the
         // running total in call order, exactly as one-by-one inserts would be.
+        // An org made before createOrg made its usage row gets it here.
         const usage = new Map<string, { totalBytes: number; addedCount: number; addedBytes: number }>();
-        const ensureUsage = this.#statement('INSERT INTO org_usage (org_id) VALUES (?) ON CONFLICT (org_id) DO NOTHING');
-        const readUsage = this.#statement('SELECT total_bytes FROM org_usage WHERE org_id = ?');
         for (const { row } of batch) {
           if (usage.has(row.orgId)) continue;
-          ensureUsage.run(row.orgId);
-          const { total_bytes } = readUsage.get(row.orgId) as { total_bytes: number };
-          usage.set(row.orgId, { totalBytes: total_bytes, addedCount: 0, addedBytes: 0 });
+          const args = { orgId: row.orgId };
+          let current = q.usage.get(args);
+          if (current === undefined) {
+            q.ensureUsage.run(args);
+            current = q.usage.get(args)!;
+          }
+          usage.set(row.orgId, { totalBytes: current.totalBytes, addedCount: 0, addedBytes: 0 });
         }
         for (const { row, quotaBytes, inlineBytes } of batch) {
           const org = usage.get(row.orgId)!;
@@ -386,8 +319,9 @@ export class SqliteMetadataStore implements MetadataStore {
           org.addedCount += 1;
           org.addedBytes += row.size;
         }
-        const grow = this.#statement('UPDATE org_usage SET media_count = media_count + ?, total_bytes = total_bytes + ? WHERE org_id = ?');
-        for (const [orgId, org] of usage) if (org.addedCount > 0) grow.run(org.addedCount, org.addedBytes, orgId);
+        for (const [orgId, org] of usage) {
+          if (org.addedCount > 0) q.growUsage.run({ orgId, count: org.addedCount, bytes: org.addedBytes });
+        }
       }).immediate();
     } catch (error) {
       for (const entry of batch) entry.reject(translatedError(error)); // nothing of the group was committed
@@ -402,58 +336,45 @@ export class SqliteMetadataStore implements MetadataStore {
    * rolls back.
    */
   #insertOneMedia(row: MediaRow, inlineBytes: Buffer | undefined): unknown {
+    const q = this.#statements;
     let seq: number | bigint | undefined;
     try {
-      seq = this.#statement(`INSERT INTO media (media_id, org_id, uploaded_by, type, format, file_name, size, sha256, blob_key, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(row.mediaId, row.orgId, row.uploadedBy, row.type, row.format, row.fileName, row.size, row.sha256, row.blobKey, row.createdAt)
-        .lastInsertRowid;
-      if (inlineBytes !== undefined) this.#statement('INSERT INTO media_bytes (seq, bytes) VALUES (?, ?)').run(seq, inlineBytes);
+      seq = q.insertMedia.run(row).lastInsertRowid;
+      if (inlineBytes !== undefined) q.insertMediaBytes.run({ seq, bytes: inlineBytes });
       return undefined;
     } catch (error) {
-      if (seq !== undefined) this.#statement('DELETE FROM media WHERE seq = ?').run(seq);
+      if (seq !== undefined) q.deleteMediaBySeq.run({ seq });
       return error;
     }
   }
 
   async getMedia(mediaId: string): Promise<MediaRow | null> {
-    const r = translate(() => this.#statement('SELECT * FROM media WHERE media_id = ?').get(mediaId) as MediaRecord | undefined);
-    return r ? toMedia(r) : null;
+    return translate(() => this.#statements.mediaById.get({ mediaId }) ?? null);
   }
 
   async getInlineBytes(mediaId: string): Promise<Buffer | null> {
-    const r = translate(() =>
-      this.#statement('SELECT b.bytes FROM media m JOIN media_bytes b ON b.seq = m.seq WHERE m.media_id = ?').get(mediaId) as
-        | { bytes: Buffer }
-        | undefined,
-    );
-    return r ? r.bytes : null;
+    return translate(() => this.#statements.inlineBytes.get({ mediaId })?.bytes ?? null);
   }
 
   async listMedia(orgId: string, options: { limit: number; after?: string }): Promise<MediaPage> {
-    const afterSeq = options.after === undefined ? 0 : Number(options.after);
-    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) return { items: [], next: null };
+    checkMediaPageLimit(options.limit);
+    const limit = options.limit + 1; // one more: whether there is a next page
+    const cursor = options.after === undefined ? undefined : decodeMediaCursor(orgId, options.after);
     const rows = translate(() =>
-      this.#conn
-        .prepare('SELECT * FROM media WHERE org_id = ? AND seq > ? ORDER BY seq LIMIT ?')
-        .all(orgId, afterSeq, options.limit + 1) as MediaRecord[],
+      cursor === undefined
+        ? this.#statements.listMedia.all({ orgId, limit })
+        : this.#statements.listMediaAfter.all({ orgId, createdAt: cursor.createdAt, mediaId: cursor.mediaId, limit }),
     );
-    const more = rows.length > options.limit;
-    const page = more ? rows.slice(0, options.limit) : rows;
-    return { items: page.map(toMedia), next: more ? String(page[page.length - 1]!.seq) : null };
+    return mediaPage(orgId, rows, options.limit);
   }
 
   async deleteMedia(mediaId: string): Promise<MediaRow | null> {
-    const db = this.#conn;
     const removed = translate(() =>
-      db.transaction(() => {
-        const r = this.#statement('SELECT * FROM media WHERE media_id = ?').get(mediaId) as MediaRecord | undefined;
-        if (!r) return null;
-        this.#statement('DELETE FROM media_bytes WHERE seq = ?').run(r.seq);
-        this.#statement('DELETE FROM media WHERE media_id = ?').run(mediaId);
-        this.#statement('UPDATE org_usage SET media_count = media_count - 1, total_bytes = total_bytes - ? WHERE org_id = ?')
-          .run(r.size, r.org_id);
-        return toMedia(r);
+      this.#conn.transaction(() => {
+        const q = this.#statements;
+        const row = q.deleteMedia.get({ mediaId }); // its media_bytes go with it (ON DELETE CASCADE)
+        if (row) q.shrinkUsage.run({ orgId: row.orgId, bytes: row.size });
+        return row ?? null;
       }).immediate(),
     );
     if (removed) await this.#durable();
@@ -461,82 +382,69 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async usage(orgId: string): Promise<OrgUsage> {
-    const r = translate(() =>
-      this.#statement('SELECT media_count, total_bytes FROM org_usage WHERE org_id = ?').get(orgId) as
-        | { media_count: number; total_bytes: number }
-        | undefined,
-    );
-    return { mediaCount: r?.media_count ?? 0, totalBytes: r?.total_bytes ?? 0 };
+    return translate(() => this.#statements.usage.get({ orgId }) ?? { mediaCount: 0, totalBytes: 0 });
   }
 
   async referencedBlobKeys(blobKeys: string[]): Promise<Set<string>> {
     const found = new Set<string>();
     translate(() => {
-      const lookup = this.#statement('SELECT 1 FROM media WHERE blob_key = ?');
-      for (const key of blobKeys) if (lookup.get(key)) found.add(key);
+      const lookup = this.#statements.blobKeyReferenced;
+      for (const blobKey of blobKeys) if (lookup.get({ blobKey })) found.add(blobKey);
     });
     return found;
   }
 
   async createSuite(suite: Suite): Promise<void> {
-    translate(() =>
-      this.#conn
-        .prepare('INSERT INTO suites (id, name, suite_key, secret_ciphertext, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(suite.id, suite.name, suite.suiteKey, suite.secretCiphertext, suite.createdAt),
-    );
+    await this.#write((q) => q.insertSuite.run(suite));
   }
 
   async getSuiteByKey(suiteKey: string): Promise<Suite | null> {
-    const r = translate(() => this.#statement('SELECT * FROM suites WHERE suite_key = ?').get(suiteKey) as SuiteRecord | undefined);
-    return r ? toSuite(r) : null;
+    return translate(() => this.#statements.suiteByKey.get({ suiteKey }) ?? null);
   }
 
   async listSuites(): Promise<Suite[]> {
-    return translate(() => (this.#statement('SELECT * FROM suites ORDER BY created_at, id').all() as SuiteRecord[]).map(toSuite));
+    return translate(() => this.#statements.listSuites.all({}));
   }
 
-  async authorizeSuite(a: SuiteAuthorization): Promise<void> {
-    translate(() =>
-      this.#conn
-        .prepare('INSERT INTO suite_authorizations (suite_id, org_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
-        .run(a.suiteId, a.orgId, a.createdAt),
-    );
+  async authorizeSuite(authorization: SuiteAuthorization): Promise<void> {
+    await this.#write((q) => q.authorizeSuite.run(authorization));
   }
 
   async isSuiteAuthorized(suiteId: string, orgId: string): Promise<boolean> {
-    return translate(
-      () => this.#statement('SELECT 1 FROM suite_authorizations WHERE suite_id = ? AND org_id = ?').get(suiteId, orgId) !== undefined,
-    );
+    return translate(() => this.#statements.suiteAuthorization.get({ suiteId, orgId }) !== undefined);
   }
 
   async revokeSuite(suiteId: string, orgId: string): Promise<boolean> {
-    return translate(
-      () => this.#statement('DELETE FROM suite_authorizations WHERE suite_id = ? AND org_id = ?').run(suiteId, orgId).changes > 0,
-    );
+    return this.#write((q) => q.revokeSuite.run({ suiteId, orgId }).changes > 0);
   }
 
   async listSuiteAuthorizations(suiteId: string): Promise<SuiteAuthorization[]> {
-    return translate(() =>
-      (this.#statement('SELECT * FROM suite_authorizations WHERE suite_id = ? ORDER BY created_at, org_id').all(suiteId) as SuiteAuthorizationRecord[])
-        .map(toSuiteAuthorization),
-    );
+    return translate(() => this.#statements.listSuiteAuthorizations.all({ suiteId }));
   }
 
-  async addSuiteTicket(t: SuiteTicketRow, keep: number): Promise<void> {
-    const db = this.#conn;
-    translate(() =>
-      db.transaction(() => {
-        this.#statement('INSERT INTO suite_tickets (suite_id, seq, ticket_hash, nonce, created_at) VALUES (?, ?, ?, ?, ?)')
-          .run(t.suiteId, t.seq, t.ticketHash, t.nonce, t.createdAt);
-        this.#statement('DELETE FROM suite_tickets WHERE suite_id = ? AND seq <= ?').run(t.suiteId, t.seq - keep);
-      }).immediate(),
-    );
+  async addSuiteTicket(ticket: SuiteTicketRow, keep: number): Promise<void> {
+    await this.#write((q) => this.#conn.transaction(() => {
+      q.insertSuiteTicket.run(ticket);
+      q.dropSuiteTickets.run({ suiteId: ticket.suiteId, upToSeq: ticket.seq - keep });
+    }).immediate());
   }
 
   async latestSuiteTickets(suiteId: string, limit: number): Promise<SuiteTicketRow[]> {
-    return translate(() =>
-      (this.#statement('SELECT * FROM suite_tickets WHERE suite_id = ? ORDER BY seq DESC LIMIT ?').all(suiteId, limit) as SuiteTicketRecord[])
-        .map(toSuiteTicket),
-    );
+    return translate(() => this.#statements.latestSuiteTickets.all({ suiteId, limit }));
   }
+}
+
+/**
+ * Brings the file's schema to the newest migration (schema.ts), in one immediate transaction;
+ * `PRAGMA user_version` is the number of migrations applied (3 for files of earlier releases).
+ */
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= version) continue;
+      for (const statement of migration.statements('sqlite')) db.exec(statement);
+      db.pragma(`user_version = ${migration.version}`);
+    }
+  }).immediate();
 }
