@@ -56,7 +56,8 @@ describe('data folder permissions', () => {
     await mkdir(join(dataDir, 'blobs'), { mode: 0o700 });
     await writeFile(join(dataDir, 'meta.sqlite'), '', { mode: 0o644 });
     await chmod(join(dataDir, 'meta.sqlite'), 0o644);
-    const server = await startTestServer({ dataDir });
+    // The embedded engines whatever the run: meta.sqlite is SQLite's file (PostgreSQL runs never open it).
+    const server = await startTestServer({ dataDir, config: { databaseUrl: undefined, storageUrl: undefined } });
     servers.push(server);
     const loose = await looseModes(dataDir);
     assert.deepEqual(loose, []);
