@@ -24,7 +24,7 @@ let bundleBuilt = false;
 
 function buildBundleOnce(): void {
   if (bundleBuilt) return;
-  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs')], { stdio: 'inherit', cwd: REPO_ROOT });
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs'), 'server'], { stdio: 'inherit', cwd: REPO_ROOT });
   bundleBuilt = true;
 }
 /** packages/server/src/stores/open.ts: SQLITE_FILE; blobs under DATA/blobs (stores/blobs/fs.ts). */

@@ -35,8 +35,9 @@ function serveNodeFlags(): string[] {
 /** The node arguments that run `oapi-media ARGS` of `build` (serve with npm start's flags). */
 function cliArgs(build: ServerBuild, args: string[]): string[] {
   if (build === 'source') return ['--import', 'tsx', 'packages/server/src/cli.ts', ...args];
+  // As npm start runs it: the package's bin (which imports the bundle), with npm start's flags.
   const flags = args[0] === 'serve' ? serveNodeFlags() : [];
-  return [...flags, 'packages/server/dist/cli.js', ...args];
+  return [...flags, 'packages/server/bin/oapi-media.js', ...args];
 }
 
 /** This process's environment without any server setting, plus `env`: nothing leaks in unasked. */
