@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { formatBytes, formatDuration, progressLine, ProgressBar, shouldDrawProgress } from '../src/cli/progress-bar.ts';
 import { startFakeDingTalk, type FakeDingTalk } from './helpers/fake-dingtalk.ts';
 
-const BIN = new URL('../bin/oapi-media-client.js', import.meta.url).pathname;
+// The TypeScript through tsx (no build needed); the packaging test runs the installed bin.
+const CLI = ['--import', 'tsx', new URL('../src/cli.ts', import.meta.url).pathname];
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const PNG = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), randomBytes(50_000)]);
 
@@ -17,7 +18,7 @@ interface Run { code: number; stdout: string; stderr: string }
 /** Runs the CLI with stdout/stderr piped (so: never a progress bar). Async: the fake lives in this process. */
 function cli(args: string[], env: Record<string, string> = {}, stdin?: Buffer | ((child: ChildProcess) => void)): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(BIN, args, { env: { PATH: process.env.PATH, ...env }, encoding: 'latin1' }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [...CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'latin1' }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code) : 0, stdout, stderr: Buffer.from(stderr, 'latin1').toString('utf8') });
     });
     if (typeof stdin === 'function') stdin(child);

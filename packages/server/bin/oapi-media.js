@@ -26,7 +26,7 @@ if (args[0] !== 'serve' || hasServeFlags) {
   if (typeof process.execve === 'function' && process.platform !== 'win32') {
     process.execve(process.execPath, [process.execPath, ...argv], process.env);
   }
-  const child = spawn(process.execPath, argv, { stdio: 'inherit' });
+  const child = spawn(process.execPath, argv, { stdio: 'inherit', env: { ...process.env, OAPI_MEDIA_LAUNCHER_PID: String(process.pid) } });
   const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const signal of forwarded) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => {

@@ -5,7 +5,8 @@
 //   DATA/blobs/<k0k1>/<key>      media bytes on local disk (the default blob store)
 //   DATA/tmp/*.part              uploads being received (staging), removed at start after a crash
 //   DATA/secret.key              the key tokens and sealed suite secrets derive from, unless configured
-//   DATA/server.pid              the lock of the one server that owns the folder
+//   DATA/server.lock             the lock of the one server that owns the folder (held by the kernel)
+//   DATA/server.pid              that server's pid, for the message a second server gives
 
 import { chmod, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ export interface DataFolder {
   readonly staging: string;
   readonly secretKey: string;
   readonly lock: string;
+  readonly lockOwner: string;
 }
 
 export function dataFolder(root: string): DataFolder {
@@ -33,7 +35,8 @@ export function dataFolder(root: string): DataFolder {
     blobs: join(root, 'blobs'),
     staging: join(root, 'tmp'),
     secretKey: join(root, 'secret.key'),
-    lock: join(root, 'server.pid'),
+    lock: join(root, 'server.lock'),
+    lockOwner: join(root, 'server.pid'),
   });
 }
 

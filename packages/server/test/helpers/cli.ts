@@ -4,12 +4,16 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-export const CLI_BIN = fileURLToPath(new URL('../../bin/oapi-media.js', import.meta.url));
+// The TypeScript through tsx, so that a change is tested without a build and the child is the
+// server itself (multi-node kills it with SIGKILL); the bundle harness (TEST_SERVER=bundle) and the
+// packaging test run the bin.
+const CLI_SOURCE = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+export const CLI_ARGS = ['--import', 'tsx', CLI_SOURCE];
 const run = promisify(execFile);
 
 export async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI_BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 });
+    const { stdout, stderr } = await run(process.execPath, [...CLI_ARGS, ...args], { env: { ...process.env, ...env }, timeout: 30_000 });
     return { stdout, stderr, code: 0 };
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; code?: number };
@@ -28,7 +32,7 @@ export interface ServeProcess {
 /** `oapi-media serve --port 0 ...`; resolves once it prints the line with its URL. */
 export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_BIN, 'serve', '--port', '0', ...args], {
+    const child = spawn(process.execPath, [...CLI_ARGS, 'serve', '--port', '0', ...args], {
       env: { ...process.env, LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
