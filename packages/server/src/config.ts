@@ -44,6 +44,12 @@ export interface Config {
   readonly defaultRateLimitPerSecond: number;
   /** How long a client may stay silent mid-request before it is cut off (slow-loris guard). */
   readonly requestIdleTimeoutMs: number;
+  /**
+   * Deadline for a request's whole header block, from its first byte (0 = off). The idle timeout
+   * restarts on every byte, so a client trickling headers would otherwise keep its connection.
+   * At most Node's request timeout (300 s), which bounds a whole request.
+   */
+  readonly headerTimeoutMs: number;
   /** Failed credential checks (wrong appsecret, unknown token) per client IP per window before 45009; 0 = off. */
   readonly authFailureLimit: number;
   readonly authFailureWindowMs: number;
@@ -87,6 +93,7 @@ export interface ConfigInput {
   tokenTtlSeconds?: number;
   defaultRateLimitPerSecond?: number | string;
   requestIdleTimeoutMs?: number | string;
+  headerTimeoutMs?: number | string;
   authFailureLimit?: number | string;
   authFailureWindowMs?: number | string;
   suiteTicketRotationSeconds?: number | string;
@@ -116,6 +123,15 @@ function parseNonNegative(name: string, value: number | string): number {
 function parsePositive(name: string, value: number | string): number {
   const n = parseNonNegative(name, value);
   if (n === 0) throw new ConfigError(`invalid ${name}: must be above 0`);
+  return n;
+}
+
+/** Node bounds a whole request by its requestTimeout (300 s); a header deadline past it means nothing. */
+const NODE_REQUEST_TIMEOUT_MS = 300_000;
+
+function parseHeaderTimeout(value: number | string): number {
+  const n = parsePositive('header timeout', value);
+  if (n > NODE_REQUEST_TIMEOUT_MS) throw new ConfigError(`invalid header timeout: ${n} ms is above ${NODE_REQUEST_TIMEOUT_MS} ms (the whole request's limit)`);
   return n;
 }
 
@@ -199,6 +215,7 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
       'request idle timeout',
       input.requestIdleTimeoutMs ?? env.OAPI_MEDIA_REQUEST_IDLE_TIMEOUT_MS ?? 30_000,
     ),
+    headerTimeoutMs: parseHeaderTimeout(input.headerTimeoutMs ?? env.OAPI_MEDIA_HEADER_TIMEOUT_MS ?? 15_000),
     authFailureLimit: parseNonNegative('auth failure limit', input.authFailureLimit ?? env.OAPI_MEDIA_AUTH_FAILURE_LIMIT ?? 20),
     authFailureWindowMs: parseNonNegative(
       'auth failure window',

@@ -21,6 +21,7 @@ const SAMPLE: Required<Omit<ConfigInput, 'now' | 'tokenTtlSeconds'>> = {
   logLevel: 'debug',
   defaultRateLimitPerSecond: 7,
   requestIdleTimeoutMs: 1234,
+  headerTimeoutMs: 4321,
   authFailureLimit: 3,
   authFailureWindowMs: 999,
   suiteTicketRotationSeconds: 60,

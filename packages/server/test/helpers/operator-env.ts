@@ -20,6 +20,7 @@ const VARIABLES: Record<keyof ConfigInput, string | null> = {
   tokenTtlSeconds: null,
   defaultRateLimitPerSecond: 'OAPI_MEDIA_RATE_LIMIT',
   requestIdleTimeoutMs: 'OAPI_MEDIA_REQUEST_IDLE_TIMEOUT_MS',
+  headerTimeoutMs: 'OAPI_MEDIA_HEADER_TIMEOUT_MS',
   authFailureLimit: 'OAPI_MEDIA_AUTH_FAILURE_LIMIT',
   authFailureWindowMs: 'OAPI_MEDIA_AUTH_FAILURE_WINDOW_MS',
   suiteTicketRotationSeconds: 'OAPI_MEDIA_SUITE_TICKET_ROTATION_SECONDS',
