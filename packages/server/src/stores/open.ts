@@ -2,10 +2,52 @@
 
 import type { Config } from '../config.ts';
 import { dataFolder, prepareMetaDatabase } from '../data-folder.ts';
-import type { BlobStore } from './blobs/interface.ts';
-import type { MetadataStore } from './metadata/interface.ts';
+import { BlobUnavailableError, type BlobStore } from './blobs/interface.ts';
+import { StoreUnavailableError, type MetadataStore } from './metadata/interface.ts';
 import { FsBlobStore } from './blobs/fs.ts';
 import { SqliteMetadataStore } from './metadata/sqlite.ts';
+
+/** The metadata store (DATABASE_URL) could not be reached at start: the message names it, password masked. */
+export class MetadataStoreUnreachableError extends Error {
+  override name = 'MetadataStoreUnreachableError';
+}
+
+/** The blob store (OAPI_MEDIA_STORAGE) could not be reached at start: the message names it, credentials masked. */
+export class BlobStoreUnreachableError extends Error {
+  override name = 'BlobStoreUnreachableError';
+}
+
+/**
+ * A URL as it may be shown (CLI errors, logs): its password, and that of any URL in its query
+ * (an S3 endpoint), replaced by ***. What cannot be parsed is not shown at all.
+ */
+export function maskedUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return '(an unparsable URL)';
+  }
+  if (url.password !== '') url.password = '***';
+  for (const [name, value] of [...url.searchParams]) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) url.searchParams.set(name, maskedUrl(value));
+  }
+  // URLSearchParams percent-encodes what it sets: shown as the operator wrote it, masks included.
+  return decodeURIComponent(url.toString());
+}
+
+/** The reason a store gave, without the URL's secrets should a driver have echoed them. */
+function reasonOf(error: Error, url: string): string {
+  const cause = error.cause instanceof Error ? error.cause : error;
+  let reason = cause.message || cause.name;
+  try {
+    const { password } = new URL(url);
+    if (password !== '') reason = reason.replaceAll(decodeURIComponent(password), '***').replaceAll(password, '***');
+  } catch {
+    // nothing to mask in what is not a URL
+  }
+  return reason;
+}
 
 export async function openMetadataStore(config: Config): Promise<MetadataStore> {
   let store: MetadataStore;
@@ -16,8 +58,21 @@ export async function openMetadataStore(config: Config): Promise<MetadataStore> 
     await prepareMetaDatabase(folder);
     store = new SqliteMetadataStore(folder.metaDatabase, { inlineMaxBytes: config.inlineMaxBytes });
   }
-  await store.init();
+  try {
+    await store.init();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw unreachableMetadata(error, config.databaseUrl);
+  }
   return store;
+}
+
+function unreachableMetadata(error: unknown, databaseUrl: string | undefined): unknown {
+  if (databaseUrl === undefined || !(error instanceof StoreUnavailableError)) return error;
+  return new MetadataStoreUnreachableError(
+    `cannot reach the metadata store at ${maskedUrl(databaseUrl)} (DATABASE_URL): ${reasonOf(error, databaseUrl)}`,
+    { cause: error },
+  );
 }
 
 export async function openBlobStore(config: Config): Promise<BlobStore> {
@@ -28,7 +83,16 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
   } else {
     store = new FsBlobStore(dataFolder(config.dataDir).blobs);
   }
-  await store.init();
+  try {
+    await store.init();
+  } catch (error) {
+    await store.close().catch(() => {});
+    if (config.storageUrl === undefined || !(error instanceof BlobUnavailableError)) throw error;
+    throw new BlobStoreUnreachableError(
+      `cannot reach the blob store at ${maskedUrl(config.storageUrl)} (OAPI_MEDIA_STORAGE): ${reasonOf(error, config.storageUrl)}`,
+      { cause: error },
+    );
+  }
   return store;
 }
 
@@ -37,10 +101,13 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
  * null with SQLite, which brings its schema up to date whenever it is opened.
  */
 export async function migrateMetadataStore(config: Config): Promise<number[] | null> {
-  if (config.databaseUrl === undefined) return null;
-  const store = await newPostgresStore(config.databaseUrl);
+  const { databaseUrl } = config;
+  if (databaseUrl === undefined) return null;
+  const store = await newPostgresStore(databaseUrl);
   try {
     return await store.migrate();
+  } catch (error) {
+    throw unreachableMetadata(error, databaseUrl);
   } finally {
     await store.close();
   }
