@@ -18,22 +18,11 @@ export class BlobStoreUnreachableError extends Error {
 }
 
 /**
- * A URL as it may be shown (CLI errors, logs): its password, and that of any URL in its query
- * (an S3 endpoint), replaced by ***. What cannot be parsed is not shown at all.
+ * A URL as it may be shown (CLI errors, logs), as the operator wrote it but for the password of
+ * every URL in it (an S3 endpoint inside OAPI_MEDIA_STORAGE too): `scheme://user:***@host`.
  */
 export function maskedUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return '(an unparsable URL)';
-  }
-  if (url.password !== '') url.password = '***';
-  for (const [name, value] of [...url.searchParams]) {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) url.searchParams.set(name, maskedUrl(value));
-  }
-  // URLSearchParams percent-encodes what it sets: shown as the operator wrote it, masks included.
-  return decodeURIComponent(url.toString());
+  return text.replace(/(\/\/[^/?#@:\s]*:)[^/?#\s]*@/g, '$1***@');
 }
 
 /** The reason a store gave, without the URL's secrets should a driver have echoed them. */
