@@ -91,6 +91,8 @@ export async function spawnServerProcess({ env, build = testServerBuild(), timeo
   running.add(child);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-16_384); });
+  // Its JSON log lines, read and dropped: an unread pipe would fill and stall the server's logging.
+  child.stdout!.resume();
   const exited = once(child, 'exit').then(([code, signal]) => {
     running.delete(child);
     return { code: code as number | null, signal: signal as NodeJS.Signals | null };
