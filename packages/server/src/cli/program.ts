@@ -12,7 +12,7 @@ import { DataFolderError } from '../data-folder.ts';
 import { AdminError } from '../service/admin.ts';
 import { DataFolderInUseError } from '../service/data-lock.ts';
 import { ListenError } from '../server.ts';
-import { BlobStoreUnreachableError, MetadataStoreUnreachableError } from '../stores/open.ts';
+import { BlobStoreUnreachableError, MetadataStoreUnreachableError } from '../operational-errors.ts';
 import { addAppCommands } from './apps.ts';
 import { addMediaCommands } from './media.ts';
 import { addMigrateCommand } from './migrate.ts';

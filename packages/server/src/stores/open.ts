@@ -2,28 +2,11 @@
 
 import type { Config } from '../config.ts';
 import { dataFolder, prepareMetaDatabase } from '../data-folder.ts';
+import { BlobStoreUnreachableError, maskedUrl, MetadataStoreUnreachableError } from '../operational-errors.ts';
 import { BlobUnavailableError, type BlobStore } from './blobs/interface.ts';
 import { StoreUnavailableError, type MetadataStore } from './metadata/interface.ts';
 import { FsBlobStore } from './blobs/fs.ts';
 import { SqliteMetadataStore } from './metadata/sqlite.ts';
-
-/** The metadata store (DATABASE_URL) could not be reached at start: the message names it, password masked. */
-export class MetadataStoreUnreachableError extends Error {
-  override name = 'MetadataStoreUnreachableError';
-}
-
-/** The blob store (OAPI_MEDIA_STORAGE) could not be reached at start: the message names it, credentials masked. */
-export class BlobStoreUnreachableError extends Error {
-  override name = 'BlobStoreUnreachableError';
-}
-
-/**
- * A URL as it may be shown (CLI errors, logs), as the operator wrote it but for the password of
- * every URL in it (an S3 endpoint inside OAPI_MEDIA_STORAGE too): `scheme://user:***@host`.
- */
-export function maskedUrl(text: string): string {
-  return text.replace(/(\/\/[^/?#@:\s]*:)[^/?#\s]*@/g, '$1***@');
-}
 
 /** The reason a store gave, without the URL's secrets should a driver have echoed them. */
 function reasonOf(error: Error, url: string): string {
