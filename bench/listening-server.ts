@@ -1,5 +1,5 @@
 // Starts a server process pinned to the server core and waits for the line that says where it
-// listens ("listening on http://127.0.0.1:PORT": our peers and oapi-media print the same).
+// listens ("listening on http://127.0.0.1:PORT": our peers print it on stdout, oapi-media on stderr).
 
 import type { ChildProcess } from 'node:child_process';
 import { captureStderrTail, SERVER_CORE, startProcess, waitForLine } from './processes.ts';

@@ -88,17 +88,18 @@ export function killAllTracked(): void {
   for (const child of tracked) killNow(child);
 }
 
-/** Resolves with the first stdout line matching `pattern`; rejects on exit or after timeoutMs. */
+/** Resolves with the first stdout or stderr line matching `pattern`; rejects on exit or after timeoutMs. */
 export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number, label: string): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
+    // Either stream: oapi-media prints its banner on stderr (stdout is its JSON log lines), the peers on stdout.
+    const readers = [child.stdout!, child.stderr!].map((input) => createInterface({ input }));
     const seen: string[] = [];
     const timer = setTimeout(() => finish(new Error(`${label}: no line matching ${pattern} within ${timeoutMs} ms; output:\n${seen.join('\n')}`)), timeoutMs);
     const onExit = (code: number | null) => finish(new Error(`${label} exited (code ${code}) before printing ${pattern}; output:\n${seen.join('\n')}`));
     function finish(error: Error | null, match?: RegExpMatchArray): void {
       clearTimeout(timer);
       child.off('exit', onExit);
-      lines.off('line', onLine);
+      for (const lines of readers) lines.off('line', onLine);
       // Keep draining stdout so a chatty server never blocks on a full pipe.
       child.stdout!.resume();
       if (error) reject(error);
@@ -109,7 +110,7 @@ export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: num
       const match = line.match(pattern);
       if (match) finish(null, match);
     }
-    lines.on('line', onLine);
+    for (const lines of readers) lines.on('line', onLine);
     child.once('exit', onExit);
   });
 }

@@ -80,6 +80,36 @@ export interface Config {
   readonly now: () => number;
 }
 
+/**
+ * Every environment variable the server and the operator CLI read: what `serve --help` lists and
+ * the README's configuration table names (test/help.test.ts checks both against what this file
+ * and the stores read, so none can drift).
+ */
+export const ENVIRONMENT: readonly { name: string; default: string; meaning: string }[] = [
+  { name: 'HOST', default: '127.0.0.1', meaning: 'address to listen on (--host)' },
+  { name: 'PORT', default: '8080', meaning: 'port to listen on, 0 = any free port (--port)' },
+  { name: 'OAPI_MEDIA_DATA', default: './data', meaning: 'data folder (--data)' },
+  { name: 'OAPI_MEDIA_ERRMSG_LANGUAGE', default: 'zh', meaning: 'errmsg text: zh (DingTalk\'s own) or en (--errmsg-language)' },
+  { name: 'DATABASE_URL', default: 'none: SQLite in the data folder', meaning: 'postgres://user:password@host:5432/db[?schema=NAME]: metadata in PostgreSQL' },
+  { name: 'OAPI_MEDIA_STORAGE', default: 'none: files in the data folder', meaning: 's3://BUCKET[/prefix]?endpoint=URL&region=R&forcePathStyle=true: bytes in S3' },
+  { name: 'AWS_ACCESS_KEY_ID', default: 'the AWS SDK\'s chain', meaning: 'S3 credentials (read by the AWS SDK), with AWS_SECRET_ACCESS_KEY' },
+  { name: 'AWS_SECRET_ACCESS_KEY', default: 'the AWS SDK\'s chain', meaning: 'S3 credentials (read by the AWS SDK)' },
+  { name: 'AWS_REGION', default: 'us-east-1', meaning: 'S3 region unless OAPI_MEDIA_STORAGE says region=' },
+  { name: 'REDIS_URL', default: 'none: per node', meaning: 'redis://...: rate limits and lockouts shared by every node' },
+  { name: 'OAPI_MEDIA_SECRET_KEY', default: 'generated into DATA/secret.key', meaning: 'key tokens and sealed suite secrets derive from; required with DATABASE_URL, the same on every node' },
+  { name: 'OAPI_MEDIA_RATE_LIMIT', default: '0 (none)', meaning: 'requests per second per app unless its organization sets its own' },
+  { name: 'OAPI_MEDIA_AUTH_FAILURE_LIMIT', default: '20', meaning: 'failed checks of one appkey from one address per window before 45009; 0 = off' },
+  { name: 'OAPI_MEDIA_AUTH_FAILURE_WINDOW_MS', default: '60000', meaning: 'that window' },
+  { name: 'OAPI_MEDIA_REQUEST_IDLE_TIMEOUT_MS', default: '30000', meaning: 'a client silent this long mid-request is cut off' },
+  { name: 'OAPI_MEDIA_HEADER_TIMEOUT_MS', default: '15000', meaning: 'a request\'s headers must all arrive within this (408 past it); at most 300000' },
+  { name: 'OAPI_MEDIA_TRUST_PROXY', default: 'false', meaning: 'true, or proxy addresses/CIDRs whose X-Forwarded-For gives the client address' },
+  { name: 'OAPI_MEDIA_SUITE_TICKET_ROTATION_SECONDS', default: String(SUITE_TICKET_ROTATION_SECONDS), meaning: 'a suite ticket is replaced once this old' },
+  { name: 'OAPI_MEDIA_UPLOAD_STREAMS', default: String(DEFAULT_UPLOAD_STREAMS), meaning: 'upload bodies read at once, 0 = no bound' },
+  { name: 'OAPI_MEDIA_INLINE_MAX_BYTES', default: String(DEFAULT_INLINE_MAX_BYTES), meaning: 'with SQLite: media up to this size are kept inside meta.sqlite; 0 = none' },
+  { name: 'OAPI_MEDIA_DIALECTS', default: DEFAULT_DIALECTS, meaning: 'wires served: name or name=/prefix, comma-separated' },
+  { name: 'LOG_LEVEL', default: 'info', meaning: 'pino level of the JSON log lines (stdout); debug also shows stack traces of CLI errors' },
+];
+
 export interface ConfigInput {
   host?: string;
   port?: number | string;

@@ -7,6 +7,7 @@
 //   DATA/secret.key              the key tokens and sealed suite secrets derive from, unless configured
 //   DATA/server.lock             the lock of the one server that owns the folder (held by the kernel)
 //   DATA/server.pid              that server's pid, for the message a second server gives
+//   DATA/sample.png              a 1x1 image for the upload curl of the first-start banner (on a terminal)
 
 import { chmod, mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ export interface DataFolder {
   readonly secretKey: string;
   readonly lock: string;
   readonly lockOwner: string;
+  readonly samplePng: string;
 }
 
 export function dataFolder(root: string): DataFolder {
@@ -37,13 +39,37 @@ export function dataFolder(root: string): DataFolder {
     secretKey: join(root, 'secret.key'),
     lock: join(root, 'server.lock'),
     lockOwner: join(root, 'server.pid'),
+    samplePng: join(root, 'sample.png'),
   });
+}
+
+/** The data folder cannot be used as one (a file, or not this user's): the message says what to change. */
+export class DataFolderError extends Error {
+  override name = 'DataFolderError';
+}
+
+/** A DataFolderError for the usual reasons a data folder cannot be used; other errors as they are. */
+export function dataFolderError(error: unknown, root: string): unknown {
+  const { code, syscall } = error as NodeJS.ErrnoException;
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    return new DataFolderError(`data folder ${root} is a file, or inside one, not a folder: pass a folder with --data (or OAPI_MEDIA_DATA)`, { cause: error });
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    const user = process.getuid?.() ?? 'this user';
+    const fix = code === 'EROFS' ? 'it is on a read-only filesystem' : `make it this user's (chown -R ${user} ${root}) or writable by it`;
+    return new DataFolderError(`data folder ${root} is not writable by this user (uid ${user}; ${code} on ${syscall ?? 'access'}): ${fix}, or pass another --data (or OAPI_MEDIA_DATA)`, { cause: error });
+  }
+  return error;
 }
 
 /** Creates the data folder (0700), or tightens one that an older version made with the umask's mode. */
 export async function ensureDataFolder(root: string): Promise<void> {
-  await mkdir(root, { recursive: true, mode: FOLDER_MODE });
-  await chmod(root, FOLDER_MODE);
+  try {
+    await mkdir(root, { recursive: true, mode: FOLDER_MODE });
+    await chmod(root, FOLDER_MODE);
+  } catch (error) {
+    throw dataFolderError(error, root);
+  }
 }
 
 /**
@@ -52,10 +78,14 @@ export async function ensureDataFolder(root: string): Promise<void> {
  */
 export async function prepareMetaDatabase(folder: DataFolder): Promise<void> {
   await ensureDataFolder(folder.root);
-  await (await open(folder.metaDatabase, 'a', FILE_MODE)).close();
-  for (const path of [folder.metaDatabase, `${folder.metaDatabase}-wal`, `${folder.metaDatabase}-shm`]) {
-    await chmod(path, FILE_MODE).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
+  try {
+    await (await open(folder.metaDatabase, 'a', FILE_MODE)).close();
+    for (const path of [folder.metaDatabase, `${folder.metaDatabase}-wal`, `${folder.metaDatabase}-shm`]) {
+      await chmod(path, FILE_MODE).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+    }
+  } catch (error) {
+    throw dataFolderError(error, folder.root);
   }
 }

@@ -5,9 +5,9 @@ import type { CommandKit, DataFlags } from './program.ts';
 
 const DEFAULT_LIST_LIMIT = 1000;
 
-export function addMediaCommands(program: Command, { dataOption, withOperator, print, io }: CommandKit): void {
+export function addMediaCommands(program: Command, { dataOption, withOperator, print, io, example }: CommandKit): void {
   const media = program.command('media').description('stored media');
-  media
+  example(media
     .command('list')
     .description('list the media of an organization, newest first')
     .requiredOption('--org <name>', 'organization')
@@ -19,8 +19,8 @@ export function addMediaCommands(program: Command, { dataOption, withOperator, p
         const rows = await admin.listMedia(flags.org, Math.max(1, Number(flags.limit) || DEFAULT_LIST_LIMIT));
         print(!!flags.json, rows, rows.map((r) => `${r.media_id}\t${r.type}\t${r.size}\t${new Date(r.created_at).toISOString()}\t${r.file_name}`).join('\n'));
       }),
-    );
-  media
+    ), 'oapi-media media list --org acme --limit 20');
+  example(media
     .command('delete <mediaId>')
     .description('delete a media file (row and bytes)')
     .addOption(dataOption())
@@ -29,5 +29,5 @@ export function addMediaCommands(program: Command, { dataOption, withOperator, p
         await admin.deleteMedia(mediaId);
         io.stdout.write(`deleted ${mediaId}\n`);
       }, { withBlobs: true }),
-    );
+    ), 'oapi-media media delete @lAzPDgCwPn1mJiDOQoLp');
 }

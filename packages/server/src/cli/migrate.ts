@@ -4,8 +4,8 @@ import type { Command } from 'commander';
 import { migrateDatabase } from '../composition-root.ts';
 import type { CommandKit, DataFlags } from './program.ts';
 
-export function addMigrateCommand(program: Command, { dataOption, config, print }: CommandKit): void {
-  program
+export function addMigrateCommand(program: Command, { dataOption, config, print, example }: CommandKit): void {
+  example(program
     .command('migrate')
     .description('apply pending PostgreSQL migrations (DATABASE_URL); SQLite migrates itself when opened')
     .addOption(dataOption())
@@ -22,5 +22,5 @@ export function addMigrateCommand(program: Command, { dataOption, config, print 
         { engine: 'postgres', applied },
         applied.length === 0 ? 'PostgreSQL schema up to date: no migration pending.' : `applied PostgreSQL migrations ${applied.join(', ')}`,
       );
-    });
+    }), 'DATABASE_URL=postgres://oapi@db:5432/oapi OAPI_MEDIA_SECRET_KEY=... oapi-media migrate --json');
 }

@@ -1,4 +1,4 @@
-// `oapi-media org create | list | limits` and `oapi-media usage`: organizations (tenants).
+// `oapi-media org create | list | limits | delete` and `oapi-media usage`: organizations (tenants).
 
 import type { Command } from 'commander';
 import { parseLimit, type OrgLimits, type OrgSummary } from '../service/admin.ts';
@@ -12,9 +12,9 @@ function limitsText(r: OrgSummary): string {
   return `quota ${r.quotaBytes === null ? 'none' : `${r.quotaBytes} bytes`}\trate ${r.rateLimitPerSecond === null ? 'default' : `${r.rateLimitPerSecond}/s`}`;
 }
 
-export function addOrgCommands(program: Command, { dataOption, withOperator, print }: CommandKit): void {
+export function addOrgCommands(program: Command, { dataOption, withOperator, print, example }: CommandKit): void {
   const org = program.command('org').description('organizations (tenants)');
-  org
+  example(org
     .command('create <name>')
     .description('create an organization')
     .addOption(dataOption())
@@ -24,8 +24,8 @@ export function addOrgCommands(program: Command, { dataOption, withOperator, pri
         const created = await admin.createOrg(name);
         print(!!flags.json, { org: created.name, corpid: created.corpId }, `created organization ${created.name} (corpid ${created.corpId})`);
       }),
-    );
-  org
+    ), 'oapi-media org create acme');
+  example(org
     .command('list')
     .description('list organizations')
     .addOption(dataOption())
@@ -35,8 +35,8 @@ export function addOrgCommands(program: Command, { dataOption, withOperator, pri
         const rows = await admin.listOrgSummaries();
         print(!!flags.json, rows, rows.map((r) => `${r.org}\t${r.corpid}\t${r.mediaCount} media\t${r.totalBytes} bytes\t${limitsText(r)}`).join('\n'));
       }),
-    );
-  org
+    ), 'oapi-media org list --json');
+  example(org
     .command('limits <name>')
     .description('set (or show) the storage quota and per-app request rate of an organization')
     .option('--quota <bytes>', 'storage quota in bytes (45010 past it), or none')
@@ -52,9 +52,25 @@ export function addOrgCommands(program: Command, { dataOption, withOperator, pri
         const row = await admin.orgSummary(updated.name);
         print(!!flags.json, row, `${row.org}\t${limitsText(row)}`);
       }),
-    );
+    ), 'oapi-media org limits acme --quota 10737418240 --rate 50');
+  example(org
+    .command('delete <name>')
+    .description('delete an organization; refused while it has apps or media unless --force, which deletes them (media rows and bytes), its tokens and suite authorizations with it')
+    .option('--force', 'delete its apps, media, tokens and suite authorizations too')
+    .addOption(dataOption())
+    .option('--json', 'print {"org","corpid","media","apps","tokens","suiteAuthorizations"} (counts removed)')
+    .action(async (name: string, flags: JsonFlags & { force?: boolean }) =>
+      withOperator(flags, async ({ admin }) => {
+        const deleted = await admin.deleteOrg(name, flags.force === true);
+        print(
+          !!flags.json,
+          deleted,
+          `deleted organization ${deleted.org} (corpid ${deleted.corpid}): ${deleted.media} media, ${deleted.apps} app(s), ${deleted.tokens} access_token(s), ${deleted.suiteAuthorizations} suite authorization(s)`,
+        );
+      }, { withBlobs: true }),
+    ), 'oapi-media org delete acme --force');
 
-  program
+  example(program
     .command('usage')
     .description('storage used by an organization, against its quota')
     .requiredOption('--org <name>', 'organization')
@@ -66,5 +82,5 @@ export function addOrgCommands(program: Command, { dataOption, withOperator, pri
         const left = row.quotaBytes === null ? 'no quota' : `${row.quotaBytes - row.totalBytes} bytes left of ${row.quotaBytes}`;
         print(!!flags.json, row, `${row.org}\t${row.mediaCount} media\t${row.totalBytes} bytes\t${left}`);
       }),
-    );
+    ), 'oapi-media usage --org acme --json');
 }

@@ -1,4 +1,4 @@
-// The operator CLI, `oapi-media`: `serve | migrate | org | usage | app | media | suite ...`. One file
+// The operator CLI, `oapi-media`: `serve | migrate | org | usage | app | token | media | suite ...`. One file
 // per command group, each on the services in product words (never a store). Every command takes
 // --data like serve and is safe to run while the server runs (SQLite WAL; the CLI never touches staging).
 
@@ -8,15 +8,18 @@ import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { loadConfig, ConfigError, type Config } from '../config.ts';
 import { openOperatorServices, type OperatorServices } from '../composition-root.ts';
+import { DataFolderError } from '../data-folder.ts';
 import { AdminError } from '../service/admin.ts';
 import { DataFolderInUseError } from '../service/data-lock.ts';
 import { ListenError } from '../server.ts';
+import { BlobStoreUnreachableError, MetadataStoreUnreachableError } from '../operational-errors.ts';
 import { addAppCommands } from './apps.ts';
 import { addMediaCommands } from './media.ts';
 import { addMigrateCommand } from './migrate.ts';
 import { addOrgCommands } from './orgs.ts';
 import { addServeCommand } from './serve.ts';
 import { addSuiteCommands } from './suites.ts';
+import { addTokenCommands } from './tokens.ts';
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -37,14 +40,23 @@ export interface CommandKit {
   /** Opens the operator services for one command (the blob store only `withBlobs`), closes them after. */
   withOperator<T>(flags: DataFlags, work: (services: OperatorServices) => Promise<T>, options?: { withBlobs?: boolean }): Promise<T>;
   print(json: boolean, value: unknown, text: string): void;
+  /** Adds the command's one example to its --help; returns the command. */
+  example(command: Command, line: string): Command;
 }
 
 /** As the user CLI's: 0 ok, 1 a failure at run time, 2 a usage or configuration mistake. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-/** Mistakes an operator can fix: shown as one line, without a stack trace. */
+/**
+ * Mistakes an operator can fix and the expected operational failures (port busy, data folder not
+ * usable, a store unreachable): shown as one line that says what to change, without a stack trace.
+ */
+const OPERATIONAL_ERRORS = [
+  AdminError, DataFolderInUseError, ConfigError, ListenError, DataFolderError, MetadataStoreUnreachableError, BlobStoreUnreachableError,
+];
+
 function isOperatorMistake(error: unknown): error is Error {
-  return error instanceof AdminError || error instanceof DataFolderInUseError || error instanceof ConfigError || error instanceof ListenError;
+  return OPERATIONAL_ERRORS.some((kind) => error instanceof kind);
 }
 
 /** Help and --version end in 0; every other commander error is a usage mistake (it printed why). */
@@ -70,9 +82,12 @@ function buildProgram(io: CliIo): Command {
     .version(packageJson.version, '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride()
+    // Subcommands inherit these (commander copies them at .command()): every --help shows the global options.
+    .configureHelp({ showGlobalOptions: true })
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
   const config = (flags: DataFlags): Config =>
     loadConfig({ dataDir: flags.data, logLevel: 'silent' }, io.env);
+  const examples = new Map<Command, string>();
   const kit: CommandKit = {
     io,
     dataOption: () => new Option('--data <dir>', 'data folder (env OAPI_MEDIA_DATA, default ./data)'),
@@ -93,12 +108,29 @@ function buildProgram(io: CliIo): Command {
     print(json, value, text) {
       io.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
     },
+    example(command, line) {
+      examples.set(command, line);
+      return command.addHelpText('after', `\nExample:\n  $ ${line}\n`);
+    },
   };
   addServeCommand(program, kit);
   addMigrateCommand(program, kit);
   addOrgCommands(program, kit);
   addAppCommands(program, kit);
+  addTokenCommands(program, kit);
   addMediaCommands(program, kit);
   addSuiteCommands(program, kit);
+  // The groups' own help (oapi-media app --help) shows one example too: their first command's.
+  for (const group of program.commands) {
+    const first = group.commands[0];
+    const line = first && examples.get(first);
+    if (line) kit.example(group, line);
+  }
+  kit.example(program, 'oapi-media serve --help');
   return program;
+}
+
+/** The program, for tests that walk its commands (their --help, the README's CLI section). */
+export function operatorProgram(io: CliIo): Command {
+  return buildProgram(io);
 }

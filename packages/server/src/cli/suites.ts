@@ -6,10 +6,10 @@ import type { CommandKit, DataFlags } from './program.ts';
 
 type CommonOptions = DataFlags;
 
-export function addSuiteCommands(program: Command, { dataOption, withOperator: withServices, print }: CommandKit): void {
+export function addSuiteCommands(program: Command, { dataOption, withOperator: withServices, print, example }: CommandKit): void {
   const suite = program.command('suite').description('third-party suites (ISV apps) that organizations authorize');
 
-  suite
+  example(suite
     .command('create')
     .description('create a suite; prints its suiteKey and suiteSecret once')
     .requiredOption('--name <name>', 'suite name')
@@ -20,9 +20,9 @@ export function addSuiteCommands(program: Command, { dataOption, withOperator: w
         const creds = await services.suites.createSuite(options.name);
         print(!!options.json, creds, `suiteKey:    ${creds.suiteKey}\nsuiteSecret: ${creds.suiteSecret}\n(the suiteSecret is not shown again)`);
       }),
-    );
+    ), "oapi-media suite create --name 'Acme ISV' --json");
 
-  suite
+  example(suite
     .command('authorize')
     .description('let an organization use a suite: the suite may then get a token for it')
     .requiredOption('--suite <suiteKey>', 'the suite')
@@ -39,9 +39,9 @@ export function addSuiteCommands(program: Command, { dataOption, withOperator: w
           `organization ${org.name} authorized suite ${options.suite}\nauth_corpid: ${org.corpId}`,
         );
       }),
-    );
+    ), 'oapi-media suite authorize --suite SUITE_KEY --org acme');
 
-  suite
+  example(suite
     .command('revoke')
     .description('end an authorization; the suite\'s tokens for that organization stop working at once')
     .requiredOption('--suite <suiteKey>', 'the suite')
@@ -58,9 +58,9 @@ export function addSuiteCommands(program: Command, { dataOption, withOperator: w
           revoked ? `revoked: organization ${org.name} no longer authorizes suite ${options.suite}` : `organization ${org.name} had not authorized suite ${options.suite}`,
         );
       }),
-    );
+    ), 'oapi-media suite revoke --suite SUITE_KEY --org acme');
 
-  suite
+  example(suite
     .command('ticket')
     .description('print the current suite ticket (rotates on schedule; the previous one stays valid)')
     .requiredOption('--suite <suiteKey>', 'the suite')
@@ -71,9 +71,9 @@ export function addSuiteCommands(program: Command, { dataOption, withOperator: w
         const current = await services.suites.currentTicket(options.suite);
         print(!!options.json, { suiteKey: options.suite, ...current }, current.suiteTicket);
       }),
-    );
+    ), 'oapi-media suite ticket --suite SUITE_KEY');
 
-  suite
+  example(suite
     .command('list')
     .description('list suites and the organizations that authorized each')
     .addOption(dataOption())
@@ -83,5 +83,5 @@ export function addSuiteCommands(program: Command, { dataOption, withOperator: w
         const rows = await services.suites.list();
         print(!!options.json, rows, rows.map((r) => `${r.suiteKey}\t${r.suite}\t${r.orgs.join(',') || '-'}`).join('\n'));
       }),
-    );
+    ), 'oapi-media suite list --json');
 }

@@ -2,8 +2,9 @@
 // store. Secrets are shown once, here, and stored only as hashes.
 
 import type { BlobStore } from '../stores/blobs/interface.ts';
-import { ConflictError, type MediaRow, type MetadataStore, type Org, type OrgUsage } from '../stores/metadata/interface.ts';
-import { isInlineBlobKey, newAppKey, newAppSecret, newCorpId, newId, sha256Hex } from './ids.ts';
+import { ConflictError, type App, type MediaRow, type MetadataStore, type Org, type OrgUsage } from '../stores/metadata/interface.ts';
+import { isInlineBlobKey, newAppKey, newAppSecret, newCorpId, newId, sha256Hex, TOKEN_PATTERN } from './ids.ts';
+import { appPrincipal } from './tokens.ts';
 
 export interface AppCredentials {
   org: string;
@@ -35,6 +36,49 @@ export interface MediaSummary {
   sha256: string;
   file_name: string;
   created_at: number;
+}
+
+/** An app as operators see it: never its secret (only its hash is stored). */
+export interface AppSummary {
+  org: string;
+  app: string;
+  appkey: string;
+  /** Epoch ms. */
+  created_at: number;
+}
+
+/** What rotate-secret, app delete and token revoke did to an app. */
+export interface AppChange {
+  org: string;
+  app: string;
+  appkey: string;
+  /** Tokens of the app that stopped working at once (their rows deleted). */
+  revokedTokens: number;
+}
+
+/** `app rotate-secret`: the new secret, shown once. */
+export interface RotatedSecret extends AppChange {
+  appsecret: string;
+}
+
+/** `token revoke --token`: whose token it was. */
+export interface RevokedToken {
+  org: string;
+  /** The app it was issued to, or null for a suite's token. */
+  app: string | null;
+  /** The suite it was issued to (its suiteKey), or null for an app's token. */
+  suite: string | null;
+  revokedTokens: 1;
+}
+
+/** `org delete`: what went with the organization. */
+export interface DeletedOrgSummary {
+  org: string;
+  corpid: string;
+  media: number;
+  apps: number;
+  tokens: number;
+  suiteAuthorizations: number;
 }
 
 /** Rows asked of the store per page when listing media. */
@@ -133,12 +177,112 @@ export class AdminService {
   async createApp(orgName: string, appName: string): Promise<AppCredentials> {
     if (!NAME_PATTERN.test(appName)) throw new AdminError(`invalid app name ${JSON.stringify(appName)}`);
     const org = await this.requireOrg(orgName);
+    // Operators name apps in rotate-secret, app delete and token revoke: a name is one app per org.
+    if ((await this.#metadata.listApps(org.id)).some((app) => app.name === appName)) {
+      throw new AdminError(`organization ${org.name} already has an app named ${appName} (see: oapi-media app list --org ${org.name})`);
+    }
     const appkey = newAppKey();
     const appsecret = newAppSecret();
     await this.#metadata.createApp({
       id: newId(), orgId: org.id, name: appName, appKey: appkey, secretHash: sha256Hex(appsecret), createdAt: this.#now(),
     });
     return { org: org.name, app: appName, appkey, appsecret };
+  }
+
+  /** The apps of an organization, oldest first; never their secrets. */
+  async listApps(orgName: string): Promise<AppSummary[]> {
+    const org = await this.requireOrg(orgName);
+    return (await this.#metadata.listApps(org.id)).map((app) => ({ org: org.name, app: app.name, appkey: app.appKey, created_at: app.createdAt }));
+  }
+
+  /**
+   * The app named (or whose appkey is) `appName` in the organization. Apps made before names were
+   * unique per org may share one: the appkey then tells them apart.
+   */
+  async requireApp(orgName: string, appName: string): Promise<{ org: Org; app: App }> {
+    const org = await this.requireOrg(orgName);
+    const apps = await this.#metadata.listApps(org.id);
+    const byKey = apps.find((app) => app.appKey === appName);
+    if (byKey) return { org, app: byKey };
+    const named = apps.filter((app) => app.name === appName);
+    if (named.length > 1) {
+      throw new AdminError(`${named.length} apps are named ${appName} in organization ${org.name}: pass its appkey as --app (${named.map((a) => a.appKey).join(', ')})`);
+    }
+    if (named.length === 0) {
+      throw new AdminError(`no app named ${appName} in organization ${org.name} (list them with: oapi-media app list --org ${org.name})`);
+    }
+    return { org, app: named[0]! };
+  }
+
+  /**
+   * A new appsecret for the app, shown once: the old one stops working at once, and every token
+   * issued with it is revoked (deleted, so it answers as an unknown token).
+   */
+  async rotateSecret(orgName: string, appName: string): Promise<RotatedSecret> {
+    const { org, app } = await this.requireApp(orgName, appName);
+    const appsecret = newAppSecret();
+    // The secret first: from here no /gettoken with the old one succeeds; then its tokens go.
+    if (!(await this.#metadata.updateAppSecret(app.id, sha256Hex(appsecret)))) throw new AdminError(`app ${app.name} was deleted meanwhile`);
+    const revokedTokens = await this.#metadata.deleteTokens(appPrincipal(app.id), org.id);
+    return { org: org.name, app: app.name, appkey: app.appKey, appsecret, revokedTokens };
+  }
+
+  /** Deletes an app: it gets no more tokens and its tokens stop working; its media stay the org's. */
+  async deleteApp(orgName: string, appName: string): Promise<AppChange> {
+    const { org, app } = await this.requireApp(orgName, appName);
+    await this.#metadata.deleteApp(app.id);
+    const revokedTokens = await this.#metadata.deleteTokens(appPrincipal(app.id), org.id);
+    return { org: org.name, app: app.name, appkey: app.appKey, revokedTokens };
+  }
+
+  /** Revokes every token of an app; the app may get a new one with its appsecret. */
+  async revokeAppTokens(orgName: string, appName: string): Promise<AppChange> {
+    const { org, app } = await this.requireApp(orgName, appName);
+    const revokedTokens = await this.#metadata.deleteTokens(appPrincipal(app.id), org.id);
+    return { org: org.name, app: app.name, appkey: app.appKey, revokedTokens };
+  }
+
+  /** Revokes one access_token, found by its hash (tokens are stored only hashed). */
+  async revokeToken(accessToken: string): Promise<RevokedToken> {
+    if (!TOKEN_PATTERN.test(accessToken)) throw new AdminError('not an access_token: 43 characters of A-Z a-z 0-9 _ - (as /gettoken answers)');
+    const row = await this.#metadata.deleteToken(sha256Hex(accessToken));
+    if (!row) throw new AdminError('no such token: never issued here, already revoked, or expired and purged');
+    const org = await this.#metadata.getOrgById(row.orgId);
+    const [kind, id] = [row.principal.slice(0, row.principal.indexOf(':')), row.principal.slice(row.principal.indexOf(':') + 1)];
+    const app = kind === 'app' ? await this.#metadata.getAppById(id) : null;
+    const suite = kind === 'suite' ? (await this.#metadata.listSuites()).find((s) => s.id === id) ?? null : null;
+    return { org: org?.name ?? row.orgId, app: app?.name ?? (kind === 'app' ? id : null), suite: suite?.suiteKey ?? (kind === 'suite' ? id : null), revokedTokens: 1 };
+  }
+
+  /**
+   * Deletes an organization. Refused while it has apps or media unless `force`: then its media
+   * (rows with any bytes kept with them, then their blobs), apps, tokens and suite authorizations go too.
+   */
+  async deleteOrg(orgName: string, force: boolean): Promise<DeletedOrgSummary> {
+    const org = await this.requireOrg(orgName);
+    const apps = (await this.#metadata.listApps(org.id)).length;
+    const { mediaCount } = await this.#metadata.usage(org.id);
+    if (!force && (apps > 0 || mediaCount > 0)) {
+      throw new AdminError(
+        `organization ${org.name} has ${apps} app(s) and ${mediaCount} media: pass --force to delete them with it (oapi-media org delete ${org.name} --force)`,
+      );
+    }
+    if (!this.#blobs) throw new Error('admin: deleting an organization needs the blob store (openOperatorServices withBlobs)');
+    const deleted = await this.#metadata.deleteOrg(org.id);
+    if (!deleted) throw new AdminError(`organization ${org.name} was deleted meanwhile`);
+    // Rows first, as deleteMedia: a blob left by a failure here is an orphan that the sweep at
+    // the next server start removes; a row without its blob would answer 40007 forever.
+    const failed: string[] = [];
+    for (const blobKey of deleted.blobKeys) {
+      if (isInlineBlobKey(blobKey)) continue; // its bytes went with the row
+      await this.#blobs.delete(blobKey).catch(() => failed.push(blobKey));
+    }
+    if (failed.length > 0) {
+      throw new AdminError(`organization ${org.name} deleted, but ${failed.length} blob(s) could not be removed now (the blob store failed): the orphan sweep of the next server start removes them`);
+    }
+    return {
+      org: org.name, corpid: org.corpId, media: deleted.blobKeys.length, apps: deleted.apps, tokens: deleted.tokens, suiteAuthorizations: deleted.suiteAuthorizations,
+    };
   }
 
   /** On a first start with no apps: org `default` with app `default`; null when apps exist. */

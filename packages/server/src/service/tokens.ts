@@ -54,7 +54,8 @@ export class TokenService {
     // The same steps either way (no extra await on one path): only the key differs.
     let balancingKey = app ? NO_SUCH_APP_KEY : this.#knownAppKey;
     if (balancingKey === undefined) balancingKey = this.#knownAppKey = (await this.#metadata.listApps())[0]?.appKey; // once
-    if (balancingKey !== undefined) await this.#metadata.getAppByKey(balancingKey);
+    // A balancing app deleted since (app delete, org delete) is replaced by another at the next check.
+    if (balancingKey !== undefined && !(await this.#metadata.getAppByKey(balancingKey)) && !app) this.#knownAppKey = undefined;
     const matches = sameDigest(sha256Hex(appSecret), app?.secretHash ?? DECOY_SECRET_HASH);
     return app && matches ? app : null;
   }

@@ -2,10 +2,24 @@
 
 import type { Config } from '../config.ts';
 import { dataFolder, prepareMetaDatabase } from '../data-folder.ts';
-import type { BlobStore } from './blobs/interface.ts';
-import type { MetadataStore } from './metadata/interface.ts';
+import { BlobStoreUnreachableError, maskedUrl, MetadataStoreUnreachableError } from '../operational-errors.ts';
+import { BlobUnavailableError, type BlobStore } from './blobs/interface.ts';
+import { StoreUnavailableError, type MetadataStore } from './metadata/interface.ts';
 import { FsBlobStore } from './blobs/fs.ts';
 import { SqliteMetadataStore } from './metadata/sqlite.ts';
+
+/** The reason a store gave, without the URL's secrets should a driver have echoed them. */
+function reasonOf(error: Error, url: string): string {
+  const cause = error.cause instanceof Error ? error.cause : error;
+  let reason = cause.message || cause.name;
+  try {
+    const { password } = new URL(url);
+    if (password !== '') reason = reason.replaceAll(decodeURIComponent(password), '***').replaceAll(password, '***');
+  } catch {
+    // nothing to mask in what is not a URL
+  }
+  return reason;
+}
 
 export async function openMetadataStore(config: Config): Promise<MetadataStore> {
   let store: MetadataStore;
@@ -16,8 +30,21 @@ export async function openMetadataStore(config: Config): Promise<MetadataStore> 
     await prepareMetaDatabase(folder);
     store = new SqliteMetadataStore(folder.metaDatabase, { inlineMaxBytes: config.inlineMaxBytes });
   }
-  await store.init();
+  try {
+    await store.init();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw unreachableMetadata(error, config.databaseUrl);
+  }
   return store;
+}
+
+function unreachableMetadata(error: unknown, databaseUrl: string | undefined): unknown {
+  if (databaseUrl === undefined || !(error instanceof StoreUnavailableError)) return error;
+  return new MetadataStoreUnreachableError(
+    `cannot reach the metadata store at ${maskedUrl(databaseUrl)} (DATABASE_URL): ${reasonOf(error, databaseUrl)}`,
+    { cause: error },
+  );
 }
 
 export async function openBlobStore(config: Config): Promise<BlobStore> {
@@ -28,7 +55,16 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
   } else {
     store = new FsBlobStore(dataFolder(config.dataDir).blobs);
   }
-  await store.init();
+  try {
+    await store.init();
+  } catch (error) {
+    await store.close().catch(() => {});
+    if (config.storageUrl === undefined || !(error instanceof BlobUnavailableError)) throw error;
+    throw new BlobStoreUnreachableError(
+      `cannot reach the blob store at ${maskedUrl(config.storageUrl)} (OAPI_MEDIA_STORAGE): ${reasonOf(error, config.storageUrl)}`,
+      { cause: error },
+    );
+  }
   return store;
 }
 
@@ -37,10 +73,13 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
  * null with SQLite, which brings its schema up to date whenever it is opened.
  */
 export async function migrateMetadataStore(config: Config): Promise<number[] | null> {
-  if (config.databaseUrl === undefined) return null;
-  const store = await newPostgresStore(config.databaseUrl);
+  const { databaseUrl } = config;
+  if (databaseUrl === undefined) return null;
+  const store = await newPostgresStore(databaseUrl);
   try {
     return await store.migrate();
+  } catch (error) {
+    throw unreachableMetadata(error, databaseUrl);
   } finally {
     await store.close();
   }

@@ -293,7 +293,113 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
       });
     });
 
+    describe('app lifecycle (rotate-secret, app delete)', () => {
+      test('updateAppSecret replaces the hash of that app only; an unknown app -> false', async () => {
+        const org = await newOrg();
+        const [app, other] = [makeApp(org.id), makeApp(org.id)];
+        for (const a of [app, other]) await store.createApp(a);
+        const rotated = randomBytes(32).toString('hex');
+        assert.equal(await store.updateAppSecret(app.id, rotated), true);
+        assert.deepEqual(await store.getAppByKey(app.appKey), { ...app, secretHash: rotated });
+        assert.deepEqual(await store.getAppById(other.id), other, 'another app keeps its secret');
+        assert.equal(await store.updateAppSecret(uniqueId('app_'), rotated), false);
+        assert.equal(await store.updateAppSecret('app\0nul', rotated), false);
+      });
+
+      test('deleteApp removes that app only (gone by key, id and listing); again -> false', async () => {
+        const countBefore = await store.countApps();
+        const org = await newOrg();
+        const [app, kept] = [makeApp(org.id), makeApp(org.id)];
+        for (const a of [app, kept]) await store.createApp(a);
+        assert.equal(await store.deleteApp(app.id), true);
+        assert.equal(await store.getAppByKey(app.appKey), null);
+        assert.equal(await store.getAppById(app.id), null);
+        assert.deepEqual(await store.listApps(org.id), [kept]);
+        assert.equal(await store.countApps(), countBefore + 1);
+        assert.equal(await store.deleteApp(app.id), false);
+        assert.equal(await store.deleteApp('app\0nul'), false);
+      });
+    });
+
+    describe('org deletion', () => {
+      test('deleteOrg removes the org and all that is its (media with their bytes, apps, tokens, authorizations, usage), and nothing of another org', async () => {
+        const org = await newOrg();
+        const other = await newOrg();
+        const apps = [makeApp(org.id), makeApp(org.id)];
+        const otherApp = makeApp(other.id);
+        for (const app of [...apps, otherApp]) await store.createApp(app);
+        const tokens = [makeToken(`app:${apps[0]!.id}`, org.id), makeToken(`app:${apps[1]!.id}`, org.id), makeToken('suite:x', org.id)];
+        const otherToken = makeToken(`app:${otherApp.id}`, other.id);
+        for (const token of [...tokens, otherToken]) await store.insertToken(token);
+        const suite = makeSuite();
+        await store.createSuite(suite);
+        for (const o of [org, other]) await store.authorizeSuite({ suiteId: suite.id, orgId: o.id, createdAt: NOW });
+        const media = [makeMedia(org.id), makeMedia(org.id, { size: 10 })];
+        for (const row of media) await store.insertMedia(row, null);
+        const otherMedia = makeMedia(other.id);
+        await store.insertMedia(otherMedia, null);
+        let inline: MediaRow | undefined;
+        if (store.inlineMaxBytes > 0) {
+          inline = makeMedia(org.id, { size: 3, blobKey: `inline:${uniqueId('')}` });
+          await store.insertMedia(inline, null, Buffer.from('abc'));
+        }
+
+        const deleted = await store.deleteOrg(org.id);
+        assert.ok(deleted);
+        const expectedKeys = [...media, ...(inline ? [inline] : [])].map((m) => m.blobKey).sort();
+        assert.deepEqual([...deleted.blobKeys].sort(), expectedKeys);
+        assert.deepEqual([deleted.apps, deleted.tokens, deleted.suiteAuthorizations], [2, 3, 1]);
+
+        assert.equal(await store.getOrgById(org.id), null);
+        assert.equal(await store.getOrgByName(org.name), null);
+        assert.equal((await store.listOrgs()).some((o) => o.id === org.id), false);
+        assert.deepEqual(await store.listApps(org.id), []);
+        for (const app of apps) assert.equal(await store.getAppByKey(app.appKey), null);
+        for (const token of tokens) assert.equal(await store.getToken(token.tokenHash), null);
+        for (const row of media) assert.equal(await store.getMedia(row.mediaId), null);
+        if (inline) assert.equal(await store.getInlineBytes(inline.mediaId), null, 'bytes kept with a row go with it');
+        assert.deepEqual((await store.listMedia(org.id, { limit: 10 })).items, []);
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 0, totalBytes: 0 });
+        assert.equal(await store.isSuiteAuthorized(suite.id, org.id), false);
+        assert.deepEqual(await store.referencedBlobKeys(expectedKeys), new Set());
+
+        // The other org is untouched.
+        assert.deepEqual(await store.getOrgById(other.id), other);
+        assert.deepEqual(await store.listApps(other.id), [otherApp]);
+        assert.deepEqual(await store.getToken(otherToken.tokenHash), otherToken);
+        assert.deepEqual(await store.getMedia(otherMedia.mediaId), otherMedia);
+        assert.deepEqual(await store.usage(other.id), { mediaCount: 1, totalBytes: otherMedia.size });
+        assert.equal(await store.isSuiteAuthorized(suite.id, other.id), true);
+
+        // The name is free again: an org of that name can be made anew, with nothing of the old one.
+        const again = await newOrg({ name: org.name });
+        assert.deepEqual(await store.usage(again.id), { mediaCount: 0, totalBytes: 0 });
+        await store.insertMedia(makeMedia(again.id, { size: 7 }), 10);
+        assert.deepEqual(await store.usage(again.id), { mediaCount: 1, totalBytes: 7 });
+      });
+
+      test('deleteOrg of an org with nothing in it removes it; an unknown org -> null', async () => {
+        const org = await newOrg();
+        assert.deepEqual(await store.deleteOrg(org.id), { blobKeys: [], apps: 0, tokens: 0, suiteAuthorizations: 0 });
+        assert.equal(await store.getOrgById(org.id), null);
+        assert.equal(await store.deleteOrg(org.id), null);
+        assert.equal(await store.deleteOrg('org\0nul'), null);
+      });
+    });
+
     describe('tokens', () => {
+      test('deleteToken removes that one token and returns it; again -> null', async () => {
+        const org = await newOrg();
+        const principal = uniqueId('app_');
+        const [revoked, kept] = [makeToken(principal, org.id), makeToken(principal, org.id, { issuedAt: NOW - 1 })];
+        for (const token of [revoked, kept]) await store.insertToken(token);
+        assert.deepEqual(await store.deleteToken(revoked.tokenHash), revoked);
+        assert.equal(await store.getToken(revoked.tokenHash), null);
+        assert.deepEqual(await store.findValidToken(principal, org.id, NOW), kept, 'the principal\'s other token stays');
+        assert.equal(await store.deleteToken(revoked.tokenHash), null);
+        assert.equal(await store.deleteToken('hash\0nul'), null);
+      });
+
       test('insertToken then getToken returns it; unknown hash -> null', async () => {
         const org = await newOrg();
         const token = makeToken('app_1', org.id);
@@ -904,6 +1010,30 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
           const token = makeToken(uniqueId('app_'), org.id);
           await store.insertToken(token);
           return () => store.deleteTokens(token.principal, org.id);
+        }],
+        ['deleteToken', async () => {
+          const org = await newOrg();
+          const token = makeToken(uniqueId('app_'), org.id);
+          await store.insertToken(token);
+          return () => store.deleteToken(token.tokenHash);
+        }],
+        ['updateAppSecret', async () => {
+          const org = await newOrg();
+          const app = makeApp(org.id);
+          await store.createApp(app);
+          return () => store.updateAppSecret(app.id, randomBytes(32).toString('hex'));
+        }],
+        ['deleteApp', async () => {
+          const org = await newOrg();
+          const app = makeApp(org.id);
+          await store.createApp(app);
+          return () => store.deleteApp(app.id);
+        }],
+        ['deleteOrg', async () => {
+          const org = await newOrg();
+          await store.createApp(makeApp(org.id));
+          await store.insertMedia(makeMedia(org.id), null);
+          return () => store.deleteOrg(org.id);
         }],
         ['deleteExpiredTokens', async () => {
           const org = await newOrg();

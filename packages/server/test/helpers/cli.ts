@@ -24,12 +24,19 @@ export async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<
 export interface ServeProcess {
   child: ChildProcess;
   url: string;
-  /** Everything printed on stdout until the server was listening. */
+  /** The banner: everything printed on stderr until the server was listening (its stdout is JSON log lines). */
   banner: string;
+  /** Whether this start created the default org and app (its banner says so; no secret on a pipe). */
+  firstStart: boolean;
+  /** Everything on its stdout so far (JSON log lines). */
+  logs(): string;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** `oapi-media serve --port 0 ...`; resolves once it prints the line with its URL. */
+/**
+ * `oapi-media serve --port 0 ...` with its streams on pipes (not a terminal); resolves once the
+ * banner on stderr is complete: the listening line and the line after it.
+ */
 export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...CLI_ARGS, 'serve', '--port', '0', ...args], {
@@ -45,15 +52,26 @@ export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Serv
         child.once('exit', () => done());
         child.kill(signal);
       });
-    child.stderr!.on('data', (d: Buffer) => { err += d; });
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match && /\n\s*\n|Get an access_token: curl/.test(out.slice(match.index))) {
+    child.stdout!.on('data', (d: Buffer) => { out += d; });
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d;
+      const match = /^oapi-media listening on (http:\/\/\S+).*\n.+\n/m.exec(err);
+      if (match) {
         clearTimeout(timer);
-        resolve({ child, url: match[1]!, banner: out, stop });
+        resolve({ child, url: match[1]!, banner: err, firstStart: /^First start: /m.test(err), logs: () => out, stop });
       }
     });
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${out}${err}`)); });
   });
+}
+
+/**
+ * The credentials of the default app after a first start on a pipe, the documented way: its
+ * secret was not printed, so `app rotate-secret` gives it one (and shows it once).
+ */
+export async function defaultAppCredentials(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<{ appKey: string; appSecret: string }> {
+  const rotated = await cli(['app', 'rotate-secret', '--org', 'default', '--app', 'default', '--json', '--data', dataDir], env);
+  if (rotated.code !== 0) throw new Error(`app rotate-secret: ${rotated.stderr}`);
+  const { appkey, appsecret } = JSON.parse(rotated.stdout) as { appkey: string; appsecret: string };
+  return { appKey: appkey, appSecret: appsecret };
 }

@@ -61,7 +61,7 @@ export async function runCli(build: ServerBuild, args: string[], env: Record<str
 export interface ServerProcess {
   child: ChildProcess;
   baseUrl: string;
-  /** Printed on a first start only (an empty store). */
+  /** On a first start only (an empty store): the default app, given a secret with app rotate-secret. */
   appKey: string | undefined;
   appSecret: string | undefined;
   /** SIGTERM and wait for a clean exit; SIGKILL after `timeoutMs`, then throws (as for an exit code other than 0). */
@@ -92,28 +92,31 @@ export async function spawnServerProcess({ env, build = testServerBuild(), timeo
   running.add(child);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-16_384); });
+  // Its JSON log lines, read and dropped: an unread pipe would fill and stall the server's logging.
+  child.stdout!.resume();
   const exited = once(child, 'exit').then(([code, signal]) => {
     running.delete(child);
     return { code: code as number | null, signal: signal as NodeJS.Signals | null };
   });
   const gone = () => child.exitCode !== null || child.signalCode !== null;
 
-  const started = new Promise<{ baseUrl: string; appKey: string | undefined; appSecret: string | undefined }>((resolve, reject) => {
+  // The banner is on stderr (stdout carries JSON log lines only): the listening line, then one
+  // line that says whether this start created the default app. Its secret is shown only on a
+  // terminal, so a first start gives it one the documented way (app rotate-secret).
+  const started = new Promise<{ baseUrl: string; firstStart: boolean }>((resolve, reject) => {
     let baseUrl: string | undefined;
-    let appKey: string | undefined;
     const timer = setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms: ${stderr}`)), timeoutMs);
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stderr! });
     lines.on('line', (line) => {
       const listening = LISTENING.exec(line);
-      if (listening) baseUrl = listening[1];
-      const key = /^\s*appkey:\s+(\S+)/.exec(line);
-      if (key) appKey = key[1];
-      const secret = /^\s*appsecret:\s+(\S+)/.exec(line);
-      // The credentials come after the listening line on a first start; without them, the
-      // "Get an access_token" hint line closes the start-up output.
-      if (secret || (baseUrl && /Get an access_token: curl/.test(line))) {
+      if (listening) {
+        baseUrl = listening[1];
+        return;
+      }
+      if (baseUrl) {
         clearTimeout(timer);
-        resolve({ baseUrl: baseUrl!, appKey, appSecret: secret?.[1] });
+        lines.close();
+        resolve({ baseUrl, firstStart: line.startsWith('First start: ') });
       }
     });
     void exited.then(({ code, signal }) => {
@@ -121,9 +124,13 @@ export async function spawnServerProcess({ env, build = testServerBuild(), timeo
       reject(new Error(`server exited (${code ?? signal}) before it was ready: ${stderr}`));
     });
   });
-  let ready;
+  let ready: { baseUrl: string; appKey: string | undefined; appSecret: string | undefined };
   try {
-    ready = await started;
+    const { baseUrl, firstStart } = await started;
+    const creds = firstStart
+      ? JSON.parse(await runCli(build, ['app', 'rotate-secret', '--org', 'default', '--app', 'default', '--json'], env)) as { appkey: string; appsecret: string }
+      : undefined;
+    ready = { baseUrl, appKey: creds?.appkey, appSecret: creds?.appsecret };
   } catch (error) {
     if (!gone()) child.kill('SIGKILL');
     await exited;

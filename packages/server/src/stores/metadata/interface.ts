@@ -91,6 +91,15 @@ export interface OrgUsage {
   totalBytes: number;
 }
 
+/** What deleteOrg removed with the org. */
+export interface DeletedOrg {
+  /** blobKey of every removed media row (inline keys included: their bytes went with the rows). */
+  blobKeys: string[];
+  apps: number;
+  tokens: number;
+  suiteAuthorizations: number;
+}
+
 export interface MediaPage {
   items: MediaRow[];
   /**
@@ -121,6 +130,10 @@ export interface MetadataStore {
   /** Oldest first: (createdAt, id). */
   listApps(orgId?: string): Promise<App[]>;
   countApps(): Promise<number>;
+  /** Replaces an app's secret hash (rotation); false when there is no such app. */
+  updateAppSecret(appId: string, secretHash: string): Promise<boolean>;
+  /** Removes an app; false when there was none. Its tokens are the caller's (deleteTokens). */
+  deleteApp(appId: string): Promise<boolean>;
 
   insertToken(token: TokenRow): Promise<void>;
   getToken(tokenHash: string): Promise<TokenRow | null>;
@@ -133,6 +146,8 @@ export interface MetadataStore {
   /** Expires every token of a principal in an org at once (revocation); returns how many. */
   deleteTokens(principal: string, orgId: string): Promise<number>;
   deleteExpiredTokens(now: number): Promise<number>;
+  /** Removes one token (revocation) and returns it; null when there was none. */
+  deleteToken(tokenHash: string): Promise<TokenRow | null>;
 
   /**
    * The largest media, in bytes, whose content this store keeps with its row, in the same commit
@@ -159,6 +174,14 @@ export interface MetadataStore {
   usage(orgId: string): Promise<OrgUsage>;
   /** Of the given blob keys, those that a media row references (for the orphan sweep). */
   referencedBlobKeys(blobKeys: string[]): Promise<Set<string>>;
+
+  /**
+   * Removes an org and everything that is its, in one transaction: its media rows (with the bytes
+   * kept with them), apps, tokens, suite authorizations and usage. The blob keys of the removed
+   * rows are returned for the caller to delete from the BlobStore (rows first, as deleteMedia);
+   * null when there was no such org.
+   */
+  deleteOrg(orgId: string): Promise<DeletedOrg | null>;
 
   /** Suites (issue 8). createSuite throws ConflictError on a taken suiteKey. */
   createSuite(suite: Suite): Promise<void>;

@@ -10,6 +10,7 @@ import {
   QuotaExceededError,
   StoreUnavailableError,
   type App,
+  type DeletedOrg,
   type MediaPage,
   type MediaRow,
   type MetadataStore,
@@ -73,6 +74,8 @@ function postgresStatements() {
     referencedBlobKeys: define<{ blobKeys: string[] }, { blobKey: string }>((a) => db.selectFrom('media')
       .select('blob_key as blobKey').distinct().where(sql<boolean>`blob_key = any(${a.blobKeys}::text[])`)),
     ping: define<object, { one: number }>(() => db.selectNoFrom(sql<number>`1`.as('one'))),
+    /** deleteOrg: the org row locked for the transaction. */
+    lockOrg: define<{ id: string }, { one: number }>((a) => db.selectFrom('orgs').select(sql<number>`1`.as('one')).where('id', '=', a.id).forUpdate()),
   };
 }
 
@@ -191,6 +194,37 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async countApps(): Promise<number> {
     return (await this.rows('countApps', {}))[0]!.n;
+  }
+
+  async updateAppSecret(appId: string, secretHash: string): Promise<boolean> {
+    if (cannotBeStored(appId)) return false;
+    return (await this.run('setAppSecret', { id: appId, secretHash })) > 0;
+  }
+
+  async deleteApp(appId: string): Promise<boolean> {
+    if (cannotBeStored(appId)) return false;
+    return (await this.run('deleteApp', { id: appId })) > 0;
+  }
+
+  async deleteToken(tokenHash: string): Promise<TokenRow | null> {
+    if (cannotBeStored(tokenHash)) return null;
+    return (await this.rows('deleteToken', { tokenHash }))[0] ?? null;
+  }
+
+  async deleteOrg(orgId: string): Promise<DeletedOrg | null> {
+    if (cannotBeStored(orgId)) return null;
+    return this.transaction(async (client) => {
+      // The org row locked first: a concurrent insert of one of its rows waits, then fails its foreign key.
+      if ((await this.rows('lockOrg', { id: orgId }, client)).length === 0) return null;
+      const args = { orgId };
+      const tokens = await this.run('deleteTokensOfOrg', args, client);
+      const apps = await this.run('deleteAppsOfOrg', args, client);
+      const suiteAuthorizations = await this.run('deleteAuthorizationsOfOrg', args, client);
+      const blobKeys = (await this.rows('deleteMediaOfOrg', args, client)).map((row) => row.blobKey);
+      await this.run('deleteUsageOfOrg', args, client);
+      await this.run('deleteOrg', { id: orgId }, client);
+      return { blobKeys, apps, tokens, suiteAuthorizations };
+    });
   }
 
   async insertToken(token: TokenRow): Promise<void> {

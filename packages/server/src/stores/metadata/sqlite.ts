@@ -14,6 +14,7 @@ import {
   QuotaExceededError,
   StoreUnavailableError,
   type App,
+  type DeletedOrg,
   type MediaPage,
   type MediaRow,
   type MetadataStore,
@@ -240,6 +241,32 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async countApps(): Promise<number> {
     return translate(() => this.#statements.countApps.get({})!.n);
+  }
+
+  async updateAppSecret(appId: string, secretHash: string): Promise<boolean> {
+    return this.#write((q) => q.setAppSecret.run({ id: appId, secretHash }).changes > 0);
+  }
+
+  async deleteApp(appId: string): Promise<boolean> {
+    return this.#write((q) => q.deleteApp.run({ id: appId }).changes > 0);
+  }
+
+  async deleteToken(tokenHash: string): Promise<TokenRow | null> {
+    return this.#write((q) => q.deleteToken.get({ tokenHash }) ?? null);
+  }
+
+  async deleteOrg(orgId: string): Promise<DeletedOrg | null> {
+    return this.#write((q) => this.#conn.transaction((): DeletedOrg | null => {
+      if (!q.orgById.get({ id: orgId })) return null;
+      const args = { orgId };
+      const tokens = q.deleteTokensOfOrg.run(args).changes;
+      const apps = q.deleteAppsOfOrg.run(args).changes;
+      const suiteAuthorizations = q.deleteAuthorizationsOfOrg.run(args).changes;
+      const blobKeys = q.deleteMediaOfOrg.all(args).map((row) => row.blobKey);
+      q.deleteUsageOfOrg.run(args);
+      q.deleteOrg.run({ id: orgId });
+      return { blobKeys, apps, tokens, suiteAuthorizations };
+    }).immediate());
   }
 
   async insertToken(token: TokenRow): Promise<void> {

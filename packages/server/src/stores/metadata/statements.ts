@@ -106,6 +106,9 @@ export function sharedStatements(engine: Engine) {
     listAppsOfOrg: define<{ orgId: string }, App>((a) =>
       db.selectFrom('apps').select(APP).where('org_id', '=', a.orgId).orderBy('created_at').orderBy(asc(ordered('id')))),
     countApps: define<object, { n: number }>(() => db.selectFrom('apps').select((eb) => eb.fn.countAll<number>().as('n'))),
+    setAppSecret: define<{ id: string; secretHash: string }, never>((a) =>
+      db.updateTable('apps').set({ secret_hash: a.secretHash }).where('id', '=', a.id)),
+    deleteApp: define<{ id: string }, never>((a) => db.deleteFrom('apps').where('id', '=', a.id)),
 
     insertToken: define<TokenRow, never>((a) => db.insertInto('tokens').values({
       token_hash: a.tokenHash, nonce: a.nonce, principal: a.principal, org_id: a.orgId, issued_at: a.issuedAt, expires_at: a.expiresAt,
@@ -120,6 +123,17 @@ export function sharedStatements(engine: Engine) {
     deleteTokens: define<{ principal: string; orgId: string }, never>((a) =>
       db.deleteFrom('tokens').where('principal', '=', a.principal).where('org_id', '=', a.orgId)),
     deleteExpiredTokens: define<{ now: number }, never>((a) => db.deleteFrom('tokens').where('expires_at', '<=', a.now)),
+    deleteToken: define<{ tokenHash: string }, TokenRow>((a) => db.deleteFrom('tokens').where('token_hash', '=', a.tokenHash).returning(TOKEN)),
+
+    // deleteOrg: what is the org's, children first (foreign keys), in one transaction.
+    deleteTokensOfOrg: define<{ orgId: string }, never>((a) => db.deleteFrom('tokens').where('org_id', '=', a.orgId)),
+    deleteAppsOfOrg: define<{ orgId: string }, never>((a) => db.deleteFrom('apps').where('org_id', '=', a.orgId)),
+    deleteAuthorizationsOfOrg: define<{ orgId: string }, never>((a) => db.deleteFrom('suite_authorizations').where('org_id', '=', a.orgId)),
+    /** SQLite: the rows' media_bytes go with them (ON DELETE CASCADE). */
+    deleteMediaOfOrg: define<{ orgId: string }, { blobKey: string }>((a) =>
+      db.deleteFrom('media').where('org_id', '=', a.orgId).returning('blob_key as blobKey')),
+    deleteUsageOfOrg: define<{ orgId: string }, never>((a) => db.deleteFrom('org_usage').where('org_id', '=', a.orgId)),
+    deleteOrg: define<{ id: string }, never>((a) => db.deleteFrom('orgs').where('id', '=', a.id)),
 
     insertMedia: define<MediaRow, never>((a) => db.insertInto('media').values({
       media_id: a.mediaId, org_id: a.orgId, uploaded_by: a.uploadedBy, type: a.type, format: a.format, file_name: a.fileName,

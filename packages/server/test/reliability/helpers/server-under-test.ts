@@ -2,7 +2,7 @@
 // test may kill -9 and start again on the same folder; with the figures its start-up logs give
 // (temp files removed, orphan blobs swept).
 
-import { serve, type ServeProcess } from '../../helpers/cli.ts';
+import { defaultAppCredentials, serve, type ServeProcess } from '../../helpers/cli.ts';
 
 export interface Credentials {
   appKey: string;
@@ -13,7 +13,7 @@ export interface StartedServer {
   process: ServeProcess;
   url: string;
   pid: number;
-  /** Present on the first start of a folder (printed once in the banner). */
+  /** Present on the first start of a folder (app rotate-secret of the default app). */
   credentials: Credentials | undefined;
   /** Resolves with what the start-up sweep did, once it has finished. */
   startupCleanup: Promise<{ leftovers: number; orphansRemoved: number }>;
@@ -24,9 +24,7 @@ export interface StartedServer {
 /** `oapi-media serve --data DIR`, info logs on (the start-up figures are log lines). */
 export async function startServerProcess(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<StartedServer> {
   const started = await serve(['--data', dataDir], { LOG_LEVEL: 'info', ...env });
-  const appKey = /appkey:\s+(\S+)/.exec(started.banner)?.[1];
-  const appSecret = /appsecret:\s+(\S+)/.exec(started.banner)?.[1];
-  let seen = started.banner;
+  let seen = started.logs();
   let stderr = '';
   started.child.stderr!.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString('utf8')).slice(-20_000); });
   const startupCleanup = new Promise<{ leftovers: number; orphansRemoved: number }>((resolve, reject) => {
@@ -51,11 +49,13 @@ export async function startServerProcess(dataDir: string, env: NodeJS.ProcessEnv
     setTimeout(() => reject(new Error('no "orphan sweep done" line within 30 s')), 30_000).unref();
   });
   startupCleanup.catch(() => {});
+  // On a pipe the banner shows no secret: a first start gives the default app one, as an operator would.
+  const credentials = started.firstStart ? await defaultAppCredentials(dataDir, env) : undefined;
   return {
     process: started,
     url: started.url,
     pid: started.child.pid!,
-    credentials: appKey && appSecret ? { appKey, appSecret } : undefined,
+    credentials,
     startupCleanup,
     stderrTail: () => stderr,
   };
