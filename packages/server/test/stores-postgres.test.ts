@@ -10,6 +10,7 @@ import pg from 'pg';
 import { StoreUnavailableError } from '../src/stores/metadata/interface.ts';
 import { MIGRATIONS } from '../src/stores/metadata/schema.ts';
 import { PostgresMetadataStore } from '../src/stores/metadata/postgres.ts';
+import { assertLegacyRowsMigrated, legacyRowsSql } from './conformance/legacy-migration.ts';
 import { describeMetadataStore } from './conformance/metadata-store.ts';
 
 const ADMIN_URL = process.env.OAPI_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -166,34 +167,15 @@ if (unreachable !== null && process.env.CI === 'true') {
             await client.query(await readFile(new URL(`./fixtures/legacy-schema/${file}`, import.meta.url), 'utf8'));
             await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [version, file]);
           }
-          await client.query(`INSERT INTO orgs VALUES ('org_1', 'acme', 'ding1', 1000, 5000, 7), ('org_2', 'beta', 'ding2', 1000, NULL, NULL);
-                              INSERT INTO apps VALUES ('app_1', 'org_1', 'uploader', 'key1', 'hash1', 1001);
-                              INSERT INTO tokens VALUES ('t1', 'n1', 'app_1', 'org_1', 2000, 9000);
-                              INSERT INTO media VALUES ('@a', 'org_1', 'app_1', 'file', 'pdf', 'a.pdf', 3, 'sa', 'blob-a', 3000),
-                                                       ('@b', 'org_1', 'app_1', 'image', 'png', 'b.png', 40, 'sb', 'blob-b', 3000),
-                                                       ('@c', 'org_1', 'app_1', 'file', 'pdf', 'c.pdf', 5, 'sc', 'blob-c', 2000);
-                              INSERT INTO org_usage VALUES ('org_1', 3, 48), ('org_2', 0, 0);
-                              INSERT INTO suites VALUES ('suite_1', 'S', 'skey', 'v1.x.y', 500);
-                              INSERT INTO suite_authorizations VALUES ('suite_1', 'org_1', 600);`);
+          await client.query(legacyRowsSql('blob-a'));
+          await client.query("INSERT INTO org_usage VALUES ('org_2', 0, 0)");
         } finally {
           await client.end();
         }
         const store = new PostgresMetadataStore(database.url, { schema: 'legacy' });
         try {
           assert.deepEqual(await store.migrate(), MIGRATIONS.map((m) => m.version).filter((v) => v > 2));
-          assert.deepEqual(await store.getOrgByName('acme'), { id: 'org_1', name: 'acme', corpId: 'ding1', createdAt: 1000, quotaBytes: 5000, rateLimitPerSecond: 7 });
-          assert.deepEqual((await store.listOrgs()).map((o) => o.name), ['acme', 'beta']);
-          assert.deepEqual((await store.listApps('org_1')).map((a) => a.appKey), ['key1']);
-          assert.equal((await store.findValidToken('app_1', 'org_1', 5000))?.tokenHash, 't1');
-          const page = await store.listMedia('org_1', { limit: 2 });
-          assert.deepEqual(page.items.map((m) => m.mediaId), ['@b', '@a']);
-          assert.deepEqual((await store.listMedia('org_1', { limit: 2, after: page.next! })).items.map((m) => m.mediaId), ['@c']);
-          assert.deepEqual(await store.usage('org_1'), { mediaCount: 3, totalBytes: 48 });
-          assert.equal(await store.isSuiteAuthorized('suite_1', 'org_1'), true);
-          await store.insertMedia({ mediaId: '@d', orgId: 'org_1', uploadedBy: 'x', type: 'file', format: 'pdf', fileName: 'd', size: 2, sha256: 's', blobKey: 'blob-d', createdAt: 4000 }, 50);
-          assert.deepEqual(await store.usage('org_1'), { mediaCount: 4, totalBytes: 50 });
-          assert.equal((await store.deleteMedia('@a'))?.mediaId, '@a');
-          assert.deepEqual(await store.usage('org_1'), { mediaCount: 3, totalBytes: 47 });
+          await assertLegacyRowsMigrated(store);
         } finally {
           await store.close();
         }
