@@ -16,7 +16,7 @@ export type Language = (typeof LANGUAGES)[number];
 export function languageOf(flag: string | undefined, env: NodeJS.ProcessEnv): Language {
   if (flag === 'en' || flag === 'zh') return flag;
   const locale = env.LC_ALL || env.LC_MESSAGES || env.LANG || '';
-  return /^zh\b/i.test(locale) ? 'zh' : 'en';
+  return /^zh([_.@-]|$)/i.test(locale) ? 'zh' : 'en';
 }
 
 const NOTES: Record<string, Record<Language, string>> = {
