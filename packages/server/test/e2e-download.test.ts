@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { get as httpGet } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { sample, sampleOfSize } from './fixtures/samples.ts';
 import { downloadBytes, downloadUrl, getToken, sha256, tokenOf, uploadParts, type FormPart } from './helpers/e2e-http.ts';
@@ -116,6 +117,45 @@ describe('Content-Disposition keeps the original name, safely', () => {
       assert.equal(sha256(Buffer.from(await response.arrayBuffer())), sha256(png));
     });
   }
+});
+
+/** The Content-Disposition lines of a download exactly as they came on the wire (bytes, as latin1). */
+function rawDispositions(url: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, (response) => {
+      const lines = response.rawHeaders.filter((_, i, all) => i % 2 === 1 && all[i - 1]!.toLowerCase() === 'content-disposition');
+      response.resume();
+      response.on('end', () => resolve(lines));
+    }).on('error', reject);
+  });
+}
+
+describe('a file name with double quotes comes back as sent (issue 14)', () => {
+  const name = '报告 "q".png';
+  // The quotes in filename* as %22, the fallback in printable ASCII without quotes or backslashes.
+  const expected = `attachment; filename="__ _q_.png"; filename*=UTF-8''${'%E6%8A%A5%E5%91%8A%20%22q%22.png'}`;
+  const forms: Array<{ how: string; part: { filename?: string; filenameStar?: string } }> = [
+    // The HTML standard's escaping: what browsers, undici's FormData and @oapi-media/client send.
+    { how: 'escaped as %22 (browsers, FormData, the SDK)', part: { filename: '报告 %22q%22.png' } },
+    { how: 'as a quoted-pair \\" (RFC 7578 quoted-string)', part: { filename: '报告 \\"q\\".png' } },
+    { how: 'in filename* (RFC 5987)', part: { filenameStar: encodeURIComponent(name) } },
+  ];
+  for (const { how, part } of forms) {
+    test(`sent ${how} -> stored as ${JSON.stringify(name)}; the download's Content-Disposition bytes are exact`, async () => {
+      const png = sampleOfSize('png', 300);
+      const { mediaId } = await store('image', png, part);
+      assert.deepEqual(await rawDispositions(downloadUrl(server.baseUrl, token, mediaId)), [expected]);
+      const { name: decoded } = parseDisposition(expected);
+      assert.equal(decoded, name);
+    });
+  }
+
+  test('a CR or LF escaped as %0D/%0A is unescaped, then removed with the other control characters', async () => {
+    const { mediaId } = await store('image', sampleOfSize('png', 300), { filename: 'a%0D%0ASet-Cookie: x=1.png' });
+    assert.deepEqual(await rawDispositions(downloadUrl(server.baseUrl, token, mediaId)), [
+      'attachment; filename="aSet-Cookie: x=1.png"; filename*=UTF-8\'\'aSet-Cookie%3A%20x%3D1.png',
+    ]);
+  });
 });
 
 describe(`Range requests on a ${SIZE}-byte file`, () => {
