@@ -200,6 +200,64 @@ describe('conditional and header-only requests', () => {
     assert.equal(sha256(Buffer.from(await response.arrayBuffer())), sha256(pdf));
   });
 
+  describe('If-Modified-Since, answered like If-None-Match (RFC 9110 13.1.3, 13.2.2)', () => {
+    const httpDate = (ms: number) => new Date(ms).toUTCString();
+    const uploadedAt = () => Math.floor(pdfCreatedAt / 1000) * 1000; // Last-Modified has second precision
+
+    test('the Last-Modified date itself, or a later one -> 304 with ETag and Last-Modified, no body', async () => {
+      for (const since of [httpDate(uploadedAt()), httpDate(uploadedAt() + 3600_000)]) {
+        const response = await get(pdfId, { 'if-modified-since': since });
+        assert.equal(response.status, 304, since);
+        assert.equal(response.headers.get('etag'), `"${sha256(pdf)}"`);
+        assert.equal(response.headers.get('last-modified'), httpDate(uploadedAt()));
+        assert.equal((await response.arrayBuffer()).byteLength, 0);
+      }
+    });
+
+    test('a date one second before the upload -> 200 with the bytes', async () => {
+      const response = await get(pdfId, { 'if-modified-since': httpDate(uploadedAt() - 1000) });
+      assert.equal(response.status, 200);
+      assert.equal(sha256(Buffer.from(await response.arrayBuffer())), sha256(pdf));
+    });
+
+    test('a value that is no HTTP date is ignored -> 200', async () => {
+      const response = await get(pdfId, { 'if-modified-since': 'yesterday' });
+      assert.equal(response.status, 200);
+      assert.equal(sha256(Buffer.from(await response.arrayBuffer())), sha256(pdf));
+    });
+
+    test('If-None-Match wins when both are sent: another ETag -> 200 even though not modified since', async () => {
+      const response = await get(pdfId, { 'if-none-match': `"${'0'.repeat(64)}"`, 'if-modified-since': httpDate(uploadedAt() + 3600_000) });
+      assert.equal(response.status, 200);
+      assert.equal(sha256(Buffer.from(await response.arrayBuffer())), sha256(pdf));
+    });
+
+    test('If-None-Match wins when both are sent: the same ETag -> 304 even with a date before the upload', async () => {
+      const response = await get(pdfId, { 'if-none-match': `"${sha256(pdf)}"`, 'if-modified-since': httpDate(uploadedAt() - 86_400_000) });
+      assert.equal(response.status, 304);
+      await response.arrayBuffer();
+    });
+
+    test('a request\'s Cache-Control: no-cache (fetch adds it to conditional requests) does not turn the condition off', async () => {
+      const status = await new Promise<number>((resolve, reject) => {
+        httpGet(downloadUrl(server.baseUrl, token, pdfId), { headers: { 'if-modified-since': httpDate(uploadedAt()), 'cache-control': 'no-cache' } }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        }).on('error', reject);
+      });
+      assert.equal(status, 304);
+    });
+
+    test('evaluated before Range, and on HEAD too: 304 on the wire', async () => {
+      const ranged = await get(pdfId, { 'if-modified-since': httpDate(uploadedAt()), range: 'bytes=0-9' });
+      assert.equal(ranged.status, 304);
+      await ranged.arrayBuffer();
+      const head = await fetch(downloadUrl(server.baseUrl, token, pdfId), { method: 'HEAD', headers: { 'if-modified-since': httpDate(uploadedAt()) } });
+      assert.equal(head.status, 304);
+      assert.equal(head.headers.get('last-modified'), httpDate(uploadedAt()));
+    });
+  });
+
   test('HEAD -> 200 with the download headers and not one byte of body on the wire', async () => {
     const { head, bodyBytes } = await rawHead(downloadUrl(server.baseUrl, token, pdfId));
     assert.match(head, /^http\/1\.1 200 /);
