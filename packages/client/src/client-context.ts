@@ -11,4 +11,6 @@ export interface ClientContext {
   readonly retry: RetryOptions;
   readonly localChecks: boolean;
   readonly retryUploads: boolean;
+  /** The default deadline of a call, in ms; undefined for none. */
+  readonly timeoutMs?: number | undefined;
 }

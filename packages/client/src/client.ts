@@ -12,6 +12,7 @@ import { SuiteTokenSource, type SuiteCredentials } from './suite-token-source.ts
 import type { TokenSource } from './token-source.ts';
 import type { UploadInput } from './upload-input.ts';
 import { waitFor } from './abortable-wait.ts';
+import { resolveTimeout, withDeadline } from './call-deadline.ts';
 
 export const DINGTALK_BASE_URL = 'https://oapi.dingtalk.com';
 
@@ -40,6 +41,17 @@ export interface ClientSettings {
   retryUploads?: boolean;
   /** The clock for token expiry, in epoch ms (default Date.now); for tests. */
   now?: () => number;
+  /**
+   * The default `timeout` of every call, in ms (none by default): a deadline for the whole call,
+   * retries included. A call's own `timeout` overrides it.
+   */
+  timeout?: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Milliseconds for the whole call; overrides the client's `timeout`; Infinity for none. */
+  timeout?: number;
 }
 
 export interface MediaApi {
@@ -51,20 +63,20 @@ export interface Client {
   readonly baseUrl: string;
   readonly media: MediaApi;
   /** The current access_token, fetched or refreshed if needed (the same one calls use). */
-  getAccessToken(options?: { signal?: AbortSignal }): Promise<string>;
+  getAccessToken(options?: CallOptions): Promise<string>;
 }
 
 export function createClient(options: ClientOptions): Client {
   if (!options) throw new TypeError('createClient needs appKey and appSecret, or suite credentials');
-  const baseUrl = options.baseUrl ?? DINGTALK_BASE_URL;
-  new URL(baseUrl); // fail now on a malformed base URL, not at the first call
+  const baseUrl = checkBaseUrl(options.baseUrl ?? DINGTALK_BASE_URL);
+  const timeoutMs = resolveTimeout(options.timeout, undefined, 'createClient timeout');
   const fetchFunction = options.fetch ?? globalThis.fetch;
   const retry = resolveRetryOptions(options.retries);
   const tokens: TokenSource = 'suiteKey' in options && options.suiteKey !== undefined
     ? new SuiteTokenSource({ ...options, baseUrl, fetch: fetchFunction, retry, now: options.now })
     : appTokenSource(options as ClientSettings & AppCredentials, { baseUrl, fetch: fetchFunction, retry });
   return clientWith(tokens, {
-    baseUrl, fetch: fetchFunction, retry, localChecks: options.localChecks ?? true, retryUploads: options.retryUploads ?? false,
+    baseUrl, fetch: fetchFunction, retry, localChecks: options.localChecks ?? true, retryUploads: options.retryUploads ?? false, timeoutMs,
   });
 }
 
@@ -86,6 +98,22 @@ export function clientWith(tokens: TokenSource, settings: Omit<ClientContext, 't
       upload: (input, uploadOptions) => uploadMedia(context, input, uploadOptions),
       download: (mediaId, downloadOptions) => downloadMedia(context, mediaId, downloadOptions),
     },
-    getAccessToken: ({ signal } = {}) => waitFor(tokens.getToken(signal), signal),
+    getAccessToken: async ({ signal, timeout } = {}) => withDeadline(
+      'getting an access_token', signal, resolveTimeout(timeout, context.timeoutMs, 'getAccessToken timeout'),
+      (callSignal) => waitFor(tokens.getToken(callSignal), callSignal),
+    ),
   };
+}
+
+/** Fails now on a base URL that could never work, not at the first call, saying what would. */
+function checkBaseUrl(baseUrl: unknown): string {
+  const example = `e.g. ${DINGTALK_BASE_URL} or http://127.0.0.1:8080`;
+  if (typeof baseUrl !== 'string' || !URL.canParse(baseUrl)) {
+    throw new TypeError(`baseUrl must be an absolute http(s) URL (${example}), got ${JSON.stringify(baseUrl)}`);
+  }
+  const { protocol } = new URL(baseUrl);
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw new TypeError(`baseUrl must be an http or https URL (${example}), got ${JSON.stringify(baseUrl)}`);
+  }
+  return baseUrl;
 }

@@ -26,11 +26,14 @@ export class DownloadedMedia {
   readonly headers: Headers;
   readonly #response: Response;
   readonly #signal: AbortSignal | undefined;
+  /** Ends the call's deadline (timer, signal listener) once the body is read, failed or cancelled. */
+  readonly #bodyDone: () => void;
   #taken = false;
 
-  constructor(response: Response, signal?: AbortSignal) {
+  constructor(response: Response, signal?: AbortSignal, bodyDone: () => void = () => undefined) {
     this.#response = response;
     this.#signal = signal;
+    this.#bodyDone = bodyDone;
     this.status = response.status;
     this.headers = response.headers;
   }
@@ -58,7 +61,12 @@ export class DownloadedMedia {
   /** The body as a web ReadableStream<Uint8Array> (use Readable.fromWeb for a Node stream). */
   stream(): ReadableStream<Uint8Array> {
     this.#take();
-    return this.#response.body ?? new ReadableStream({ start: (c) => c.close() });
+    const body = this.#response.body;
+    if (!body) {
+      this.#bodyDone();
+      return new ReadableStream({ start: (c) => c.close() });
+    }
+    return endingWith(body, this.#bodyDone);
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {
@@ -67,6 +75,8 @@ export class DownloadedMedia {
       return await this.#response.arrayBuffer();
     } catch (error) {
       throw sortFailure(error, this.#signal, 'reading the download');
+    } finally {
+      this.#bodyDone();
     }
   }
 
@@ -74,7 +84,13 @@ export class DownloadedMedia {
   async saveTo(path: string, options: { onProgress?: (progress: DownloadProgress) => void } = {}): Promise<SavedFile> {
     const body = this.stream();
     const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.part`);
-    const file = await open(temporary, 'wx');
+    let file;
+    try {
+      file = await open(temporary, 'wx');
+    } catch (error) {
+      await body.cancel().catch(() => undefined); // the answer is not wanted: free its connection
+      throw cannotWrite(path, error);
+    }
     let bytes = 0;
     try {
       try {
@@ -105,6 +121,50 @@ export class DownloadedMedia {
     if (this.#taken) throw new TypeError('the download body was already read');
     this.#taken = true;
   }
+}
+
+/**
+ * The error of a save whose temporary file could not be created, naming the caller's `path`
+ * (the temporary name beside it is ours, not theirs). Keeps the system `code` (ENOENT...).
+ */
+function cannotWrite(path: string, error: unknown): Error {
+  const code = (error as { code?: unknown } | null)?.code;
+  const why = code === 'ENOENT' ? `the folder ${dirname(path)} does not exist`
+    : code === 'ENOTDIR' ? `${dirname(path)} is not a folder`
+    : code === 'EACCES' || code === 'EPERM' ? `no permission to write in ${dirname(path)}`
+    : code === 'EROFS' ? `${dirname(path)} is on a read-only file system`
+    : error instanceof Error ? error.message : String(error);
+  const failure = new Error(`cannot write ${path}: ${why}`, { cause: error });
+  return Object.assign(failure, { code: typeof code === 'string' ? code : 'EIO', path });
+}
+
+/** `body`, calling `done` once it has ended, failed or been cancelled (reading one chunk at a time). */
+function endingWith(body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          done();
+          throw error; // errors this stream with the body's own error (an abort's reason)
+        }
+        if (chunk.done) {
+          done();
+          controller.close();
+        } else {
+          controller.enqueue(chunk.value);
+        }
+      },
+      async cancel(reason) {
+        done();
+        await reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /** RFC 6266: filename*=UTF-8''percent-encoded wins over the plain filename="...". */

@@ -1,5 +1,55 @@
-// The two failures a caller sees: DingTalk answered with a non-zero errcode (DingTalkError),
-// or no answer came at all (NetworkError). An abort rejects with the signal's own reason.
+// The failures a caller sees, all MediaClientErrors: DingTalk answered with a non-zero errcode
+// (DingTalkError), no answer came (NetworkError), or the call ran past its `timeout`
+// (TimeoutError). An abort by the caller's own signal rejects with the signal's reason.
+//
+// `instanceof` fails across realms (a vm context, a worker's structured clone aside) and across
+// two copies of this package in one node_modules tree, so each error also carries a brand under
+// a registry symbol (Symbol.for is shared by every realm of the process) naming its kind; the
+// is…Error guards read the brand. This module imports nothing, so that any copy agrees.
+
+/** The property under which every SDK error carries its kind; the same symbol in every realm and copy. */
+export const MEDIA_CLIENT_ERROR_BRAND: unique symbol = Symbol.for('oapi-media.client.error');
+
+/** The stable discriminator of SDK errors; match on it (or use the guards), not on `name` or `message`. */
+export type MediaClientErrorKind = 'dingtalk' | 'network' | 'timeout';
+
+const KINDS: ReadonlySet<string> = new Set<MediaClientErrorKind>(['dingtalk', 'network', 'timeout']);
+
+/** The base of every error the SDK raises itself (bad arguments aside: those are TypeErrors). */
+export class MediaClientError extends Error {
+  readonly kind: MediaClientErrorKind;
+  declare readonly [MEDIA_CLIENT_ERROR_BRAND]: MediaClientErrorKind;
+
+  constructor(kind: MediaClientErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MediaClientError';
+    this.kind = kind;
+    Object.defineProperty(this, MEDIA_CLIENT_ERROR_BRAND, { value: kind, enumerable: false });
+  }
+}
+
+function brandOf(value: unknown): MediaClientErrorKind | undefined {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return undefined;
+  const brand = (value as { [MEDIA_CLIENT_ERROR_BRAND]?: unknown })[MEDIA_CLIENT_ERROR_BRAND];
+  return typeof brand === 'string' && KINDS.has(brand) ? (brand as MediaClientErrorKind) : undefined;
+}
+
+/** True for any SDK error, whichever realm or copy of the package made it. */
+export function isMediaClientError(value: unknown): value is MediaClientError {
+  return brandOf(value) !== undefined;
+}
+
+export function isDingTalkError(value: unknown): value is DingTalkError {
+  return brandOf(value) === 'dingtalk';
+}
+
+export function isNetworkError(value: unknown): value is NetworkError {
+  return brandOf(value) === 'network';
+}
+
+export function isTimeoutError(value: unknown): value is TimeoutError {
+  return brandOf(value) === 'timeout';
+}
 
 export interface DingTalkErrorInit {
   errcode: number;
@@ -15,7 +65,8 @@ export interface DingTalkErrorInit {
 }
 
 /** An answer with a non-zero errcode. Match on `errcode`, never on `errmsg` (api.md "Error codes"). */
-export class DingTalkError extends Error {
+export class DingTalkError extends MediaClientError {
+  declare readonly kind: 'dingtalk';
   readonly errcode: number;
   readonly errmsg: string;
   readonly requestId: string | undefined;
@@ -23,11 +74,13 @@ export class DingTalkError extends Error {
   readonly body: Readonly<Record<string, unknown>> | undefined;
   /** True when the SDK refused the call before sending it (localChecks). */
   readonly local: boolean;
+  /** The SDK's own remark, when it added one (e.g. "checked locally, nothing sent"). */
+  readonly note: string | undefined;
 
   constructor(init: DingTalkErrorInit) {
     const where = init.requestId ? ` [request ${init.requestId}]` : '';
     const note = init.note ? ` (${init.note})` : '';
-    super(`${init.errcode} ${init.errmsg}${where}${note}`);
+    super('dingtalk', `${init.errcode} ${init.errmsg}${where}${note}`);
     this.name = 'DingTalkError';
     this.errcode = init.errcode;
     this.errmsg = init.errmsg;
@@ -35,6 +88,7 @@ export class DingTalkError extends Error {
     this.httpStatus = init.httpStatus;
     this.body = init.body;
     this.local = init.httpStatus === undefined;
+    this.note = init.note;
   }
 }
 
@@ -44,17 +98,37 @@ const NOT_SENT_CODES = new Set([
 ]);
 
 /** The request failed below HTTP: refused, reset, DNS, TLS, a body cut off mid-way. */
-export class NetworkError extends Error {
+export class NetworkError extends MediaClientError {
+  declare readonly kind: 'network';
   /** The system/undici code of the cause (ECONNRESET, ENOTFOUND...), when there is one. */
   readonly code: string | undefined;
   /** False only when the failure proves nothing reached the server (connection never opened). */
   readonly mayHaveReachedServer: boolean;
 
   constructor(message: string, options: { cause?: unknown; code?: string | undefined } = {}) {
-    super(message, { cause: options.cause });
+    super('network', message, { cause: options.cause });
     this.name = 'NetworkError';
     this.code = options.code ?? causeCode(options.cause);
     this.mayHaveReachedServer = this.code === undefined || !NOT_SENT_CODES.has(this.code);
+  }
+}
+
+/**
+ * The call's `timeout` ran out. The timeout is a deadline for the whole call (token, every
+ * try and the waits between them; for a download, the reading of the body too), so a
+ * TimeoutError is never retried. An upload that timed out may have been stored.
+ */
+export class TimeoutError extends MediaClientError {
+  declare readonly kind: 'timeout';
+  /** The deadline that ran out, in milliseconds. */
+  readonly timeoutMs: number;
+  /** Always true: a request may have been sent before the deadline. */
+  readonly mayHaveReachedServer = true;
+
+  constructor(what: string, timeoutMs: number) {
+    super('timeout', `${what} timed out after ${timeoutMs} ms`);
+    this.name = 'TimeoutError';
+    this.timeoutMs = timeoutMs;
   }
 }
 

@@ -24,7 +24,15 @@ export function checkUploadLocally(upload: UploadToCheck): number {
   return rule.maxBytes;
 }
 
-export function localError(kind: ErrorKind, note = 'checked locally, nothing sent'): DingTalkError {
+/** The notes of local-check errors (DingTalkError.note), one per way the check ended the call. */
+export const LOCAL_CHECK_NOTES = Object.freeze({
+  /** Refused before anything was sent. */
+  nothingSent: 'checked locally, nothing sent',
+  /** A stream of unknown size passed the type's limit while it was being sent: the send was cut. */
+  stoppedAtLimit: 'checked locally, upload stopped at the limit',
+});
+
+export function localError(kind: ErrorKind, note: string = LOCAL_CHECK_NOTES.nothingSent): DingTalkError {
   const { errcode, zh } = DINGTALK_ERRORS[kind];
   return new DingTalkError({ errcode, errmsg: zh, note });
 }

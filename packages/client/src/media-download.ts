@@ -2,6 +2,7 @@
 // body; an error comes back as the usual JSON (Content-Type application/json), HTTP 200.
 
 import { throwIfAborted } from './abortable-wait.ts';
+import { callDeadline, resolveTimeout } from './call-deadline.ts';
 import { dingTalkErrorOf, errorWithoutErrcode, isJsonResponse, readJsonAnswer } from './api-answer.ts';
 import { apiUrl } from './api-url.ts';
 import type { ClientContext } from './client-context.ts';
@@ -21,14 +22,23 @@ export interface DownloadOptions {
   range?: ByteRange;
   /** Covers the request and the reading of the body. */
   signal?: AbortSignal;
+  /**
+   * Milliseconds for the whole call, the reading of the body included (as `signal`); overrides
+   * the client's `timeout`; Infinity for none. On expiry the call, or the body read, rejects
+   * with a TimeoutError.
+   */
+  timeout?: number;
 }
 
 export async function downloadMedia(context: ClientContext, mediaId: string, options: DownloadOptions = {}): Promise<DownloadedMedia> {
-  const { signal } = options;
-  throwIfAborted(signal);
+  throwIfAborted(options.signal);
   if (typeof mediaId !== 'string' || mediaId === '') throw new TypeError('download needs a media_id');
+  const timeoutMs = resolveTimeout(options.timeout, context.timeoutMs, 'download options.timeout');
   const headers: Record<string, string> = {};
   if (options.range) headers.range = rangeHeader(options.range);
+  // Not ended when the headers are in: the deadline goes on over the body, and ends with it.
+  const deadline = callDeadline('GET /media/downloadFile', options.signal, timeoutMs);
+  const { signal } = deadline;
 
   const sendOnce = async (token: string): Promise<DownloadedMedia> => {
     const url = apiUrl(context.baseUrl, '/media/downloadFile', { access_token: token, media_id: mediaId });
@@ -41,11 +51,16 @@ export async function downloadMedia(context: ClientContext, mediaId: string, opt
       await response.body?.cancel();
       throw errorWithoutErrcode(response);
     }
-    return new DownloadedMedia(response, signal);
+    return new DownloadedMedia(response, signal, deadline.end);
   };
 
-  // A download changes nothing on the server, so every transient failure may be retried.
-  return withRetries(() => withFreshToken(context.tokens, sendOnce, { signal }), isTransient, context.retry, signal);
+  try {
+    // A download changes nothing on the server, so every transient failure may be retried.
+    return await withRetries(() => withFreshToken(context.tokens, sendOnce, { signal }), isTransient, context.retry, signal);
+  } catch (error) {
+    deadline.end();
+    throw error;
+  }
 }
 
 function rangeHeader(range: ByteRange): string {

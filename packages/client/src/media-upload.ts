@@ -3,10 +3,11 @@
 
 import { EXTENSION_FORMATS, FORMAT_CONTENT_TYPES, extensionOf, isMediaType, type MediaType } from '@oapi-media/core';
 import { throwIfAborted } from './abortable-wait.ts';
+import { resolveTimeout, withDeadline } from './call-deadline.ts';
 import { readJsonAnswer, type JsonAnswer } from './api-answer.ts';
 import { apiUrl } from './api-url.ts';
 import type { ClientContext } from './client-context.ts';
-import { DingTalkError, NetworkError } from './errors.ts';
+import { DingTalkError, isDingTalkError, isNetworkError } from './errors.ts';
 import { checkUploadLocally } from './local-checks.ts';
 import { meteredStream } from './metered-stream.ts';
 import { multipartBody } from './multipart-body.ts';
@@ -29,7 +30,13 @@ export interface UploadOptions {
   filename?: string;
   /** The size of a stream input, if known: sent as Content-Length instead of chunked. */
   size?: number;
+  /** Aborts the call: it rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Milliseconds for the whole call (token, every try, backoff waits); overrides the client's
+   * `timeout`; Infinity for none. On expiry the call rejects with a TimeoutError.
+   */
+  timeout?: number;
   onProgress?: (progress: UploadProgress) => void;
   /** Overrides the client's `retryUploads` for this call. */
   retryUploads?: boolean;
@@ -45,10 +52,21 @@ export interface UploadResult {
 }
 
 export async function uploadMedia(context: ClientContext, input: UploadInput, options: UploadOptions): Promise<UploadResult> {
-  const { signal } = options;
-  throwIfAborted(signal);
+  throwIfAborted(options.signal);
   if (options.type === undefined) throw new TypeError('upload needs options.type (image, voice, video or file)');
+  const timeoutMs = resolveTimeout(options.timeout, context.timeoutMs, 'upload options.timeout');
   const source = await toUploadSource(input, options.size);
+  try {
+    return await withDeadline('POST /media/upload', options.signal, timeoutMs, (signal) => uploadFrom(context, source, options, signal));
+  } catch (error) {
+    // A stream input is the SDK's once handed over: read to its end, or destroyed, never left
+    // open (a file's descriptor, stdin) after a failure, even one before it was opened.
+    await source.discard();
+    throw error;
+  }
+}
+
+async function uploadFrom(context: ClientContext, source: UploadSource, options: UploadOptions, signal: AbortSignal | undefined): Promise<UploadResult> {
   const filename = options.filename ?? source.filename;
   if (!filename) throw new TypeError('upload of bytes or a stream needs options.filename: the server checks its extension');
   const type = String(options.type);
@@ -93,12 +111,12 @@ export async function uploadMedia(context: ClientContext, input: UploadInput, op
  */
 function mayResendUpload(error: unknown, source: UploadSource, retryUploads: boolean): boolean {
   if (!source.replayable) return false;
-  if (error instanceof DingTalkError) {
+  if (isDingTalkError(error)) {
     if (error.local) return false;
     if (error.errcode === 45009) return true;
     return error.errcode === -1 && retryUploads;
   }
-  if (error instanceof NetworkError) return !error.mayHaveReachedServer || retryUploads;
+  if (isNetworkError(error)) return !error.mayHaveReachedServer || retryUploads;
   return false;
 }
 

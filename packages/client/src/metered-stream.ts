@@ -2,7 +2,7 @@
 // a stream of unknown size as soon as it passes the type's limit instead of sending
 // megabytes the server will refuse (api.md "POST /media/upload": a chunked body is cut off at limit + 1 byte).
 
-import { localError } from './local-checks.ts';
+import { LOCAL_CHECK_NOTES, localError } from './local-checks.ts';
 
 export interface MeterOptions {
   onBytes?: ((loaded: number) => void) | undefined;
@@ -17,7 +17,7 @@ export function meteredStream(source: ReadableStream<Uint8Array>, options: Meter
       transform(chunk, controller) {
         loaded += chunk.byteLength;
         if (options.maxBytes !== undefined && loaded > options.maxBytes) {
-          controller.error(localError('mediaTooLarge', 'checked locally, upload stopped at the limit'));
+          controller.error(localError('mediaTooLarge', LOCAL_CHECK_NOTES.stoppedAtLimit));
           return;
         }
         controller.enqueue(chunk);

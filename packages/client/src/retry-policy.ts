@@ -3,7 +3,7 @@
 // (bad token aside, see with-fresh-token.ts) is the caller's to fix, so it is thrown at once.
 
 import { sleep } from './abortable-wait.ts';
-import { DingTalkError, NetworkError } from './errors.ts';
+import { isDingTalkError, isNetworkError } from './errors.ts';
 
 export interface RetryOptions {
   /** Further tries after the first; 0 turns retries off. */
@@ -20,8 +20,8 @@ export const DEFAULT_RETRY: RetryOptions = Object.freeze({ limit: 2, baseDelayMs
 export const TRANSIENT_ERRCODES: ReadonlySet<number> = new Set([-1, 45009]);
 
 export function isTransient(error: unknown): boolean {
-  if (error instanceof NetworkError) return true;
-  return error instanceof DingTalkError && !error.local && TRANSIENT_ERRCODES.has(error.errcode);
+  if (isNetworkError(error)) return true;
+  return isDingTalkError(error) && !error.local && TRANSIENT_ERRCODES.has(error.errcode);
 }
 
 /** The wait before retry number `retry` (0-based): half of the doubled delay fixed, half random. */

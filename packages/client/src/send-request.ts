@@ -3,7 +3,7 @@
 // anything else below HTTP becomes a NetworkError. Messages never carry the URL: its query
 // holds the access_token or the app secret.
 
-import { DingTalkError, NetworkError } from './errors.ts';
+import { isMediaClientError, NetworkError, type MediaClientError } from './errors.ts';
 
 export type FetchFunction = typeof globalThis.fetch;
 
@@ -29,9 +29,9 @@ export function sortFailure(error: unknown, signal: AbortSignal | undefined, wha
   return new NetworkError(`${what} failed: ${reason}${describeCause(error)}`, { cause: error });
 }
 
-function sdkErrorIn(error: unknown): DingTalkError | undefined {
+function sdkErrorIn(error: unknown): MediaClientError | undefined {
   for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof DingTalkError) return e;
+    if (isMediaClientError(e)) return e;
   }
   return undefined;
 }

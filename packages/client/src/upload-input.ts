@@ -19,7 +19,14 @@ export interface UploadSource {
   /** True when `open` may be called again to send the same bytes once more. */
   readonly replayable: boolean;
   open(): ReadableStream<Uint8Array>;
+  /**
+   * The call failed: release a stream input that was never opened (a Node stream is destroyed,
+   * so its file descriptor closes). An opened one was released with its request body.
+   */
+  discard(): Promise<void>;
 }
+
+const NOTHING_TO_DISCARD = async (): Promise<void> => undefined;
 
 export async function toUploadSource(input: UploadInput, declaredSize?: number): Promise<UploadSource> {
   if (typeof input === 'string') return fileSource(input);
@@ -27,7 +34,7 @@ export async function toUploadSource(input: UploadInput, declaredSize?: number):
   if (input instanceof Uint8Array) return bytesSource(input);
   if (input instanceof Blob) {
     const name = (input as Partial<File>).name;
-    return { filename: name || undefined, size: input.size, replayable: true, open: () => input.stream() };
+    return { filename: name || undefined, size: input.size, replayable: true, open: () => input.stream(), discard: NOTHING_TO_DISCARD };
   }
   if (input instanceof ReadableStream) return onceSource(input, undefined, declaredSize);
   if (isNodeReadable(input)) {
@@ -46,6 +53,7 @@ async function fileSource(path: string): Promise<UploadSource> {
     size: info.size,
     replayable: true,
     open: () => readableToWeb(createReadStream(path)),
+    discard: NOTHING_TO_DISCARD,
   };
 }
 
@@ -60,6 +68,7 @@ function bytesSource(bytes: Uint8Array): UploadSource {
         controller.close();
       },
     }),
+    discard: NOTHING_TO_DISCARD,
   };
 }
 
@@ -73,6 +82,11 @@ function onceSource(stream: ReadableStream<Uint8Array>, filename: string | undef
       if (opened) throw new Error('an upload stream can be read only once');
       opened = true;
       return stream;
+    },
+    async discard() {
+      if (opened) return;
+      opened = true;
+      await stream.cancel().catch(() => undefined);
     },
   };
 }

@@ -2,7 +2,7 @@
 // unknown or expired (40014/42001; api.md "Notes": those codes are only answered when a new
 // token fixes them). Not for any other errcode.
 
-import { DingTalkError } from './errors.ts';
+import { DingTalkError, isDingTalkError } from './errors.ts';
 import type { TokenSource } from './token-source.ts';
 
 export const TOKEN_REJECTED_ERRCODES: ReadonlySet<number> = new Set([40014, 42001]);
@@ -25,7 +25,7 @@ export async function withFreshToken<T>(
   try {
     return await call(token);
   } catch (error) {
-    if (!(error instanceof DingTalkError) || !TOKEN_REJECTED_ERRCODES.has(error.errcode)) throw error;
+    if (!(isDingTalkError(error)) || !TOKEN_REJECTED_ERRCODES.has(error.errcode)) throw error;
     tokens.invalidate(token);
     if (options.canResend && !options.canResend()) {
       throw new DingTalkError({

@@ -2,10 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { formatBytes, formatDuration, progressLine, ProgressBar, shouldDrawProgress } from '../src/cli/progress-bar.ts';
+import { runCli } from '../src/cli/program.ts';
+import packageJson from '../package.json' with { type: 'json' };
 import { startFakeDingTalk, type FakeDingTalk } from './helpers/fake-dingtalk.ts';
 
 // The TypeScript through tsx (no build needed); the packaging test runs the installed bin.
@@ -82,7 +85,7 @@ test('cli: errors exit non-zero with "errcode errmsg" on stderr', async () => {
     await writeFile(html, '<html></html>');
     const local = await cli(['upload', html, '--type', 'image'], env);
     assert.equal(local.code, 1);
-    assert.equal(local.stderr, '40005 不合法的文件类型\n');
+    assert.equal(local.stderr, '40005 invalid file type (checked locally, nothing sent)\n');
 
     const unknown = await cli(['download', '@nope', '-o', join(dir, 'x')], env);
     assert.equal(unknown.code, 1);
@@ -156,4 +159,109 @@ test('progress bar: drawn only when stdout and stderr are both terminals; shows 
   assert.equal(written.length, 3);
   assert.match(written[1]!, /100%/);
   assert.equal(written[2], '\n');
+});
+
+test('cli: --version prints the package version and exits 0', async () => {
+  for (const flag of ['--version', '-V']) {
+    const run = await cli([flag]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `${packageJson.version}\n`);
+    assert.match(run.stdout, /^\d+\.\d+\.\d+/);
+  }
+});
+
+test('cli: a folder to upload, -o into a missing folder, a base URL that is no URL: one line naming the user\'s input, exit 2, nothing sent', async () => {
+  await withFakeAndDir(async (fake, dir, env) => {
+    const folder = join(dir, 'photos');
+    await mkdir(folder);
+    const up = await cli(['upload', folder, '--type', 'image'], env);
+    assert.equal(up.code, 2);
+    assert.equal(up.stderr, `cannot upload ${folder}: it is a folder (give a file, or - for standard input)\n`);
+    assert.equal(fake.count('/media/upload'), 0);
+
+    const file = join(dir, 'photo.png');
+    await writeFile(file, PNG);
+    const mediaId = (await cli(['upload', file, '--type', 'image'], env)).stdout.trim();
+    const target = join(dir, 'no-such-folder', 'copy.png');
+    const down = await cli(['download', mediaId, '-o', target], env);
+    assert.equal(down.code, 2);
+    assert.equal(down.stderr, `cannot write ${target}: the folder ${join(dir, 'no-such-folder')} does not exist\n`);
+    assert.doesNotMatch(down.stderr, /\.part/);
+    assert.deepEqual((await readdir(dir)).sort(), ['photo.png', 'photos']);
+
+    const valid = 'such as https://oapi.dingtalk.com (DingTalk) or http://127.0.0.1:8080 (an oapi-media server)';
+    const bad = await cli(['token', '--base-url', 'notaurl'], env);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr, `--base-url must be an http:// or https:// URL with a host, ${valid}; got "notaurl"\n`);
+    const badEnv = await cli(['token'], { ...env, DINGTALK_BASE_URL: 'ftp://files.example' });
+    assert.equal(badEnv.code, 2);
+    assert.equal(badEnv.stderr, `DINGTALK_BASE_URL must be an http:// or https:// URL with a host, ${valid}; got "ftp://files.example"\n`);
+    assert.equal(fake.count('/gettoken'), 2, 'only the upload and the download above fetched a token');
+  });
+});
+
+test('cli: local-check errors in English (default) or Chinese (--lang zh, or a zh locale), saying nothing was sent', async () => {
+  await withFakeAndDir(async (fake, dir, env) => {
+    const html = join(dir, 'page.html');
+    await writeFile(html, '<html></html>');
+    const big = join(dir, 'huge.amr');
+    await writeFile(big, Buffer.alloc(2 * 1024 * 1024 + 1));
+    const cases: [string[], Record<string, string>, string][] = [
+      [['upload', html, '--type', 'image'], {}, '40005 invalid file type (checked locally, nothing sent)\n'],
+      [['upload', html, '--type', 'image', '--lang', 'en'], { LANG: 'zh_CN.UTF-8' }, '40005 invalid file type (checked locally, nothing sent)\n'],
+      [['upload', html, '--type', 'image', '--lang', 'zh'], {}, '40005 不合法的文件类型（本地检查，未发送）\n'],
+      [['--lang', 'zh', 'upload', big, '--type', 'voice'], {}, '40006 不合法的文件大小（本地检查，未发送）\n'],
+      [['upload', big, '--type', 'voice'], { LANG: 'zh_CN.UTF-8' }, '40006 不合法的文件大小（本地检查，未发送）\n'],
+      [['upload', big, '--type', 'voice'], { LANG: 'C.UTF-8' }, '40006 invalid file size (checked locally, nothing sent)\n'],
+    ];
+    for (const [args, extra, expected] of cases) {
+      const run = await cli(args, { ...env, ...extra });
+      assert.equal(run.code, 1, args.join(' '));
+      assert.equal(run.stderr, expected, `${args.join(' ')} ${JSON.stringify(extra)}`);
+    }
+    const fr = await cli(['upload', html, '--type', 'image', '--lang', 'fr'], env);
+    assert.equal(fr.code, 2);
+    assert.match(fr.stderr, /Allowed choices are en, zh/);
+    // A stream of unknown size stopped at the limit says so.
+    const piped = await cli(['--lang', 'zh', 'upload', '-', '--type', 'voice', '--filename', 'a.amr'], env, Buffer.alloc(2 * 1024 * 1024 + 10));
+    assert.equal(piped.stderr, '40006 不合法的文件大小（本地检查，上传在大小上限处停止）\n');
+    assert.equal(fake.media.size, 0);
+  });
+});
+
+/** A terminal as runCli sees it: isTTY, a width, and what was written. */
+function terminal(): Writable & { isTTY: true; columns: number; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({ write(chunk, _encoding, done) { chunks.push(String(chunk)); done(); } });
+  return Object.assign(stream, { isTTY: true as const, columns: 100, text: () => chunks.join('') });
+}
+
+test('cli: a stdin upload of 6.0 MiB on a terminal ends with the progress bar showing 6.0 MiB (the last frame is redrawn)', async () => {
+  await withFakeAndDir(async (fake, _dir, env) => {
+    const size = 6 * 1024 * 1024;
+    const chunks = Array.from({ length: size / (64 * 1024) }, (_, i) => (i === 0 ? Buffer.concat([Buffer.from('504b0304', 'hex'), Buffer.alloc(64 * 1024 - 4)]) : Buffer.alloc(64 * 1024, i)));
+    const stdout = terminal();
+    const stderr = terminal();
+    const code = await runCli(['upload', '-', '--type', 'file', '--filename', 'six.zip'], { env, stdin: Readable.from(chunks), stdout, stderr });
+    assert.equal(code, 0, stderr.text());
+    assert.equal(fake.media.values().next().value?.bytes.length, size);
+    const frames = stderr.text().split('\r').filter(Boolean);
+    const last = frames.at(-1)!;
+    assert.match(last, /^upload 6\.0 MiB [\d.]+ (B|KiB|MiB|GiB)\/s\x1b\[K\n$/, JSON.stringify(last));
+  });
+});
+
+test('progress bar: finish() draws the last update the redraw limit skipped (a stream of unknown size is never "complete")', () => {
+  let clock = 0;
+  const written: string[] = [];
+  const bar = new ProgressBar({ isTTY: true, columns: 80, write: (t: string) => written.push(t) }, 'upload', () => clock);
+  bar.update(5.8 * 1024 * 1024, undefined);
+  clock = 50;
+  bar.update(6 * 1024 * 1024, undefined); // within 100 ms: skipped
+  assert.equal(written.length, 1);
+  bar.finish();
+  assert.match(written.at(-2)!, /^\rupload 6\.0 MiB /);
+  assert.equal(written.at(-1), '\n');
+  bar.finish(); // a second finish (the CLI's finally) draws nothing more
+  assert.equal(written.length, 3);
 });

@@ -149,3 +149,15 @@ test('real server: local checks give the errcodes the server gives', async () =>
     assert.deepEqual(await server.mediaIds(), []);
   });
 });
+
+test('real server: a file name with double quotes comes back as sent ("报告 \\"q\\".png", not %22), bytes intact', async () => {
+  await withServer({}, async (server) => {
+    const client = createClient({ baseUrl: server.baseUrl, appKey: server.appKey, appSecret: server.appSecret });
+    const name = '报告 "q".png';
+    const bytes = sample('png');
+    const { mediaId } = await client.media.upload(bytes, { type: 'image', filename: name });
+    const media = await client.media.download(mediaId);
+    assert.equal(media.filename, name);
+    assert.equal(sha256(new Uint8Array(await media.arrayBuffer())), sha256(bytes));
+  });
+});

@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { get as httpGet } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { sample, sampleOfSize } from './fixtures/samples.ts';
 import { downloadBytes, downloadUrl, getToken, sha256, tokenOf, uploadParts, type FormPart } from './helpers/e2e-http.ts';
@@ -118,6 +119,45 @@ describe('Content-Disposition keeps the original name, safely', () => {
   }
 });
 
+/** The Content-Disposition lines of a download exactly as they came on the wire (bytes, as latin1). */
+function rawDispositions(url: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, (response) => {
+      const lines = response.rawHeaders.filter((_, i, all) => i % 2 === 1 && all[i - 1]!.toLowerCase() === 'content-disposition');
+      response.resume();
+      response.on('end', () => resolve(lines));
+    }).on('error', reject);
+  });
+}
+
+describe('a file name with double quotes comes back as sent (issue 14)', () => {
+  const name = '报告 "q".png';
+  // The quotes in filename* as %22, the fallback in printable ASCII without quotes or backslashes.
+  const expected = `attachment; filename="__ _q_.png"; filename*=UTF-8''${'%E6%8A%A5%E5%91%8A%20%22q%22.png'}`;
+  const forms: Array<{ how: string; part: { filename?: string; filenameStar?: string } }> = [
+    // The HTML standard's escaping: what browsers, undici's FormData and @oapi-media/client send.
+    { how: 'escaped as %22 (browsers, FormData, the SDK)', part: { filename: '报告 %22q%22.png' } },
+    { how: 'as a quoted-pair \\" (RFC 7578 quoted-string)', part: { filename: '报告 \\"q\\".png' } },
+    { how: 'in filename* (RFC 5987)', part: { filenameStar: encodeURIComponent(name) } },
+  ];
+  for (const { how, part } of forms) {
+    test(`sent ${how} -> stored as ${JSON.stringify(name)}; the download's Content-Disposition bytes are exact`, async () => {
+      const png = sampleOfSize('png', 300);
+      const { mediaId } = await store('image', png, part);
+      assert.deepEqual(await rawDispositions(downloadUrl(server.baseUrl, token, mediaId)), [expected]);
+      const { name: decoded } = parseDisposition(expected);
+      assert.equal(decoded, name);
+    });
+  }
+
+  test('a CR or LF escaped as %0D/%0A is unescaped, then removed with the other control characters', async () => {
+    const { mediaId } = await store('image', sampleOfSize('png', 300), { filename: 'a%0D%0ASet-Cookie: x=1.png' });
+    assert.deepEqual(await rawDispositions(downloadUrl(server.baseUrl, token, mediaId)), [
+      'attachment; filename="aSet-Cookie: x=1.png"; filename*=UTF-8\'\'aSet-Cookie%3A%20x%3D1.png',
+    ]);
+  });
+});
+
 describe(`Range requests on a ${SIZE}-byte file`, () => {
   const ranges: Array<{ header: string; start: number; end: number }> = [
     { header: 'bytes=0-0', start: 0, end: 0 },
@@ -158,6 +198,64 @@ describe('conditional and header-only requests', () => {
     const response = await get(pdfId, { 'if-none-match': `"${'0'.repeat(64)}"` });
     assert.equal(response.status, 200);
     assert.equal(sha256(Buffer.from(await response.arrayBuffer())), sha256(pdf));
+  });
+
+  describe('If-Modified-Since, answered like If-None-Match (RFC 9110 13.1.3, 13.2.2)', () => {
+    const httpDate = (ms: number) => new Date(ms).toUTCString();
+    const uploadedAt = () => Math.floor(pdfCreatedAt / 1000) * 1000; // Last-Modified has second precision
+
+    test('the Last-Modified date itself, or a later one -> 304 with ETag and Last-Modified, no body', async () => {
+      for (const since of [httpDate(uploadedAt()), httpDate(uploadedAt() + 3600_000)]) {
+        const response = await get(pdfId, { 'if-modified-since': since });
+        assert.equal(response.status, 304, since);
+        assert.equal(response.headers.get('etag'), `"${sha256(pdf)}"`);
+        assert.equal(response.headers.get('last-modified'), httpDate(uploadedAt()));
+        assert.equal((await response.arrayBuffer()).byteLength, 0);
+      }
+    });
+
+    test('a date one second before the upload -> 200 with the bytes', async () => {
+      const response = await get(pdfId, { 'if-modified-since': httpDate(uploadedAt() - 1000) });
+      assert.equal(response.status, 200);
+      assert.equal(sha256(Buffer.from(await response.arrayBuffer())), sha256(pdf));
+    });
+
+    test('a value that is no HTTP date is ignored -> 200', async () => {
+      const response = await get(pdfId, { 'if-modified-since': 'yesterday' });
+      assert.equal(response.status, 200);
+      assert.equal(sha256(Buffer.from(await response.arrayBuffer())), sha256(pdf));
+    });
+
+    test('If-None-Match wins when both are sent: another ETag -> 200 even though not modified since', async () => {
+      const response = await get(pdfId, { 'if-none-match': `"${'0'.repeat(64)}"`, 'if-modified-since': httpDate(uploadedAt() + 3600_000) });
+      assert.equal(response.status, 200);
+      assert.equal(sha256(Buffer.from(await response.arrayBuffer())), sha256(pdf));
+    });
+
+    test('If-None-Match wins when both are sent: the same ETag -> 304 even with a date before the upload', async () => {
+      const response = await get(pdfId, { 'if-none-match': `"${sha256(pdf)}"`, 'if-modified-since': httpDate(uploadedAt() - 86_400_000) });
+      assert.equal(response.status, 304);
+      await response.arrayBuffer();
+    });
+
+    test('a request\'s Cache-Control: no-cache (fetch adds it to conditional requests) does not turn the condition off', async () => {
+      const status = await new Promise<number>((resolve, reject) => {
+        httpGet(downloadUrl(server.baseUrl, token, pdfId), { headers: { 'if-modified-since': httpDate(uploadedAt()), 'cache-control': 'no-cache' } }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        }).on('error', reject);
+      });
+      assert.equal(status, 304);
+    });
+
+    test('evaluated before Range, and on HEAD too: 304 on the wire', async () => {
+      const ranged = await get(pdfId, { 'if-modified-since': httpDate(uploadedAt()), range: 'bytes=0-9' });
+      assert.equal(ranged.status, 304);
+      await ranged.arrayBuffer();
+      const head = await fetch(downloadUrl(server.baseUrl, token, pdfId), { method: 'HEAD', headers: { 'if-modified-since': httpDate(uploadedAt()) } });
+      assert.equal(head.status, 304);
+      assert.equal(head.headers.get('last-modified'), httpDate(uploadedAt()));
+    });
   });
 
   test('HEAD -> 200 with the download headers and not one byte of body on the wire', async () => {

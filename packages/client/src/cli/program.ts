@@ -1,15 +1,19 @@
 // The user CLI, `oapi-media-client`: upload, download and token, against oapi-media or DingTalk.
-// Exit codes: 0 ok, 1 an API error (stderr: "errcode errmsg"), 2 bad usage or missing
-// credentials, 3 a network error, 130 interrupted (Ctrl-C).
+// Exit codes: 0 ok, 1 an API error (stderr: "errcode errmsg"), 2 bad usage, missing
+// credentials or a local file error, 3 a network error or a timeout, 130 interrupted (Ctrl-C).
 
+import { stat } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { MEDIA_TYPES, type MediaType } from '@oapi-media/core';
 import { createClient, DINGTALK_BASE_URL, type Client } from '../client.ts';
-import { DingTalkError, NetworkError } from '../errors.ts';
+import { isDingTalkError, isNetworkError, isTimeoutError } from '../errors.ts';
 import type { ByteRange } from '../media-download.ts';
+// Inlined by a bundler; read at run time otherwise. The version printed is the package's own.
+import packageJson from '../../package.json' with { type: 'json' };
 import { MissingCredentialsError, resolveCredentials } from './credentials.ts';
+import { LANGUAGES, languageOf, localCheckLine } from './messages.ts';
 import { ProgressBar, shouldDrawProgress, type TerminalStream } from './progress-bar.ts';
 
 export interface CliIo {
@@ -27,6 +31,7 @@ interface GlobalFlags {
   appsecret?: string;
   retries?: string;
   localChecks: boolean;
+  lang?: string;
 }
 
 export const EXIT = { ok: 0, apiError: 1, usage: 2, network: 3, interrupted: 130 } as const;
@@ -37,7 +42,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
   } catch (error) {
-    return reportFailure(error, io);
+    return reportFailure(error, io, program.opts<GlobalFlags>().lang);
   }
 }
 
@@ -49,6 +54,8 @@ function buildProgram(io: CliIo): Command {
     .option('--appsecret <secret>', 'app secret (env DINGTALK_APPSECRET; prefer the env: flags show in `ps`)')
     .option('--retries <n>', 'retries of transient failures (-1, 45009, network)')
     .option('--no-local-checks', 'send without checking type, size and extension first')
+    .addOption(new Option('--lang <lang>', 'language of the errors found locally (default: from LC_ALL/LC_MESSAGES/LANG, else en)').choices([...LANGUAGES]))
+    .version(packageJson.version, '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
 
@@ -61,6 +68,7 @@ function buildProgram(io: CliIo): Command {
     .option('--json', 'print the whole JSON answer')
     .action(async (file: string, flags: { type: MediaType; filename?: string; json?: boolean }, command: Command) => {
       const client = clientFrom(command, io);
+      if (file !== '-') await checkUploadable(file);
       const bar = progressBar(io, 'upload');
       try {
         const input = file === '-' ? io.stdin as Readable : file;
@@ -121,13 +129,33 @@ function clientFrom(command: Command, io: CliIo): Client {
   const { appKey, appSecret } = resolveCredentials(flags, io.env);
   const retries = flags.retries === undefined ? undefined : Number(flags.retries);
   if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0)) throw new UsageError('--retries must be an integer >= 0');
+  const baseUrl = flags.baseUrl !== undefined
+    ? checkBaseUrl(flags.baseUrl, '--base-url')
+    : io.env.DINGTALK_BASE_URL ? checkBaseUrl(io.env.DINGTALK_BASE_URL, 'DINGTALK_BASE_URL') : DINGTALK_BASE_URL;
   return createClient({
-    baseUrl: flags.baseUrl ?? (io.env.DINGTALK_BASE_URL || DINGTALK_BASE_URL),
+    baseUrl,
     appKey,
     appSecret,
     localChecks: flags.localChecks,
     ...(retries !== undefined && { retries }),
   });
+}
+
+/** An http(s) URL with a host, or a usage error that shows what one looks like. */
+function checkBaseUrl(value: string, source: string): string {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url && (url.protocol === 'http:' || url.protocol === 'https:') && url.host !== '') return value;
+  throw new UsageError(
+    `${source} must be an http:// or https:// URL with a host, such as ${DINGTALK_BASE_URL} (DingTalk) `
+    + `or http://127.0.0.1:8080 (an oapi-media server); got ${JSON.stringify(value)}`,
+  );
+}
+
+/** A path the upload can read: a regular file (a folder or a device is a usage mistake). */
+async function checkUploadable(file: string): Promise<void> {
+  const info = await stat(file); // ENOENT/EACCES: reported as a local file error
+  if (info.isDirectory()) throw new UsageError(`cannot upload ${file}: it is a folder (give a file, or - for standard input)`);
+  if (!info.isFile()) throw new UsageError(`cannot upload ${file}: not a regular file`);
 }
 
 function progressBar(io: CliIo, label: string): ProgressBar | undefined {
@@ -153,7 +181,7 @@ class UsageError extends Error {
   override name = 'UsageError';
 }
 
-function reportFailure(error: unknown, io: CliIo): number {
+function reportFailure(error: unknown, io: CliIo, langFlag: string | undefined): number {
   if (error instanceof CommanderError) {
     // Commander printed its own message; --help and --version end with exit code 0.
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
@@ -162,12 +190,12 @@ function reportFailure(error: unknown, io: CliIo): number {
     io.stderr.write('interrupted\n');
     return EXIT.interrupted;
   }
-  if (error instanceof DingTalkError) {
-    io.stderr.write(`${error.errcode} ${error.errmsg}\n`);
+  if (isDingTalkError(error)) {
+    io.stderr.write(error.local ? `${localCheckLine(error, languageOf(langFlag, io.env))}\n` : `${error.errcode} ${error.errmsg}\n`);
     if (error.requestId) io.stderr.write(`request_id: ${error.requestId}\n`);
     return EXIT.apiError;
   }
-  if (error instanceof NetworkError) {
+  if (isNetworkError(error) || isTimeoutError(error)) {
     io.stderr.write(`network error: ${error.message}\n`);
     return EXIT.network;
   }

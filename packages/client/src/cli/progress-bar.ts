@@ -16,6 +16,8 @@ export class ProgressBar {
   readonly #startedAt: number;
   #lastDrawAt = -Infinity;
   #drawn = false;
+  /** The latest update not drawn yet (skipped by the redraw limit), to be drawn by finish(). */
+  #pending: { loaded: number; total: number | undefined } | undefined;
 
   constructor(out: TerminalStream, label: string, now: () => number = () => performance.now()) {
     this.#out = out;
@@ -28,17 +30,30 @@ export class ProgressBar {
   update(loaded: number, total: number | undefined): void {
     const now = this.#now();
     const complete = total !== undefined && loaded >= total;
-    if (!complete && now - this.#lastDrawAt < REDRAW_INTERVAL_MS) return;
+    if (!complete && now - this.#lastDrawAt < REDRAW_INTERVAL_MS) {
+      this.#pending = { loaded, total };
+      return;
+    }
+    this.#draw(loaded, total, now);
+  }
+
+  /**
+   * Draws the last update if the redraw limit skipped it (a stream of unknown size is never
+   * "complete", so its end would otherwise show a frame from up to 100 ms before), then ends
+   * the line so that what follows starts on a fresh one.
+   */
+  finish(): void {
+    if (this.#pending) this.#draw(this.#pending.loaded, this.#pending.total, this.#now());
+    if (this.#drawn) this.#out.write('\n');
+    this.#drawn = false;
+  }
+
+  #draw(loaded: number, total: number | undefined, now: number): void {
     this.#lastDrawAt = now;
+    this.#pending = undefined;
     const line = progressLine(this.#label, loaded, total, (now - this.#startedAt) / 1000, this.#out.columns || 80);
     this.#out.write(`\r${line}\x1b[K`);
     this.#drawn = true;
-  }
-
-  /** Ends the line so that what follows starts on a fresh one. */
-  finish(): void {
-    if (this.#drawn) this.#out.write('\n');
-    this.#drawn = false;
   }
 }
 

@@ -23,6 +23,18 @@ export interface UploadFormRules {
   receive(source: Readable, capBytes: number): Promise<StagedUpload>;
 }
 
+/**
+ * The HTML standard's multipart/form-data encoding escapes three characters of a file name as
+ * %22 ("), %0D (CR) and %0A (LF) and nothing else; browsers, undici's FormData (Node's fetch) and
+ * @oapi-media/client send names so. busboy undoes RFC quoting (\" and filename*) but not these,
+ * so `报告 "q".png` would be stored as `报告 %22q%22.png`. A literal "%22" in a name cannot be told
+ * apart from an escaped quote (browsers do not escape %), so it is read as the quote, as the
+ * standard intends; CR and LF are then removed with the other control characters (file-names.ts).
+ */
+export function unescapeFormDataName(name: string): string {
+  return name.replace(/%(22|0D|0A)/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
 /** Room for the multipart framing and small fields around the file part. */
 export const FORM_OVERHEAD_BYTES = 64 * 1024;
 
@@ -99,7 +111,7 @@ export function readUploadForm(request: IncomingMessage, rules: UploadFormRules,
         stream.resume(); // extra parts are read past, not stored
         return;
       }
-      fileName = info.filename;
+      fileName = info.filename === undefined ? undefined : unescapeFormDataName(info.filename);
       staging$ = rules.receive(stream, capBytes);
       staging$.catch(fail);
     });

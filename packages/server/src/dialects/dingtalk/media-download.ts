@@ -1,8 +1,10 @@
 // GET /media/downloadFile?access_token=&media_id= (alias GET /media/get): the stored bytes with
-// ETag, Range (206/416), If-None-Match (304), Content-Disposition and nosniff (api.md "GET /media/downloadFile").
+// ETag, Last-Modified, Range (206/416), If-None-Match or If-Modified-Since (304), Content-Disposition
+// and nosniff (api.md "GET /media/downloadFile").
 
 import { FORMAT_CONTENT_TYPES, parseRange, type ByteRange } from '@oapi-media/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fresh from 'fresh';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { param } from '../../http/params.ts';
 import { noteOnRequest } from '../../http/request-log.ts';
@@ -16,7 +18,7 @@ const MEDIA_HEADERS = {
   'content-type': { description: 'the stored format\'s type (image/png, application/pdf, ...)', type: 'string' },
   'content-length': { type: 'integer' },
   etag: { description: 'the sha256 of the bytes, quoted (strong)', type: 'string' },
-  'last-modified': { type: 'string' },
+  'last-modified': { description: 'the upload time as an HTTP date (second precision)', type: 'string' },
   'accept-ranges': { type: 'string', enum: ['bytes'] },
   'content-disposition': { description: 'attachment, with the file name as uploaded (RFC 6266)', type: 'string' },
 } as const;
@@ -28,7 +30,7 @@ function downloadSchema(operationId: string, method: 'GET' | 'HEAD', alias: bool
     operationId,
     tags: ['DingTalk'],
     summary: `${body ? 'Download' : 'The headers of a download of'} the bytes of a media_id of the caller's organization${alias ? ' (alias of /media/downloadFile)' : ''}`,
-    description: 'Errors are DingTalk JSON with HTTP 200 (40007 for an unknown media_id or another organization\'s). Range (one range), If-Range and If-None-Match are honoured.',
+    description: 'Errors are DingTalk JSON with HTTP 200 (40007 for an unknown media_id or another organization\'s). Range (one range), If-Range, If-None-Match and If-Modified-Since are honoured; If-None-Match wins when both are sent (RFC 9110).',
     security: ACCESS_TOKEN_SECURITY,
     querystring: {
       type: 'object',
@@ -41,6 +43,10 @@ function downloadSchema(operationId: string, method: 'GET' | 'HEAD', alias: bool
         range: { type: 'string', description: 'bytes=START-END, bytes=START- or bytes=-SUFFIX (one range)' },
         'if-range': { type: 'string', description: 'the ETag: the range is honoured only while it matches' },
         'if-none-match': { type: 'string', description: 'an ETag seen before: 304 while it matches' },
+        'if-modified-since': {
+          type: 'string',
+          description: 'an HTTP date: 304 unless the media is newer (ignored when If-None-Match is sent)',
+        },
       },
     },
     response: {
@@ -57,19 +63,27 @@ function downloadSchema(operationId: string, method: 'GET' | 'HEAD', alias: bool
         headers: { ...MEDIA_HEADERS, 'content-range': { description: 'bytes START-END/SIZE', type: 'string' } },
         content: { 'application/octet-stream': { schema: body ? BYTES : { type: 'string', maxLength: 0 } } },
       },
-      304: { description: 'not modified (If-None-Match matched)', headers: { etag: MEDIA_HEADERS.etag } },
+      304: {
+        description: 'not modified (If-None-Match matched, or no If-None-Match and not modified since If-Modified-Since)',
+        headers: { etag: MEDIA_HEADERS.etag, 'last-modified': MEDIA_HEADERS['last-modified'] },
+      },
       405: { description: 'another method than GET or HEAD (errcode 43001)', content: { 'application/json': { schema: ERROR_ANSWER_SCHEMA } } },
       416: { description: 'range not satisfiable', headers: { 'content-range': { description: 'bytes */SIZE', type: 'string' } } },
     },
   };
 }
 
-function etagMatches(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(',').some((candidate) => {
-    const value = candidate.trim().replace(/^W\//, '');
-    return value === '*' || value === etag;
-  });
+/**
+ * RFC 9110 13.2.2: If-None-Match (weak comparison, `*`) decides when it is sent, else
+ * If-Modified-Since (a value that is no HTTP date is ignored); both before Range. `fresh` (jshttp)
+ * compares in exactly that order, but also answers "modified" to any request with
+ * `Cache-Control: no-cache`, a rule for caches; an origin server evaluates the conditions as sent.
+ * Fetch clients (browsers, Node's fetch, the SDK) add that header to every conditional request
+ * they send themselves, so only the two condition headers are handed to it.
+ */
+function notModified(request: FastifyRequest, etag: string, lastModified: string): boolean {
+  const { 'if-none-match': ifNoneMatch, 'if-modified-since': ifModifiedSince } = request.headers;
+  return fresh({ 'if-none-match': ifNoneMatch, 'if-modified-since': ifModifiedSince }, { etag, 'last-modified': lastModified });
 }
 
 export function registerMediaDownload(app: FastifyInstance, services: DialectServices): void {
@@ -77,14 +91,15 @@ export function registerMediaDownload(app: FastifyInstance, services: DialectSer
     const caller = await admitCaller(services, request, param(request.query, 'access_token'));
     const row = await services.downloads.find(caller, param(request.query, 'media_id'));
     const etag = `"${row.sha256}"`;
+    const lastModified = new Date(row.createdAt).toUTCString();
     reply
       .header('etag', etag)
-      .header('last-modified', new Date(row.createdAt).toUTCString())
+      .header('last-modified', lastModified)
       .header('accept-ranges', 'bytes')
       .header('cache-control', 'private, max-age=31536000, immutable') // a media_id's bytes never change
       .header('x-content-type-options', 'nosniff')
       .header('content-disposition', contentDisposition(row.fileName));
-    if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+    if (notModified(request, etag, lastModified)) return reply.code(304).send();
 
     let range: ByteRange | undefined;
     const ifRange = request.headers['if-range'];
