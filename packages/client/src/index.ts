@@ -1,4 +1,4 @@
-// @oapi-media/client: DingTalk's oapi media calls for Node 20+, against oapi-media or DingTalk.
+// @oapi-media/client: DingTalk's oapi media calls for Node ^20.19 || >=22.12, against oapi-media or DingTalk.
 
 export { createClient, DINGTALK_BASE_URL } from './client.ts';
 export type { AppCredentials, CallOptions, Client, ClientOptions, ClientSettings, MediaApi } from './client.ts';
