@@ -149,12 +149,15 @@ async function roundTripThroughSdk(url, creds) {
   writeFileSync(input, png);
   const env = { ...process.env, BASE_URL: url, APPKEY: creds.appkey, APPSECRET: creds.appsecret, INPUT: input };
   const esm = await run(process.execPath, ['esm-consumer.mjs'], { cwd: consumer.dir, env });
-  const esmResult = JSON.parse(esm.stdout);
-  assert.equal(esmResult.sha256, sha256(png), 'the ESM consumer downloads back the bytes it uploaded');
-  assert.match(esmResult.mediaId, /^@/);
   const cjs = await run(process.execPath, ['cjs-consumer.cjs'], { cwd: consumer.dir, env });
-  const cjsResult = JSON.parse(cjs.stdout);
-  assert.equal(cjsResult.sha256, sha256(png), 'the CommonJS consumer downloads back the bytes it uploaded');
+  for (const [system, stdout] of [['ESM', esm.stdout], ['CommonJS', cjs.stdout]]) {
+    const result = JSON.parse(stdout);
+    assert.equal(result.sha256, sha256(png), `the ${system} consumer downloads back the bytes it uploaded`);
+    assert.match(result.mediaId, /^@/);
+    assert.equal(typeof result.refusedErrcode, 'number');
+    assert.notEqual(result.refusedErrcode, 0);
+    assert.equal(result.recognised, true, `the ESM build's isDingTalkError recognises the ${system} build's DingTalkError`);
+  }
   return { png, input };
 }
 
@@ -188,33 +191,26 @@ before(async () => {
     `@types/node@${versionInRepo('@types/node')}`,
   ]);
   figures.push(`install of both packages (+ typescript, @types/node) from the cache: ${consumer.seconds.toFixed(1)} s`);
-  writeFileSync(
-    join(consumer.dir, 'esm-consumer.mjs'),
-    `import { createClient, DingTalkError } from '@oapi-media/client';
-import { createHash } from 'node:crypto';
-if (typeof DingTalkError !== 'function') throw new Error('DingTalkError is not exported');
-const client = createClient({ baseUrl: process.env.BASE_URL, appKey: process.env.APPKEY, appSecret: process.env.APPSECRET });
-const { mediaId } = await client.media.upload(process.env.INPUT, { type: 'image' });
-const media = await client.media.download(mediaId);
-const hash = createHash('sha256');
-for await (const chunk of media.stream()) hash.update(chunk);
-console.log(JSON.stringify({ mediaId, sha256: hash.digest('hex') }));
-`,
-  );
-  writeFileSync(
-    join(consumer.dir, 'cjs-consumer.cjs'),
-    `const { createClient } = require('@oapi-media/client');
-const { createHash } = require('node:crypto');
-(async () => {
-  const client = createClient({ baseUrl: process.env.BASE_URL, appKey: process.env.APPKEY, appSecret: process.env.APPSECRET });
+  // The same steps from both module systems. The refused token (a wrong appsecret) comes from the
+  // build the script loaded and is judged by the ESM build's guard: guards work across the builds.
+  const roundTrip = `
+  const credentials = { baseUrl: process.env.BASE_URL, appKey: process.env.APPKEY, appSecret: process.env.APPSECRET };
+  const client = createClient(credentials);
   const { mediaId } = await client.media.upload(process.env.INPUT, { type: 'image' });
   const media = await client.media.download(mediaId);
   const hash = createHash('sha256');
   for await (const chunk of media.stream()) hash.update(chunk);
-  console.log(JSON.stringify({ mediaId, sha256: hash.digest('hex') }));
-})().catch((error) => { console.error(error); process.exit(1); });
-`,
-  );
+  const refused = await createClient({ ...credentials, appSecret: 'wrong' }).getAccessToken().catch((error) => error);
+  const { isDingTalkError } = await import('@oapi-media/client');
+  console.log(JSON.stringify({ mediaId, sha256: hash.digest('hex'), refusedErrcode: refused.errcode, recognised: isDingTalkError(refused) }));
+`;
+  writeFileSync(join(consumer.dir, 'esm-consumer.mjs'), `import { createClient } from '@oapi-media/client';
+import { createHash } from 'node:crypto';
+${roundTrip}`);
+  writeFileSync(join(consumer.dir, 'cjs-consumer.cjs'), `const { createClient } = require('@oapi-media/client');
+const { createHash } = require('node:crypto');
+(async () => {${roundTrip}})().catch((error) => { console.error(error); process.exit(1); });
+`);
 });
 
 after(async () => {

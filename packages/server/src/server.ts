@@ -1,5 +1,6 @@
 // Starts a listening node: services, first-start bootstrap, orphan sweep, the HTTP app.
 
+import packageJson from '../package.json' with { type: 'json' };
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
@@ -8,6 +9,15 @@ import { mountedDialects } from './dialects/index.ts';
 import type { AppCredentials } from './service/admin.ts';
 import { lockDataFolder } from './service/data-lock.ts';
 import { openServices, type Services } from './composition-root.ts';
+
+/** The Node lines the server package declares (its engines), as operators read them. */
+export const SUPPORTED_NODE = packageJson.engines.node;
+
+/** SUPPORTED_NODE (^22.12.0 || >=24.0.0) written out, without a semver dependency for one check. */
+export function onSupportedNode(version: string = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major >= 24 || (major === 22 && minor >= 12);
+}
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -52,6 +62,9 @@ export async function startServer(config: Config, options: { logger?: Logger } =
       (error: unknown) => log.warn({ err: error }, 'orphan sweep failed'),
     );
     if (leftovers > 0) log.info({ leftovers }, 'removed temp files of interrupted uploads');
+    if (!onSupportedNode()) {
+      log.warn({ node: process.version, supported: SUPPORTED_NODE }, 'this Node line is past its end of life: the server runs and is tested on it, but is supported on Node 22 and 24');
+    }
     const purge = setInterval(() => void services.tokens.purgeExpired().catch(() => {}), 3600_000);
     purge.unref();
     const address = app.server.address();
