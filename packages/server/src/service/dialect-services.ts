@@ -11,7 +11,7 @@ import type { MediaService } from './media.ts';
 import type { AdmissionService } from './rate-limit.ts';
 import type { StagedFile, StagingArea } from './staging.ts';
 import type { CorpTokenRequest, SuiteService } from './suites.ts';
-import { appPrincipal, type Caller, type TokenGrant, type TokenService } from './tokens.ts';
+import type { Caller, TokenGrant, TokenService } from './tokens.ts';
 import type { ReleaseSlot, UploadSlots } from './upload-slots.ts';
 import { FileRangeStream } from '../stores/blobs/file-range-stream.ts';
 import type { MediaRow } from '../stores/metadata/interface.ts';
@@ -103,7 +103,7 @@ export function dialectServices(parts: DialectServiceParts): DialectServices {
           if (!found) throw new ApiError('wrongCredentials');
           return found;
         });
-        return tokens.issue(appPrincipal(app.id), app.orgId);
+        return tokens.issueForApp(app);
       },
       async tokenForSuite(clientIp: string, request: CorpTokenRequest): Promise<TokenGrant> {
         return authThrottle.guardCredentials(clientIp, request.accessKey ?? '', () => suites.issueCorpToken(request));

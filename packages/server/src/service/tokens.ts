@@ -75,6 +75,21 @@ export class TokenService {
     return { accessToken, expiresIn: this.ttlSeconds };
   }
 
+  /**
+   * A token for an app that just authenticated, refused if the app's secret changed or the app went
+   * meanwhile. rotate-secret and app delete change the row first and delete the app's tokens after:
+   * a token stored before that deletion is removed by it, one stored after it is caught here.
+   */
+  async issueForApp(app: App): Promise<TokenGrant> {
+    const grant = await this.issue(appPrincipal(app.id), app.orgId);
+    const current = await this.#metadata.getAppByKey(app.appKey);
+    if (current?.secretHash !== app.secretHash) {
+      await this.#metadata.deleteToken(sha256Hex(grant.accessToken));
+      throw new ApiError('wrongCredentials');
+    }
+    return grant;
+  }
+
   /** The caller a token stands for; 41001 missing, 40014 unknown, 42001 past its 7200 s. */
   async verify(accessToken: string | undefined): Promise<Caller> {
     if (accessToken === undefined || accessToken === '') throw new ApiError('missingToken');
