@@ -72,6 +72,11 @@ export async function ensureDataFolder(root: string): Promise<void> {
   }
 }
 
+/** Creates `path` 0600 if it is missing (an existing file is left as it is), before SQLite opens it. */
+export async function createPrivateFile(path: string): Promise<void> {
+  await (await open(path, 'a', FILE_MODE)).close();
+}
+
 /**
  * Creates the SQLite file 0600 before SQLite opens it (SQLite gives its -wal and -shm files the
  * main file's mode), and tightens the files an older version left with the umask's mode.
@@ -79,7 +84,7 @@ export async function ensureDataFolder(root: string): Promise<void> {
 export async function prepareMetaDatabase(folder: DataFolder): Promise<void> {
   await ensureDataFolder(folder.root);
   try {
-    await (await open(folder.metaDatabase, 'a', FILE_MODE)).close();
+    await createPrivateFile(folder.metaDatabase);
     for (const path of [folder.metaDatabase, `${folder.metaDatabase}-wal`, `${folder.metaDatabase}-shm`]) {
       await chmod(path, FILE_MODE).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOENT') throw error;

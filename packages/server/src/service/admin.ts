@@ -223,21 +223,25 @@ export class AdminService {
     const appsecret = newAppSecret();
     // The secret first: from here no /gettoken with the old one succeeds; then its tokens go.
     if (!(await this.#metadata.updateAppSecret(app.id, sha256Hex(appsecret)))) throw new AdminError(`app ${app.name} was deleted meanwhile`);
-    const revokedTokens = await this.#metadata.deleteTokens(appPrincipal(app.id), org.id);
-    return { org: org.name, app: app.name, appkey: app.appKey, appsecret, revokedTokens };
+    const { revokedTokens } = await this.#revokeTokensOf(org, app);
+    return { org: org.name, app: app.name, appkey: app.appKey, appsecret, revokedTokens }; // --json's key order
   }
 
   /** Deletes an app: it gets no more tokens and its tokens stop working; its media stay the org's. */
   async deleteApp(orgName: string, appName: string): Promise<AppChange> {
     const { org, app } = await this.requireApp(orgName, appName);
     await this.#metadata.deleteApp(app.id);
-    const revokedTokens = await this.#metadata.deleteTokens(appPrincipal(app.id), org.id);
-    return { org: org.name, app: app.name, appkey: app.appKey, revokedTokens };
+    return this.#revokeTokensOf(org, app);
   }
 
   /** Revokes every token of an app; the app may get a new one with its appsecret. */
   async revokeAppTokens(orgName: string, appName: string): Promise<AppChange> {
     const { org, app } = await this.requireApp(orgName, appName);
+    return this.#revokeTokensOf(org, app);
+  }
+
+  /** Deletes every token of the app (they answer as unknown tokens from now on): what changed. */
+  async #revokeTokensOf(org: Org, app: App): Promise<AppChange> {
     const revokedTokens = await this.#metadata.deleteTokens(appPrincipal(app.id), org.id);
     return { org: org.name, app: app.name, appkey: app.appKey, revokedTokens };
   }
@@ -248,7 +252,9 @@ export class AdminService {
     const row = await this.#metadata.deleteToken(sha256Hex(accessToken));
     if (!row) throw new AdminError('no such token: never issued here, already revoked, or expired and purged');
     const org = await this.#metadata.getOrgById(row.orgId);
-    const [kind, id] = [row.principal.slice(0, row.principal.indexOf(':')), row.principal.slice(row.principal.indexOf(':') + 1)];
+    // A principal is `app:<id>` or `suite:<id>` (appPrincipal, suitePrincipal).
+    const colon = row.principal.indexOf(':');
+    const [kind, id] = [row.principal.slice(0, colon), row.principal.slice(colon + 1)];
     const app = kind === 'app' ? await this.#metadata.getAppById(id) : null;
     const suite = kind === 'suite' ? (await this.#metadata.listSuites()).find((s) => s.id === id) ?? null : null;
     return { org: org?.name ?? row.orgId, app: app?.name ?? (kind === 'app' ? id : null), suite: suite?.suiteKey ?? (kind === 'suite' ? id : null), revokedTokens: 1 };

@@ -5,8 +5,8 @@
 // a second live server always is. DATA/server.pid only names the owner in that refusal.
 
 import Database from 'better-sqlite3';
-import { open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { dataFolder, ensureDataFolder, FILE_MODE } from '../data-folder.ts';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { createPrivateFile, dataFolder, ensureDataFolder, FILE_MODE } from '../data-folder.ts';
 
 export class DataFolderInUseError extends Error {
   override name = 'DataFolderInUseError';
@@ -16,7 +16,7 @@ export class DataFolderInUseError extends Error {
 export async function lockDataFolder(dataDir: string): Promise<() => Promise<void>> {
   await ensureDataFolder(dataDir); // a first start creates the data folder
   const folder = dataFolder(dataDir);
-  await (await open(folder.lock, 'a', FILE_MODE)).close();
+  await createPrivateFile(folder.lock);
   const lock = new Database(folder.lock, { timeout: 0 });
   try {
     // EXCLUSIVE locking mode keeps the lock after the transaction's first lock; BEGIN EXCLUSIVE takes
