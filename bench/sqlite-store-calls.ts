@@ -28,13 +28,13 @@ await store.init();
 const org = { id: 'org_bench', name: 'bench', corpId: 'dingbench', createdAt: Date.now(), quotaBytes: null, rateLimitPerSecond: null };
 await store.createOrg(org);
 const tokenHash = randomBytes(32).toString('hex');
-await store.insertToken({ tokenHash, nonce: 'n', principal: 'app_bench', orgId: org.id, issuedAt: Date.now(), expiresAt: Date.now() + 7_200_000 });
+await store.insertToken({ tokenHash, nonce: 'n', principal: 'app_bench', orgId: org.id, issuedAt: Date.now(), expiresAt: Date.now() + 7_200_000, wire: 'dingtalk' });
 
 function media(i: number, round: number): MediaRow {
   const mediaId = `@r${round}m${i}${randomBytes(6).toString('base64url')}`;
   return {
     mediaId, orgId: org.id, uploadedBy: 'app_bench', type: 'file', format: 'pdf', fileName: 'report.pdf', size: 1000 + i,
-    sha256: 'ab'.repeat(32), blobKey: `blob-${mediaId.slice(1)}`, createdAt: Date.now(),
+    sha256: 'ab'.repeat(32), blobKey: `blob-${mediaId.slice(1)}`, createdAt: Date.now(), wire: 'dingtalk', expiresAt: null,
   };
 }
 

@@ -19,10 +19,29 @@ export const ERROR_KINDS = [
   'unknownMediaType',
   'formatNotAllowed',
   'mediaTooLarge',
+  /** Not empty, but below the wire's smallest file (WeCom: every file is more than 5 bytes). */
+  'mediaTooSmall',
   'emptyMedia',
   'missingMedia',
   'multipartRequired',
+  /** The upload form has more fields or parts than the server reads, and what it needed was past them. */
+  'tooManyFormParts',
+  /** One part's header block is larger than the server reads (16 KiB). */
+  'partHeaderTooLarge',
+  /** A file name with a control character (e.g. NUL) sent raw in its part header, which makes it unreadable. */
+  'invalidFileName',
   'quotaExceeded',
+  /** The body arrived slower than the server's minimum rate (a trickling client holding a slot). */
+  'uploadTooSlow',
+  // Upload sessions (issue 18: DingTalk's chunked upload, tus): one file sent in several requests.
+  /** An upload session (upload_id) that does not exist, expired, was committed, or is another org's. */
+  'unknownUploadSession',
+  /** A chunk outside the session's rules: sequence out of range, size outside the chunk limits, past file_size. */
+  'chunkOutOfRules',
+  /** A chunk sent again with other bytes than the ones already acknowledged under its sequence. */
+  'chunkConflict',
+  /** A commit of a session whose chunks are not all there or do not add up to its file size. */
+  'uploadIncomplete',
   // Downloads.
   'missingMediaId',
   'unknownMedia',
@@ -37,6 +56,11 @@ export const ERROR_KINDS = [
   'unknownEndpoint',
   'getRequired',
   'postRequired',
+  // HTTP that never became a request (Node's parser refused it before any route saw it).
+  'malformedHttpRequest',
+  'requestHeadersTimeout',
+  'requestHeadersTooLarge',
+  'requestTooLarge',
 ] as const;
 
 export type ErrorKind = (typeof ERROR_KINDS)[number];

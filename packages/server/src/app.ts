@@ -10,7 +10,10 @@ import { pino, type Logger } from 'pino';
 import type { Services } from './composition-root.ts';
 import type { DialectContext } from './dialects/dialect.ts';
 import { mountedDialects } from './dialects/index.ts';
+import { ApiError } from '@oapi-media/core';
 import { guardDrain } from './http/body-budget.ts';
+import { DrainState } from './http/draining.ts';
+import { answerOnSocket, malformedHttpKind } from './http/client-errors.ts';
 import { createMetrics } from './http/metrics.ts';
 import { answeredErrcode, OneLinePerRequest, requestFacts } from './http/request-log.ts';
 import { requestIdOf } from './http/request-id.ts';
@@ -20,7 +23,12 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export interface AppOptions {
   /** A pino logger to log into (tests pass a silent one or capture lines); default: stdout. */
   logger?: Logger;
+  /** The node's shutdown state (server.ts begins it on a signal); default: never draining. */
+  drain?: DrainState;
 }
+
+/** Still answered once the listener has closed: liveness, readiness (503 then) and metrics. */
+const OPERATIONS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
  * JSON lines on stdout, written asynchronously: lines logged while a write is under way go out
@@ -36,8 +44,27 @@ function headerDeadline(timeoutMs: number): { headersTimeout: number; connection
   return { headersTimeout: timeoutMs, connectionsCheckingInterval: Math.max(250, Math.min(2_000, Math.floor(timeoutMs / 4))) };
 }
 
+/** The HTTP status of each malformed-HTTP kind when no wire is mounted at the root. */
+const PLAIN_STATUS = { malformedHttpRequest: 400, requestHeadersTimeout: 408, requestHeadersTooLarge: 431, requestTooLarge: 413 } as const;
+/** One line per change of where rate limits are counted (REDIS_URL), never one per request. */
+function logSharedLimits(services: Services, log: Logger): void {
+  const state = services.sharedLimits;
+  if (state === undefined) return;
+  const fallingBack = 'Redis unreachable: rate limits and lockouts are counted per node until it is back';
+  if (!state.shared) log.warn({ rateLimits: 'per-node' }, fallingBack);
+  state.watch((change) => {
+    if (change.shared) log.info({ rateLimits: 'shared', fallbacks: state.fallbacks }, 'Redis reachable again: rate limits are shared across nodes');
+    else log.warn({ rateLimits: 'per-node', reason: change.error.message }, fallingBack);
+  });
+}
+
 export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = services;
+  const drain = options.drain ?? new DrainState();
+  const mounts = mountedDialects(config.dialects);
+  // Outside every wire's routes (a malformed URL, an unknown path, unparsable HTTP) the wire
+  // mounted at the root answers, in its shape; with none there, a plain JSON answer.
+  const rootDialect = mounts.find(({ prefix }) => prefix === '')?.dialect;
   const app = Fastify({
     loggerInstance: (options.logger ?? defaultLogger(config.logLevel)) as FastifyBaseLogger,
     genReqId: requestIdOf,
@@ -46,15 +73,25 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     // often enough that a trickled header block is cut near its deadline, not up to 30 s later.
     http: headerDeadline(config.headerTimeoutMs),
     trustProxy: config.trustProxy,
-    return503OnClosing: true,
+    // Refused in the wire's shape instead (the onRequest hook below, http/draining.ts).
+    return503OnClosing: false,
     logController: new OneLinePerRequest(),
+    // Node's parser refused the bytes before they were a request: the root wire's error shape.
+    clientErrorHandler(error: NodeJS.ErrnoException, socket) {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return; // the client is gone: nothing to answer
+      const kind = malformedHttpKind(error);
+      const requestId = answerOnSocket(socket, (id) => rootDialect?.answerMalformedHttp(kind, id, config)
+        ?? { status: PLAIN_STATUS[kind], body: JSON.stringify({ error: kind, request_id: id }) });
+      app.log.info({ reqId: requestId, kind, code: error.code, remoteAddress: socket.remoteAddress }, 'malformed HTTP refused');
+    },
   });
 
   const metrics = createMetrics({
     uploadsReading: () => services.uploadSlots.active,
     uploadsWaiting: () => services.uploadSlots.waiting,
+    ...(services.sharedLimits === undefined ? {} : { sharedLimits: services.sharedLimits }),
   });
-  const mounts = mountedDialects(config.dialects);
+  logSharedLimits(services, app.log as Logger);
   const context: DialectContext = { services: services.dialect, config };
   // Past an early answer a body is drained within the largest budget of the wires served.
   const drainBudgetBytes = Math.max(...mounts.map(({ dialect }) => dialect.bodyBudgetBytes));
@@ -70,6 +107,13 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (!drain.draining) return;
+    reply.header('connection', 'close');
+    if (drain.refusing && !OPERATIONS_PATHS.has(request.url.split('?')[0]!)) throw new ApiError('systemBusy', 'shutting down');
+  });
+  // An answer begun before the signal (an upload in flight) closes its connection too.
+  app.addHook('onSend', async (_request, reply) => {
+    if (drain.draining) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unknown';
@@ -83,9 +127,6 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     guardDrain(request.raw, drainBudgetBytes);
   });
 
-  // Outside every wire's routes (a malformed URL, an unknown path) the wire mounted at the root
-  // answers, in its shape; with none there, a plain JSON answer.
-  const rootDialect = mounts.find(({ prefix }) => prefix === '')?.dialect;
   app.setErrorHandler(async (error, request, reply) => {
     if (rootDialect) return rootDialect.answerError(error, request, reply, context);
     request.log.error({ err: error }, 'request failed');
@@ -101,18 +142,24 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       openapi: '3.0.3',
       info: {
         title: 'oapi-media',
-        description: 'DingTalk-compatible enterprise media API. API errors are HTTP 200 with a non-zero errcode.',
+        description: 'DingTalk- and WeCom-compatible enterprise media API (each wire its own paths, tokens and media ids). API errors are HTTP 200 with a non-zero errcode.',
         version: packageJson.version,
         license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
       },
       servers: [{ url: '{origin}', description: 'this server', variables: { origin: { default: 'http://127.0.0.1:8080', description: 'scheme, host and port the server listens on' } } }],
       tags: [
         { name: 'DingTalk', description: 'DingTalk\'s media API (oapi), byte for byte (docs/api.md)' },
+        { name: 'WeCom', description: 'WeCom\'s (企业微信) media API under /cgi-bin, byte for byte (docs/api.md "WeCom"); its own tokens and media ids' },
+        { name: 'Feishu', description: 'Feishu\'s / Lark\'s media API (/open-apis): token, im/v1 images and files; errors are HTTP 4xx (docs/api.md "Feishu")' },
         { name: 'Operations', description: 'Health, readiness and metrics of this node' },
       ],
       components: {
         securitySchemes: {
-          accessToken: { type: 'apiKey', in: 'query', name: 'access_token', description: 'from GET /gettoken (7200 s)' },
+          accessToken: { type: 'apiKey', in: 'query', name: 'access_token', description: 'from GET /gettoken (DingTalk) or GET /cgi-bin/gettoken (WeCom), 7200 s; each works on its own wire only' },
+          // Only when the wire is served: an unused scheme is a lint warning.
+          ...(mounts.some(({ dialect }) => dialect.name === 'feishu')
+            ? { feishuTenantToken: { type: 'http', scheme: 'bearer', description: 'Feishu: a tenant_access_token (t-…) from POST /open-apis/auth/v3/tenant_access_token/internal' } }
+            : {}),
         },
       },
     },
@@ -133,10 +180,11 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     ({ schema: { operationId, summary, tags: ['Operations'], security: [], response: { ...response, 404: notFound } } });
   const status = (description: string) => ({ description, type: 'object', properties: { status: { type: 'string' } } });
   app.get('/healthz', operations('liveness', 'Liveness', { 200: status('the process answers') }), async () => ({ status: 'ok' }));
-  app.get('/readyz', operations('readiness', 'Readiness: database and storage reachable', {
+  app.get('/readyz', operations('readiness', 'Readiness: database and storage reachable, and not shutting down', {
     200: status('ready'),
-    503: { description: 'database or storage unreachable', type: 'object', properties: { status: { type: 'string' }, failing: { type: 'array', items: { type: 'string', enum: ['database', 'storage'] } } } },
+    503: { description: 'shutting down (status "draining"), or database or storage unreachable', type: 'object', properties: { status: { type: 'string' }, failing: { type: 'array', items: { type: 'string', enum: ['database', 'storage'] } } } },
   }), async (_request, reply) => {
+    if (drain.draining) return reply.code(503).send({ status: 'draining', failing: [] });
     const checks = await Promise.allSettled([services.metadata.ping(), services.blobs.ping()]);
     const failing = ['database', 'storage'].filter((_, i) => checks[i]!.status === 'rejected');
     return reply.code(failing.length === 0 ? 200 : 503).send({ status: failing.length === 0 ? 'ready' : 'unavailable', failing });

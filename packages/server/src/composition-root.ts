@@ -9,11 +9,13 @@ import { AuthThrottle } from './service/auth-throttle.ts';
 import { dialectServices, type DialectServices } from './service/dialect-services.ts';
 import { MediaService } from './service/media.ts';
 import { AdmissionService, MemoryRateLimiter, type RateLimiter } from './service/rate-limit.ts';
+import type { LimiterStateChange } from './service/rate-limit-redis.ts';
 import { loadSecretKey } from './service/secret-key.ts';
 import { StagingArea } from './service/staging.ts';
 import { SuiteService } from './service/suites.ts';
 import { TokenService } from './service/tokens.ts';
 import { UploadSlots } from './service/upload-slots.ts';
+import { InFlightWork } from './service/in-flight.ts';
 import type { BlobStore } from './stores/blobs/interface.ts';
 import type { MetadataStore } from './stores/metadata/interface.ts';
 import { migrateMetadataStore, openBlobStore, openMetadataStore } from './stores/open.ts';
@@ -32,9 +34,22 @@ export interface Services {
   suites: SuiteService;
   /** How many upload bodies are read at once (config.uploadStreams). */
   uploadSlots: UploadSlots;
+  /** Uploads under way (body to answer): a shutdown waits for them before closing the stores. */
+  inFlight: InFlightWork;
   /** The only door the wires (dialects) have into the product. */
   dialect: DialectServices;
+  /** With REDIS_URL: whether limits are counted in Redis now, and its changes (logs, /metrics). */
+  sharedLimits: SharedLimitsState | undefined;
   close(): Promise<void>;
+}
+
+/** What the Redis-backed limiter tells about itself (RedisRateLimiter). */
+export interface SharedLimitsState {
+  /** True while counters are in Redis; false while each node counts alone (Redis unreachable). */
+  readonly shared: boolean;
+  /** Falls back to per-node counting since start. */
+  readonly fallbacks: number;
+  watch(watcher: (change: LimiterStateChange) => void): void;
 }
 
 /** What operator commands call: organizations, apps, media listings and suites. */
@@ -57,7 +72,7 @@ export async function openServices(config: Config): Promise<Services> {
   const key = await loadSecretKey(config.secretKey, folder.secretKey);
   const staging = new StagingArea(folder.staging, blobs.durableStaging === true, metadata.inlineMaxBytes);
   await staging.init();
-  const limiter = await openRateLimiter(config);
+  const { limiter, sharedLimits } = await openRateLimiter(config);
   const admission = new AdmissionService(limiter, metadata, config.defaultRateLimitPerSecond, config.now);
   const tokens = new TokenService(metadata, key, config.tokenTtlSeconds, config.now);
   const media = new MediaService(metadata, blobs, staging, config.now);
@@ -65,6 +80,8 @@ export async function openServices(config: Config): Promise<Services> {
   const suites = new SuiteService(metadata, tokens, key, config.suiteTicketRotationSeconds, config.now);
   // Half the idle timeout: a waiting upload is read (slot or not) well before it would be cut off.
   const uploadSlots = new UploadSlots(config.uploadStreams, config.requestIdleTimeoutMs > 0 ? config.requestIdleTimeoutMs / 2 : 15_000);
+  const inFlight = new InFlightWork();
+  const minBodyRate = { bytesPerSecond: config.minBodyBytesPerSecond, windowMs: config.minBodyRateWindowMs };
   return {
     config,
     metadata,
@@ -76,7 +93,9 @@ export async function openServices(config: Config): Promise<Services> {
     authThrottle,
     suites,
     uploadSlots,
-    dialect: dialectServices({ tokens, authThrottle, admission, suites, media, uploadSlots }),
+    inFlight,
+    dialect: dialectServices({ tokens, authThrottle, admission, suites, media, uploadSlots, minBodyRate, inFlight }),
+    sharedLimits,
     async close() {
       await admission.close();
       await blobs.close();
@@ -120,10 +139,10 @@ export function migrateDatabase(config: Config): Promise<number[] | null> {
 }
 
 /** Shared counters in Redis when REDIS_URL is set (exact across nodes); per node otherwise. */
-async function openRateLimiter(config: Config): Promise<RateLimiter> {
-  if (config.redisUrl === undefined) return new MemoryRateLimiter(config.now);
+async function openRateLimiter(config: Config): Promise<{ limiter: RateLimiter; sharedLimits: SharedLimitsState | undefined }> {
+  if (config.redisUrl === undefined) return { limiter: new MemoryRateLimiter(config.now), sharedLimits: undefined };
   const { RedisRateLimiter } = await import('./service/rate-limit-redis.ts');
   const limiter = new RedisRateLimiter(config.redisUrl, { now: config.now });
   await limiter.init();
-  return limiter;
+  return { limiter, sharedLimits: limiter };
 }

@@ -15,8 +15,33 @@ export const DEFAULT_INLINE_MAX_BYTES = 64 * 1024;
 export const LARGEST_INLINE_MAX_BYTES = 1024 * 1024;
 /** Upload bodies read at once by default (service/upload-slots.ts). */
 export const DEFAULT_UPLOAD_STREAMS = 16;
-/** The wires served when OAPI_MEDIA_DIALECTS is not set. */
-export const DEFAULT_DIALECTS = 'dingtalk';
+/** How long a shutdown lets in-flight requests finish, from the signal to the exit (Kubernetes' default stop timeout). */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+/**
+ * The slowest upload body that is read on: below this rate over the window it is cut (uploadTooSlow).
+ * 1 KiB/s is far below any working mobile link (2G EDGE carries ~20 KiB/s) and far above a trickle.
+ */
+export const DEFAULT_MIN_BODY_BYTES_PER_SECOND = 1024;
+export const DEFAULT_MIN_BODY_RATE_WINDOW_MS = 10_000;
+/**
+ * The wires served when OAPI_MEDIA_DIALECTS is not set: all of them. Their paths do not collide
+ * (WeCom's are under /cgi-bin), and DingTalk, at the root, answers every other path.
+ */
+export const DEFAULT_DIALECTS = 'dingtalk,wecom,feishu';
+/** How often a node removes media past their expiry (WeCom's 3 days), by default. */
+export const DEFAULT_EXPIRY_SWEEP_INTERVAL_MS = 60_000;
+/**
+ * PostgreSQL: the longest wait for a pool connection and for each statement's answer (client side),
+ * so that a database that stopped answering turns into -1 instead of a hung request.
+ */
+export const DEFAULT_DATABASE_TIMEOUT_MS = 10_000;
+/**
+ * S3: each attempt of a request must be answered (response headers) within this, and a connection
+ * silent this long is cut. Idempotent calls are tried up to S3_MAX_ATTEMPTS times.
+ */
+export const DEFAULT_S3_TIMEOUT_MS = 30_000;
+/** Attempts of an idempotent S3 call (the AWS SDK's standard retry mode, with its backoff and retry budget). */
+export const S3_MAX_ATTEMPTS = 3;
 
 /** One wire served, and the path prefix its routes are mounted under ('' = its own paths). */
 export interface DialectMount {
@@ -35,6 +60,10 @@ export interface Config {
   readonly storageUrl: string | undefined;
   /** redis://... makes rate limits hold across nodes; undefined = per node. */
   readonly redisUrl: string | undefined;
+  /** PostgreSQL: wait for a pool connection, and for each statement's answer (DEFAULT_DATABASE_TIMEOUT_MS). */
+  readonly databaseTimeoutMs: number;
+  /** S3: per attempt of a request, and per silent connection (DEFAULT_S3_TIMEOUT_MS). */
+  readonly s3TimeoutMs: number;
   /** Key that tokens are derived from (HMAC); undefined = generated once into dataDir/secret.key. */
   readonly secretKey: string | undefined;
   readonly errmsgLanguage: ErrmsgLanguage;
@@ -72,10 +101,31 @@ export interface Config {
    */
   readonly uploadStreams: number;
   /**
+   * An upload body is cut (uploadTooSlow) when less than this many bytes arrived over one window
+   * of `minBodyRateWindowMs` while the server was reading it (0 = never). Stops a client that
+   * trickles its body (one byte just under the idle timeout) from holding a slot and a connection.
+   */
+  readonly minBodyBytesPerSecond: number;
+  readonly minBodyRateWindowMs: number;
+  /**
+   * Shutdown (SIGTERM/SIGINT): from the signal /readyz answers 503 and every answer carries
+   * Connection: close; the listener stays open `shutdownDrainDelayMs` (for a balancer to see the
+   * 503 and move away), then closes; in-flight requests finish until `shutdownGraceMs` after the
+   * signal, less its last 3 s (a quarter of it if shorter) to cut the rest, remove their temp files
+   * and close the stores: the process exits within the grace.
+   */
+  readonly shutdownGraceMs: number;
+  readonly shutdownDrainDelayMs: number;
+  /**
    * Which wires are served and where: OAPI_MEDIA_DIALECTS=dingtalk (the default), or e.g.
    * `dingtalk,dingtalk=/v2`. Names are checked against the dialects the server has when the app is built.
    */
   readonly dialects: readonly DialectMount[];
+  /**
+   * How often this node removes media past their expiry, rows then bytes (0 = never: expired media
+   * still answer as unknown, and stay stored). Safe on many nodes at once.
+   */
+  readonly expirySweepIntervalMs: number;
   /** Current time in ms; injectable so that tests expire tokens without waiting. */
   readonly now: () => number;
 }
@@ -95,6 +145,8 @@ export const ENVIRONMENT: readonly { name: string; default: string; meaning: str
   { name: 'AWS_ACCESS_KEY_ID', default: 'the AWS SDK\'s chain', meaning: 'S3 credentials (read by the AWS SDK), with AWS_SECRET_ACCESS_KEY' },
   { name: 'AWS_SECRET_ACCESS_KEY', default: 'the AWS SDK\'s chain', meaning: 'S3 credentials (read by the AWS SDK)' },
   { name: 'AWS_REGION', default: 'us-east-1', meaning: 'S3 region unless OAPI_MEDIA_STORAGE says region=' },
+  { name: 'OAPI_MEDIA_DATABASE_TIMEOUT_MS', default: String(DEFAULT_DATABASE_TIMEOUT_MS), meaning: 'PostgreSQL: longest wait for a connection and for each statement before -1' },
+  { name: 'OAPI_MEDIA_S3_TIMEOUT_MS', default: String(DEFAULT_S3_TIMEOUT_MS), meaning: `S3: each attempt answered within this, a silent connection cut after it; idempotent calls tried ${S3_MAX_ATTEMPTS} times` },
   { name: 'REDIS_URL', default: 'none: per node', meaning: 'redis://...: rate limits and lockouts shared by every node' },
   { name: 'OAPI_MEDIA_SECRET_KEY', default: 'generated into DATA/secret.key', meaning: 'key tokens and sealed suite secrets derive from; required with DATABASE_URL, the same on every node' },
   { name: 'OAPI_MEDIA_RATE_LIMIT', default: '0 (none)', meaning: 'requests per second per app unless its organization sets its own' },
@@ -105,8 +157,13 @@ export const ENVIRONMENT: readonly { name: string; default: string; meaning: str
   { name: 'OAPI_MEDIA_TRUST_PROXY', default: 'false', meaning: 'true, or proxy addresses/CIDRs whose X-Forwarded-For gives the client address' },
   { name: 'OAPI_MEDIA_SUITE_TICKET_ROTATION_SECONDS', default: String(SUITE_TICKET_ROTATION_SECONDS), meaning: 'a suite ticket is replaced once this old' },
   { name: 'OAPI_MEDIA_UPLOAD_STREAMS', default: String(DEFAULT_UPLOAD_STREAMS), meaning: 'upload bodies read at once, 0 = no bound' },
+  { name: 'OAPI_MEDIA_MIN_BODY_BYTES_PER_SECOND', default: String(DEFAULT_MIN_BODY_BYTES_PER_SECOND), meaning: 'an upload body slower than this over the window is cut (errcode 45011); 0 = never' },
+  { name: 'OAPI_MEDIA_MIN_BODY_RATE_WINDOW_MS', default: String(DEFAULT_MIN_BODY_RATE_WINDOW_MS), meaning: 'that window' },
+  { name: 'OAPI_MEDIA_SHUTDOWN_GRACE_MS', default: String(DEFAULT_SHUTDOWN_GRACE_MS), meaning: 'on SIGTERM/SIGINT in-flight requests may finish until this long after the signal; the process exits within it' },
+  { name: 'OAPI_MEDIA_SHUTDOWN_DRAIN_DELAY_MS', default: '0', meaning: 'on SIGTERM/SIGINT the listener stays open this long (within the grace), /readyz answering 503, before it closes' },
   { name: 'OAPI_MEDIA_INLINE_MAX_BYTES', default: String(DEFAULT_INLINE_MAX_BYTES), meaning: 'with SQLite: media up to this size are kept inside meta.sqlite; 0 = none' },
-  { name: 'OAPI_MEDIA_DIALECTS', default: DEFAULT_DIALECTS, meaning: 'wires served: name or name=/prefix, comma-separated' },
+  { name: 'OAPI_MEDIA_DIALECTS', default: DEFAULT_DIALECTS, meaning: 'wires served: name or name=/prefix, comma-separated (dingtalk, wecom)' },
+  { name: 'OAPI_MEDIA_EXPIRY_SWEEP_INTERVAL_MS', default: String(DEFAULT_EXPIRY_SWEEP_INTERVAL_MS), meaning: 'how often expired media (WeCom: 3 days) are removed, rows then bytes; 0 = never' },
   { name: 'LOG_LEVEL', default: 'info', meaning: 'pino level of the JSON log lines (stdout); debug also shows stack traces of CLI errors' },
 ];
 
@@ -117,6 +174,8 @@ export interface ConfigInput {
   databaseUrl?: string;
   storageUrl?: string;
   redisUrl?: string;
+  databaseTimeoutMs?: number | string;
+  s3TimeoutMs?: number | string;
   secretKey?: string;
   errmsgLanguage?: string;
   logLevel?: string;
@@ -130,7 +189,12 @@ export interface ConfigInput {
   trustProxy?: boolean | string;
   inlineMaxBytes?: number | string;
   uploadStreams?: number | string;
+  minBodyBytesPerSecond?: number | string;
+  minBodyRateWindowMs?: number | string;
+  shutdownGraceMs?: number | string;
+  shutdownDrainDelayMs?: number | string;
   dialects?: string;
+  expirySweepIntervalMs?: number | string;
   now?: () => number;
 }
 
@@ -186,6 +250,16 @@ function parseInlineMax(value: number | string): number {
   return n;
 }
 
+/** The drain delay is part of the grace: a delay as long as the grace would leave in-flight requests no time. */
+function parseShutdown(grace: number | string, drainDelay: number | string): { shutdownGraceMs: number; shutdownDrainDelayMs: number } {
+  const shutdownGraceMs = parsePositive('shutdown grace', grace);
+  const shutdownDrainDelayMs = parseNonNegative('shutdown drain delay', drainDelay);
+  if (shutdownDrainDelayMs >= shutdownGraceMs) {
+    throw new ConfigError(`invalid shutdown drain delay: ${shutdownDrainDelayMs} ms is not below the shutdown grace (${shutdownGraceMs} ms), which it is part of`);
+  }
+  return { shutdownGraceMs, shutdownDrainDelayMs };
+}
+
 const DIALECT_NAME = /^[a-z][a-z0-9-]*$/;
 const DIALECT_PREFIX = /^(\/[A-Za-z0-9._~-]+)+$/;
 
@@ -233,6 +307,8 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     databaseUrl,
     storageUrl,
     redisUrl: nonEmpty(input.redisUrl ?? env.REDIS_URL),
+    databaseTimeoutMs: parsePositive('database timeout', input.databaseTimeoutMs ?? env.OAPI_MEDIA_DATABASE_TIMEOUT_MS ?? DEFAULT_DATABASE_TIMEOUT_MS),
+    s3TimeoutMs: parsePositive('S3 timeout', input.s3TimeoutMs ?? env.OAPI_MEDIA_S3_TIMEOUT_MS ?? DEFAULT_S3_TIMEOUT_MS),
     secretKey,
     errmsgLanguage: language,
     logLevel: input.logLevel ?? env.LOG_LEVEL ?? 'info',
@@ -257,8 +333,18 @@ export function loadConfig(input: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     ),
     trustProxy: parseTrustProxy(input.trustProxy ?? env.OAPI_MEDIA_TRUST_PROXY ?? false),
     uploadStreams: parseWholeNumber('upload streams', input.uploadStreams ?? env.OAPI_MEDIA_UPLOAD_STREAMS ?? DEFAULT_UPLOAD_STREAMS),
+    minBodyBytesPerSecond: parseNonNegative('min body bytes per second', input.minBodyBytesPerSecond ?? env.OAPI_MEDIA_MIN_BODY_BYTES_PER_SECOND ?? DEFAULT_MIN_BODY_BYTES_PER_SECOND),
+    minBodyRateWindowMs: parsePositive('min body rate window', input.minBodyRateWindowMs ?? env.OAPI_MEDIA_MIN_BODY_RATE_WINDOW_MS ?? DEFAULT_MIN_BODY_RATE_WINDOW_MS),
+    ...parseShutdown(
+      input.shutdownGraceMs ?? env.OAPI_MEDIA_SHUTDOWN_GRACE_MS ?? DEFAULT_SHUTDOWN_GRACE_MS,
+      input.shutdownDrainDelayMs ?? env.OAPI_MEDIA_SHUTDOWN_DRAIN_DELAY_MS ?? 0,
+    ),
     inlineMaxBytes: parseInlineMax(input.inlineMaxBytes ?? env.OAPI_MEDIA_INLINE_MAX_BYTES ?? DEFAULT_INLINE_MAX_BYTES),
     dialects: Object.freeze(parseDialects(input.dialects ?? env.OAPI_MEDIA_DIALECTS ?? DEFAULT_DIALECTS)),
+    expirySweepIntervalMs: parseWholeNumber(
+      'expiry sweep interval',
+      input.expirySweepIntervalMs ?? env.OAPI_MEDIA_EXPIRY_SWEEP_INTERVAL_MS ?? DEFAULT_EXPIRY_SWEEP_INTERVAL_MS,
+    ),
     now: input.now ?? Date.now,
   });
 }

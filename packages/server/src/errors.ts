@@ -3,6 +3,8 @@
 // internal details: only the wire's code, its message and the request id.
 
 import { ApiError, type ErrorKind } from '@oapi-media/core';
+import type { FastifyRequest } from 'fastify';
+import { noteOnRequest } from './http/request-log.ts';
 import { BlobNotFoundError, BlobUnavailableError } from './stores/blobs/interface.ts';
 import { QuotaExceededError, StoreUnavailableError } from './stores/metadata/interface.ts';
 import { StagingLimitError } from './service/staging.ts';
@@ -28,4 +30,15 @@ export function mapError(error: unknown): MappedError {
   const statusCode = (error as { statusCode?: number } | undefined)?.statusCode;
   if (statusCode === 404) return { kind: 'unknownEndpoint', serverFault: false };
   return { kind: 'internalError', serverFault: true };
+}
+
+/**
+ * The kind a request's failure is answered with, on any wire: the caller's reason noted on the
+ * request's log line, or, for the server's own faults, the error logged with its stack.
+ */
+export function failureKind(request: FastifyRequest, error: unknown): ErrorKind {
+  const { kind, serverFault } = mapError(error);
+  if (serverFault) request.log.error({ err: error }, 'request failed');
+  else noteOnRequest(request, { reason: (error as Error).message });
+  return kind;
 }

@@ -4,6 +4,7 @@ import packageJson from '../package.json' with { type: 'json' };
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
+import { DrainState } from './http/draining.ts';
 import type { Config } from './config.ts';
 import { mountedDialects } from './dialects/index.ts';
 import type { AppCredentials } from './service/admin.ts';
@@ -26,10 +27,24 @@ export interface RunningServer {
   url: string;
   /** Credentials created on a first start with no apps; shown once. */
   firstStartCredentials: AppCredentials | null;
+  /**
+   * Shuts down within config.shutdownGraceMs (http/draining.ts): /readyz 503 at once, the listener
+   * open for the drain delay, then closed; in-flight requests finish or are cut before the grace
+   * ends, and their uploads have removed their temp files before the stores close.
+   */
   close(): Promise<void>;
 }
 
-const SHUTDOWN_GRACE_MS = 2_000;
+/**
+ * Kept at the end of the grace to cut what is still open, let its uploads remove their temp files
+ * and close the stores (at most a quarter of the grace): on a loaded machine a second was too
+ * little and the exit came after the grace.
+ */
+const CUT_RESERVE_MS = 3_000;
+/** Kept after the cleanup wait for the stores to close and the lock to go. */
+const CLOSE_RESERVE_MS = 500;
+/** How long cut uploads may take to remove their temp files (their own bound is 5 s, multipart-upload.ts), unless the grace ends first. */
+const CLEANUP_WAIT_MS = 6_000;
 
 /** A blob without a row this old is an orphan even if another node shares the storage. */
 const ORPHAN_GRACE_MS = 15 * 60 * 1000;
@@ -49,7 +64,8 @@ export async function startServer(config: Config, options: { logger?: Logger } =
   let app: FastifyInstance | undefined;
   try {
     const leftovers = await services.media.staging.removeLeftovers();
-    app = await buildApp(services, options);
+    const drain = new DrainState();
+    app = await buildApp(services, { ...options, drain });
     // Bind first, bootstrap after: a start that cannot listen (port busy) must not create the
     // default app, or the next start, the one that listens, would show no credentials.
     await listen(app, config);
@@ -67,6 +83,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     }
     const purge = setInterval(() => void services.tokens.purgeExpired().catch(() => {}), 3600_000);
     purge.unref();
+    const expirySweep = startExpirySweep(services, config.expirySweepIntervalMs, log);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -78,13 +95,42 @@ export async function startServer(config: Config, options: { logger?: Logger } =
       firstStartCredentials,
       async close() {
         clearInterval(purge);
-        // In-flight requests get a grace period; silent connections (an aborted fetch's spare
-        // socket, a slow client) would otherwise hold the shutdown until their idle timeout.
-        const force = setTimeout(() => running.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        const started = performance.now();
+        const { shutdownGraceMs: graceMs, shutdownDrainDelayMs: drainDelayMs } = config;
+        drain.begin();
+        // A sweep under way finishes before the stores close; no new one starts.
+        const sweepStopped = expirySweep.stop();
+        log.info({ graceMs, drainDelayMs }, 'draining: /readyz answers 503');
+        if (drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+        drain.closeListener();
+        // In-flight requests get the rest of the grace; silent connections (an aborted fetch's
+        // spare socket, a slow client) would otherwise hold the shutdown until their idle timeout.
+        const cutAt = graceMs - Math.min(CUT_RESERVE_MS, graceMs / 4);
+        let cut = 0;
+        const force = setTimeout(() => {
+          running.server.getConnections((_error, open) => {
+            cut = open;
+            log.warn({ connections: open, graceMs }, 'shutdown grace over: cutting the requests still open');
+            running.server.closeAllConnections();
+          });
+        }, Math.max(0, cutAt - (performance.now() - started)));
+        // A keep-alive connection whose answer began before the signal becomes idle after it.
+        const reapIdle = setInterval(() => running.server.closeIdleConnections(), 100);
         running.server.closeIdleConnections();
-        await running.close().finally(() => clearTimeout(force));
+        try {
+          await running.close();
+        } finally {
+          clearTimeout(force);
+          clearInterval(reapIdle);
+        }
+        // What the grace has left bounds the wait: a temp file left now is removed at the next start.
+        const graceLeft = graceMs - (performance.now() - started) - CLOSE_RESERVE_MS;
+        const unsettled = await services.inFlight.settled(Math.max(100, Math.min(CLEANUP_WAIT_MS, graceLeft)));
+        if (unsettled > 0) log.warn({ uploads: unsettled }, 'uploads still cleaning up at shutdown: their temp files are removed at the next start');
+        await sweepStopped;
         await services.close();
         await unlock();
+        log.info({ tookMs: Math.round(performance.now() - started), cut }, 'shut down');
       },
     };
   } catch (error) {
@@ -93,6 +139,33 @@ export async function startServer(config: Config, options: { logger?: Logger } =
     await unlock();
     throw error;
   }
+}
+
+/**
+ * Removes expired media every `intervalMs` (none when 0); one sweep at a time per node, and a
+ * stop waits for the sweep under way, so that nothing is removed after the stores close.
+ */
+function startExpirySweep(services: Services, intervalMs: number, log: FastifyInstance['log']): { stop(): Promise<void> } {
+  if (intervalMs === 0) return { stop: async () => {} };
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = services.media.sweepExpired().then(
+      (removed) => {
+        if (removed > 0) log.info({ removed }, 'expired media removed');
+      },
+      (error: unknown) => log.warn({ err: error }, 'expiry sweep failed'),
+    ).finally(() => {
+      running = undefined;
+    });
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 /** The server could not listen where it was told to; the message says what to change. */

@@ -99,6 +99,52 @@ describe('api.md error table, upload', () => {
   });
 });
 
+describe('api.md "Form limits": a refused form says what was wrong (45012, 45013, 40098), nothing stored', () => {
+  const fields = (count: number, name = 'extra') => Array.from({ length: count }, (_, i) => ({ name: `${name}${i}`, value: 'v' }));
+  /** The exact answer of `kind`, with the request id of the answer, and nothing stored. */
+  async function assertAnswer(res: Awaited<ReturnType<typeof upload>>, kind: keyof typeof DINGTALK_ERRORS) {
+    const { errcode, zh } = DINGTALK_ERRORS[kind];
+    assert.deepEqual(res.json(), { errcode, errmsg: zh, request_id: res.headers['x-request-id'] });
+    await assertRefused(res, errcode);
+  }
+
+  test('a media part after 40 fields -> 45012 (not 41005)', async () => {
+    await assertAnswer(await upload(`?access_token=${token}&type=image`, [...fields(40), { name: 'media', value: sample('png').toString('latin1') }]), 'tooManyFormParts');
+  });
+  test('a media file after 1,000 parts -> 45012 (not 41005)', async () => {
+    const parts: Part[] = [...fields(1000).map((part, i) => (i % 2 ? part : { name: part.name, filename: 'x.bin', data: Buffer.from('x') })), png()];
+    await assertAnswer(await upload(`?access_token=${token}&type=image`, parts), 'tooManyFormParts');
+  });
+  test('the access_token field past the 32-field limit -> 45012 (not 41001)', async () => {
+    await assertAnswer(await upload('?type=image', [png(), ...fields(32), { name: 'access_token', value: token }]), 'tooManyFormParts');
+  });
+  test('a form whose media, token and type came before the limit is still stored', async () => {
+    const res = await upload(`?access_token=${token}&type=image`, [png(), ...fields(60)]);
+    assert.equal(res.json().errcode, 0, res.body);
+    await t.services.admin.deleteMedia(res.json().media_id); // the next tests count what is stored
+  });
+  test('a 100 KB part header -> 45013 (not 43008)', async () => {
+    await assertAnswer(await upload(`?access_token=${token}&type=image`, [{ ...png(), filename: `${'a'.repeat(100_000)}.png` }]), 'partHeaderTooLarge');
+  });
+  test('a part header block of 16,382 bytes -> 45013; one of 16,381 is read', async () => {
+    // The block: Content-Disposition: form-data; name="media"; filename="..." CRLF Content-Type: image/png CRLF CRLF
+    const fixed = 'Content-Disposition: form-data; name="media"; filename=""\r\nContent-Type: image/png\r\n\r\n'.length;
+    const named = (headerBytes: number) => ({ ...png(), filename: `${'a'.repeat(headerBytes - fixed - 4)}.png` });
+    await assertAnswer(await upload(`?access_token=${token}&type=image`, [named(16_382)]), 'partHeaderTooLarge');
+    const read = (await upload(`?access_token=${token}&type=image`, [named(16_381)])).json();
+    assert.equal(read.errcode, 0, JSON.stringify(read));
+    await t.services.admin.deleteMedia(read.media_id);
+  });
+  test('a NUL or another control byte in a raw file name -> 40098 (not 43008)', async () => {
+    for (const filename of ['a\u0000b.png', 'report\u0001.png', '\u001b[31mred.png']) {
+      await assertAnswer(await upload(`?access_token=${token}&type=image`, [{ ...png(), filename }]), 'invalidFileName');
+    }
+  });
+  test('a control byte elsewhere in a part header stays 43008', async () => {
+    await assertAnswer(await upload(`?access_token=${token}&type=image`, [{ ...png(), contentType: 'image/\u0000png' }]), 'multipartRequired');
+  });
+});
+
 describe('api.md error table, tokens', () => {
   test('/gettoken without appsecret -> 40035', async () => {
     const res = await t.app.inject({ url: `/gettoken?appkey=${t.appKey}` });

@@ -63,14 +63,31 @@ test('app list --json: appkey, name and created time of each app, never a secret
   const crm = await ok('app', 'create', '--org', 'acme', '--name', 'crm', '--json');
   const hr = await ok('app', 'create', '--org', 'acme', '--name', 'hr', '--json');
   const listed = await ok('app', 'list', '--org', 'acme', '--json');
-  assert.deepEqual(listed.map((a: object) => Object.keys(a)), [['org', 'app', 'appkey', 'created_at'], ['org', 'app', 'appkey', 'created_at']]);
+  assert.deepEqual(listed.map((a: object) => Object.keys(a)), [['org', 'app', 'wire', 'appkey', 'created_at'], ['org', 'app', 'wire', 'appkey', 'created_at']]);
   assert.deepEqual(listed.map((a: { app: string; appkey: string }) => [a.app, a.appkey]), [['crm', crm.appkey], ['hr', hr.appkey]]);
   for (const app of listed) assert.ok(Math.abs(app.created_at - Date.now()) < 120_000, 'created_at is epoch ms');
   const text = await ok('app', 'list', '--org', 'acme');
-  assert.match(text, new RegExp(`^${crm.appkey}\\tcrm\\t\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\n`));
+  assert.match(text, new RegExp(`^${crm.appkey}\\tcrm\\tdingtalk\\t\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\n`));
   assert.doesNotMatch(text + JSON.stringify(listed), new RegExp(crm.appsecret.replace(/[-]/g, '\\-')));
   await refused('no organization named nosuch (create it with: oapi-media org create nosuch)', 'app', 'list', '--org', 'nosuch');
   await refused('organization acme already has an app named crm (see: oapi-media app list --org acme)', 'app', 'create', '--org', 'acme', '--name', 'crm');
+});
+
+test('app create --wire wecom: prints corpid (ww + 16 hex) and corpsecret (43 characters) once; they get a token on /cgi-bin only; an unknown wire is refused', async () => {
+  await ok('org', 'create', 'wired');
+  const text = await ok('app', 'create', '--org', 'wired', '--name', 'wx', '--wire', 'wecom');
+  const match = /^corpid: {5}(ww[0-9a-f]{16})\ncorpsecret: ([A-Za-z0-9_-]{43})\n\(the corpsecret is not shown again\)\n$/.exec(text);
+  assert.ok(match, text);
+  const [, corpid, corpsecret] = match;
+  const wecom = (await (await fetch(`${server.url}/cgi-bin/gettoken?corpid=${corpid}&corpsecret=${corpsecret}`)).json()) as { errcode: number; errmsg: string; access_token?: string };
+  assert.deepEqual([wecom.errcode, wecom.errmsg], [0, 'ok']);
+  assert.equal((await getToken(corpid!, corpsecret!)).errcode, 40096, 'WeCom credentials are not DingTalk ones');
+  const json = await ok('app', 'create', '--org', 'wired', '--name', 'wx2', '--wire', 'wecom', '--json');
+  assert.deepEqual(Object.keys(json), ['org', 'app', 'wire', 'appkey', 'appsecret']);
+  assert.equal(json.wire, 'wecom');
+  const listed = await ok('app', 'list', '--org', 'wired', '--json');
+  assert.deepEqual(listed.map((a: { app: string; wire: string }) => [a.app, a.wire]), [['wx', 'wecom'], ['wx2', 'wecom']]);
+  await refused('invalid wire "slack": one of dingtalk, wecom, feishu', 'app', 'create', '--org', 'wired', '--name', 'bad', '--wire', 'slack');
 });
 
 test('app rotate-secret: a new secret shown once; the old one stops working and its tokens are revoked at once (40014, as an unknown token)', async () => {
@@ -80,7 +97,7 @@ test('app rotate-secret: a new secret shown once; the old one stops working and 
   assert.equal(((await answerTo(before.access_token!)).body as { errcode: number }).errcode, 40007, 'the token works before (unknown media)');
 
   const rotated = await ok('app', 'rotate-secret', '--org', 'acme', '--app', 'rotating', '--json');
-  assert.deepEqual(Object.keys(rotated), ['org', 'app', 'appkey', 'appsecret', 'revokedTokens']);
+  assert.deepEqual(Object.keys(rotated), ['org', 'app', 'wire', 'appkey', 'appsecret', 'revokedTokens']);
   assert.deepEqual([rotated.org, rotated.app, rotated.appkey, rotated.revokedTokens], ['acme', 'rotating', app.appkey, 1]);
   assert.notEqual(rotated.appsecret, app.appsecret);
 

@@ -40,7 +40,7 @@ test('org create, app create --json, and the new app gets a token from the runni
   const app = await cli(['app', 'create', '--org', 'acme', '--name', 'uploader', '--json', '--data', dataDir]);
   assert.equal(app.code, 0, app.stderr);
   const creds = JSON.parse(app.stdout);
-  assert.deepEqual(Object.keys(creds), ['org', 'app', 'appkey', 'appsecret']);
+  assert.deepEqual(Object.keys(creds), ['org', 'app', 'wire', 'appkey', 'appsecret']);
   assert.deepEqual([creds.org, creds.app], ['acme', 'uploader']);
   assert.match(await token(creds.appkey, creds.appsecret), /^[A-Za-z0-9_-]{43}$/);
 });
@@ -66,6 +66,7 @@ test('media list --json shows what was uploaded; media delete removes it (row an
   const listed = JSON.parse((await cli(['media', 'list', '--org', 'acme', '--json', '--data', dataDir])).stdout);
   assert.equal(listed.length, 1);
   assert.deepEqual([listed[0].media_id, listed[0].type, listed[0].format, listed[0].file_name], [up.media_id, 'file', 'pdf', 'doc.pdf']);
+  assert.deepEqual([listed[0].wire, listed[0].expires_at], ['dingtalk', null], 'a DingTalk media is permanent');
   const defaultList = JSON.parse((await cli(['media', 'list', '--org', 'default', '--json', '--data', dataDir])).stdout);
   assert.equal(defaultList.length, 0, 'another org lists nothing of acme');
 

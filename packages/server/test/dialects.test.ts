@@ -11,8 +11,10 @@ import { injectApp, type InjectApp } from './helpers/inject-app.ts';
 import { multipart } from './helpers/multipart.ts';
 
 describe('OAPI_MEDIA_DIALECTS: which wires are served, and where', () => {
-  test('default: DingTalk at its own paths', () => {
-    assert.deepEqual(loadConfig({}, {}).dialects, [{ name: 'dingtalk', prefix: '' }]);
+  test('default: every wire at its own paths (DingTalk at the root, WeCom under /cgi-bin, Feishu under /open-apis)', () => {
+    assert.deepEqual(loadConfig({}, {}).dialects, [{ name: 'dingtalk', prefix: '' }, { name: 'wecom', prefix: '' }, { name: 'feishu', prefix: '' }]);
+    // Feishu's routes name their whole /open-apis paths (basePath ''); DingTalk, first, answers the root's unknown paths.
+    assert.deepEqual(mountedDialects(loadConfig({}, {}).dialects).map(({ dialect, prefix }) => [dialect.name, prefix]), [['dingtalk', ''], ['wecom', '/cgi-bin'], ['feishu', '']]);
   });
   test('name=/prefix mounts a wire under a prefix; a list mounts several', () => {
     assert.deepEqual(loadConfig({}, { OAPI_MEDIA_DIALECTS: 'dingtalk, dingtalk=/dt/v2' }).dialects, [
@@ -26,7 +28,7 @@ describe('OAPI_MEDIA_DIALECTS: which wires are served, and where', () => {
     });
   }
   test('a wire the server does not speak -> ConfigError listing those it speaks', () => {
-    assert.throws(() => mountedDialects(loadConfig({ dialects: 'slack' }, {}).dialects), /unknown dialect slack \(this server speaks: dingtalk\)/);
+    assert.throws(() => mountedDialects(loadConfig({ dialects: 'slack' }, {}).dialects), /unknown dialect slack \(this server speaks: dingtalk, wecom, feishu\)/);
   });
 });
 

@@ -77,6 +77,8 @@ describe('detectFormat: the samples', () => {
     mp4: /^ISO Media, MP4/, doc: /Microsoft Word/, xls: /Microsoft Excel/, ppt: /^Composite Document File V2/,
     docx: /^Microsoft Word 2007\+/, xlsx: /^Microsoft Excel 2007\+/, pptx: /^Microsoft PowerPoint 2007\+/,
     zip: /^Zip archive data/, pdf: /^PDF document, version 1\.4, 1 pages?/, rar: /^RAR archive data, v5/,
+    webp: /Web\/P image/, ico: /^MS Windows icon resource - 1 icon, 1x1/, tiff: /^TIFF image data, little-endian.*height=1.*width=1/,
+    heic: /^ISO Media, HEIF Image HEVC/, opus: /^Ogg data, Opus audio.*mono, 16000 Hz/,
   };
   test('the file(1) command agrees about every sample', { skip: !hasCommand('file', ['--version']) && 'file(1) not installed' }, async () => {
     for (const format of ALL_FORMATS) {
@@ -84,6 +86,26 @@ describe('detectFormat: the samples', () => {
       const said = spawnSync('file', ['--brief', path], { encoding: 'utf8' }).stdout.trim();
       assert.match(said, FILE_SAYS[format], `${format}: file(1) says "${said}"`);
     }
+  });
+
+  // Feishu's further formats (im/v1/images and the opus file_type): detected, and file(1) agrees.
+  const FEISHU_ONLY_FORMATS = ['webp', 'ico', 'tiff', 'heic', 'opus'] as const;
+  for (const format of FEISHU_ONLY_FORMATS) {
+    test(`a ${format} sample detects as ${format}, also when larger`, async () => {
+      assert.equal(await detect(sample(format)), format);
+      assert.equal(await detect(sampleOfSize(format, 20_000)), format);
+    });
+  }
+  test('the file(1) command agrees about Feishu\'s further samples', { skip: !hasCommand('file', ['--version']) && 'file(1) not installed' }, async () => {
+    for (const format of FEISHU_ONLY_FORMATS) {
+      const path = await stage(sample(format), `agree.${format}`);
+      const said = spawnSync('file', ['--brief', path], { encoding: 'utf8' }).stdout.trim();
+      assert.match(said, FILE_SAYS[format], `${format}: file(1) says "${said}"`);
+    }
+  });
+  test('an ISO media file that is neither mp4 nor HEIF is no format (a QuickTime movie)', async () => {
+    const quicktime = Buffer.concat([Buffer.from([0, 0, 0, 20]), Buffer.from('ftypqt  \0\0\0\0qt  ', 'latin1'), Buffer.alloc(64)]);
+    assert.equal(await detect(quicktime), null);
   });
 
   test('unzip -t finds the zip samples intact', { skip: !hasCommand('unzip', ['-v']) && 'unzip not installed' }, async () => {
@@ -181,7 +203,7 @@ describe('detectFormat: what is not one of the 17 formats', () => {
     assert.equal(await detect(mp3.subarray(0, 40)), null); // the ID3 tag claims more than the file has
   });
 
-  test('ftyp brands: isom/mp42 are mp4; QuickTime, M4A and 3GPP are not', async () => {
+  test('ftyp brands: isom/mp42 are mp4; QuickTime, M4A, 3GPP and HEIF are not', async () => {
     const withBrands = (major: string, compatible: string): Buffer => {
       const bytes = Buffer.from(sample('mp4'));
       bytes.write(major, 8, 'latin1');
@@ -194,7 +216,8 @@ describe('detectFormat: what is not one of the 17 formats', () => {
     assert.equal(await detect(withBrands('qt  ', 'qt  ')), null);
     assert.equal(await detect(withBrands('M4A ', 'isom')), null);
     assert.equal(await detect(withBrands('3gp4', 'isom')), null);
-    assert.equal(await detect(withBrands('heic', 'mif1')), null);
+    // Not mp4: a HEIF image, a format of its own since Feishu takes it (DingTalk's rules still refuse it).
+    assert.equal(await detect(withBrands('heic', 'mif1')), 'heic');
   });
 
   test('an MP3 frame header with a reserved version or a bad bitrate is not mp3', async () => {

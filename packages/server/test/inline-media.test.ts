@@ -587,6 +587,8 @@ describe('SqliteMetadataStore: inserts of one event-loop turn share a transactio
       sha256: createHash('sha256').update(bytes).digest('hex'),
       blobKey: `inline:${randomBytes(16).toString('hex')}`,
       createdAt: 1_700_000_000_000,
+      wire: 'dingtalk',
+      expiresAt: null,
       ...overrides,
     };
     return { row, bytes };

@@ -93,7 +93,11 @@ if (unreachable !== null && process.env.CI === 'true') {
       };
       for (let i = 0; i < 3; i++) dirs.push(await mkdtemp(join(tmpdir(), `oapi-node${i + 1}-`)));
       // All three at once: migrations, bucket creation and the default org race here.
-      nodes = await Promise.all(dirs.map((dir) => serve(['--data', dir], env)));
+      const started = await Promise.allSettled(dirs.map((dir) => serve(['--data', dir], env)));
+      nodes = started.flatMap((start) => (start.status === 'fulfilled' ? [start.value] : []));
+      // A node that failed to start fails the suite; the others must not keep the run waiting.
+      const failed = started.find((start) => start.status === 'rejected');
+      if (failed) throw failed.reason;
       operator = await openServices(
         loadConfig({ dataDir: dirs[0], databaseUrl, storageUrl: s3.url, secretKey: env.OAPI_MEDIA_SECRET_KEY, logLevel: 'silent' }, {}),
       );

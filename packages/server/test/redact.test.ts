@@ -27,3 +27,10 @@ test('repeated parameters are each masked; no query, no change; a fragment is dr
   assert.equal(redactUrl('/healthz'), '/healthz');
   assert.equal(redactUrl('/x?access_token=t#frag'), '/x?access_token=[redacted]');
 });
+
+test('a published image\'s URL key (WeCom uploadimg: whoever has it reads the image) is masked in the path, under any prefix', () => {
+  const key = 'Qm7xYk1-_aBcDeFgHiJkLmNoPqRsTuVwXyZ01234567';
+  assert.equal(redactUrl(`/cgi-bin/media/img/${key}`), '/cgi-bin/media/img/[redacted]');
+  assert.equal(redactUrl(`/wx/cgi-bin/media/img/${key}?x=1`), '/wx/cgi-bin/media/img/[redacted]?x=[redacted]');
+  assert.equal(redactUrl('/cgi-bin/media/get?media_id=1abc&access_token=t'), '/cgi-bin/media/get?media_id=1abc&access_token=[redacted]');
+});

@@ -34,7 +34,7 @@ async function insertTokens(store: SqliteMetadataStore, count: number): Promise<
   const now = Date.now();
   await Promise.all(Array.from({ length: count }, () => {
     const n = tokenNumber++;
-    return store.insertToken({ tokenHash: `${n}`.padStart(64, '0'), nonce: 'n'.repeat(32), principal: `app:${n}`, orgId: 'o', issuedAt: now, expiresAt: now + 1 });
+    return store.insertToken({ tokenHash: `${n}`.padStart(64, '0'), nonce: 'n'.repeat(32), principal: `app:${n}`, orgId: 'o', issuedAt: now, expiresAt: now + 1, wire: 'dingtalk' });
   }));
 }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DEFAULT_INLINE_MAX_BYTES } from '../src/config.ts';
 import { FsBlobStore } from '../src/stores/blobs/fs.ts';
 import { SqliteMetadataStore } from '../src/stores/metadata/sqlite.ts';
+import { MIGRATIONS } from '../src/stores/metadata/schema.ts';
 import { describeBlobStore } from './conformance/blob-store.ts';
 import { assertLegacyRowsMigrated, legacyRowsSql } from './conformance/legacy-migration.ts';
 import { describeMetadataStore } from './conformance/metadata-store.ts';
@@ -76,7 +77,7 @@ test('a SQLite file at user_version 3, made by the schema of earlier releases, o
     await store.init();
     try {
       const check = new Database(path, { readonly: true });
-      assert.equal(check.pragma('user_version', { simple: true }), 4);
+      assert.equal(check.pragma('user_version', { simple: true }), MIGRATIONS.length);
       check.close();
       await assertLegacyRowsMigrated(store, { inlineBytesOfA: 'abc' });
     } finally {

@@ -16,6 +16,8 @@ const SAMPLE: Required<Omit<ConfigInput, 'now' | 'tokenTtlSeconds'>> = {
   databaseUrl: 'postgres://db.example/media',
   storageUrl: 's3://media?endpoint=http%3A%2F%2Fs3.example',
   redisUrl: 'redis://redis.example',
+  databaseTimeoutMs: 2345,
+  s3TimeoutMs: 3456,
   secretKey: 'a-shared-key',
   errmsgLanguage: 'en',
   logLevel: 'debug',
@@ -28,7 +30,12 @@ const SAMPLE: Required<Omit<ConfigInput, 'now' | 'tokenTtlSeconds'>> = {
   trustProxy: '10.0.0.0/8',
   inlineMaxBytes: 1000,
   uploadStreams: 3,
+  minBodyBytesPerSecond: 512,
+  minBodyRateWindowMs: 5000,
+  shutdownGraceMs: 7000,
+  shutdownDrainDelayMs: 1500,
   dialects: 'dingtalk=/dt',
+  expirySweepIntervalMs: 5000,
 };
 
 test('every setting given through operatorEnv reaches the config as it does when given directly', () => {

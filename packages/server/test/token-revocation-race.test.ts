@@ -35,7 +35,7 @@ for (const change of ['rotate-secret', 'app delete'] as const) {
         return insertToken(row);
       };
       await assert.rejects(
-        services.dialect.access.tokenForApp('127.0.0.1', creds.appkey, creds.appsecret),
+        services.dialect.access.tokenForApp('127.0.0.1', creds.appkey, creds.appsecret, 'dingtalk'),
         (error: unknown) => error instanceof ApiError && error.kind === 'wrongCredentials',
       );
       assert.equal(raced, true, 'the race was run');

@@ -76,9 +76,9 @@ test('a restarted server derives the same token again (the key lives outside the
   const { loadConfig } = await import('../src/config.ts');
   const again = await openServices(loadConfig({ ...t.config, now: () => t.clock.now }, {}));
   try {
-    const app = await again.tokens.authenticateApp(t.appKey, t.appSecret);
+    const app = await again.tokens.authenticateApp(t.appKey, t.appSecret, 'dingtalk');
     assert.ok(app);
-    const grant = await again.tokens.issue(`app:${app.id}`, app.orgId);
+    const grant = await again.tokens.issue(`app:${app.id}`, app.orgId, app.wire);
     assert.equal(grant.accessToken, first);
   } finally {
     await again.close();

@@ -17,7 +17,7 @@ export function addMediaCommands(program: Command, { dataOption, withOperator, p
     .action(async (flags: DataFlags & { org: string; limit: string; json?: boolean }) =>
       withOperator(flags, async ({ admin }) => {
         const rows = await admin.listMedia(flags.org, Math.max(1, Number(flags.limit) || DEFAULT_LIST_LIMIT));
-        print(!!flags.json, rows, rows.map((r) => `${r.media_id}\t${r.type}\t${r.size}\t${new Date(r.created_at).toISOString()}\t${r.file_name}`).join('\n'));
+        print(!!flags.json, rows, rows.map((r) => `${r.media_id}\t${r.wire}\t${r.type}\t${r.size}\t${new Date(r.created_at).toISOString()}\t${r.file_name}`).join('\n'));
       }),
     ), 'oapi-media media list --org acme --limit 20');
   example(media

@@ -1,4 +1,4 @@
-// The operator CLI, `oapi-media`: `serve | migrate | org | usage | app | token | media | suite ...`. One file
+// The operator CLI, `oapi-media`: `serve | migrate | org | usage | app | token | media | suite | backup | restore ...`. One file
 // per command group, each on the services in product words (never a store). Every command takes
 // --data like serve and is safe to run while the server runs (SQLite WAL; the CLI never touches staging).
 
@@ -10,10 +10,12 @@ import { loadConfig, ConfigError, type Config } from '../config.ts';
 import { openOperatorServices, type OperatorServices } from '../composition-root.ts';
 import { DataFolderError } from '../data-folder.ts';
 import { AdminError } from '../service/admin.ts';
+import { BackupError } from '../service/backup.ts';
 import { DataFolderInUseError } from '../service/data-lock.ts';
 import { ListenError } from '../server.ts';
 import { BlobStoreUnreachableError, MetadataStoreUnreachableError } from '../operational-errors.ts';
 import { addAppCommands } from './apps.ts';
+import { addBackupCommands } from './backup.ts';
 import { addMediaCommands } from './media.ts';
 import { addMigrateCommand } from './migrate.ts';
 import { addOrgCommands } from './orgs.ts';
@@ -52,7 +54,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
  * usable, a store unreachable): shown as one line that says what to change, without a stack trace.
  */
 const OPERATIONAL_ERRORS = [
-  AdminError, DataFolderInUseError, ConfigError, ListenError, DataFolderError, MetadataStoreUnreachableError, BlobStoreUnreachableError,
+  AdminError, BackupError, DataFolderInUseError, ConfigError, ListenError, DataFolderError, MetadataStoreUnreachableError, BlobStoreUnreachableError,
 ];
 
 function isOperatorMistake(error: unknown): error is Error {
@@ -120,6 +122,7 @@ function buildProgram(io: CliIo): Command {
   addTokenCommands(program, kit);
   addMediaCommands(program, kit);
   addSuiteCommands(program, kit);
+  addBackupCommands(program, kit);
   // The groups' own help (oapi-media app --help) shows one example too: their first command's.
   for (const group of program.commands) {
     const first = group.commands[0];

@@ -55,13 +55,26 @@ export function addServeCommand(program: Command, { io, dataOption, example }: C
       const server = await startServer(config);
       const onTerminal = (io.stderr as { isTTY?: boolean }).isTTY === true;
       io.stderr.write(`${(await bannerLines(server, config, onTerminal)).join('\n')}\n`);
+      // Later signals are ignored while the shutdown runs (it is bounded by its grace): Ctrl-C through
+      // bin/oapi-media.js reaches this process twice, from the terminal and forwarded by the launcher.
+      let stopping = false;
       const stop = async (signal: string) => {
-        server.app.log.info({ signal }, 'shutting down');
-        await server.close();
+        if (stopping) {
+          server.app.log.info({ signal }, 'already shutting down: signal ignored (the grace bounds the shutdown)');
+          return;
+        }
+        stopping = true;
+        server.app.log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+        try {
+          await server.close();
+        } catch (error) {
+          server.app.log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        }
         process.exit(0);
       };
-      process.once('SIGINT', () => void stop('SIGINT'));
-      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
     }), 'oapi-media serve --port 8080 --data ./data');
 }
 
@@ -104,7 +117,7 @@ async function bannerLines(server: RunningServer, config: Config, onTerminal: bo
 async function runnableExample(server: RunningServer, config: Config, creds: AppCredentials): Promise<{ accessToken: string; sample: string }> {
   const { metadata, tokens } = server.services;
   const app = (await metadata.getAppByKey(creds.appkey))!;
-  const { accessToken } = await tokens.issue(appPrincipal(app.id), app.orgId);
+  const { accessToken } = await tokens.issue(appPrincipal(app.id), app.orgId, app.wire);
   const sample = dataFolder(config.dataDir).samplePng;
   await writeFile(sample, SAMPLE_PNG, { mode: FILE_MODE });
   return { accessToken, sample };

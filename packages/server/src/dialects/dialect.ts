@@ -4,6 +4,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
+import type { MalformedHttpKind, RawAnswer } from '../http/client-errors.ts';
 import type { DialectServices } from '../service/dialect-services.ts';
 
 export interface DialectContext {
@@ -13,6 +14,11 @@ export interface DialectContext {
 
 export interface Dialect {
   readonly name: string;
+  /**
+   * Where the wire's own paths start ('' for DingTalk's root paths, '/cgi-bin' for WeCom's): its
+   * routes are mounted under the configured prefix plus this, and so is its not-found answer.
+   */
+  readonly basePath: string;
   /**
    * The most a request of this wire may send past an early answer (e.g. "too large" mid-upload)
    * before the connection is cut rather than read to its end and dropped.
@@ -27,4 +33,6 @@ export interface Dialect {
   answerNotFound(request: FastifyRequest, reply: FastifyReply, context: DialectContext): FastifyReply;
   /** The wire's answer to a failure outside its routes (e.g. a malformed URL), for the root prefix. */
   answerError(error: unknown, request: FastifyRequest, reply: FastifyReply, context: DialectContext): FastifyReply;
+  /** The wire's answer to HTTP that Node's parser refused before it was a request, for the root prefix. */
+  answerMalformedHttp(kind: MalformedHttpKind, requestId: string, config: Config): RawAnswer;
 }

@@ -4,13 +4,18 @@
 import { ConfigError, type DialectMount } from '../config.ts';
 import type { Dialect } from './dialect.ts';
 import { dingtalk } from './dingtalk/index.ts';
+import { feishu } from './feishu/index.ts';
+import { wecom } from './wecom/index.ts';
 
 export const DIALECTS: Readonly<Record<string, Dialect>> = Object.freeze({
   dingtalk,
+  wecom,
+  feishu,
 });
 
 export interface MountedDialect {
   dialect: Dialect;
+  /** Where its routes are: the configured prefix, then the wire's base path. */
   prefix: string;
 }
 
@@ -19,6 +24,6 @@ export function mountedDialects(mounts: readonly DialectMount[]): MountedDialect
   return mounts.map(({ name, prefix }) => {
     const dialect = Object.hasOwn(DIALECTS, name) ? DIALECTS[name] : undefined;
     if (!dialect) throw new ConfigError(`unknown dialect ${name} (this server speaks: ${Object.keys(DIALECTS).join(', ')})`);
-    return { dialect, prefix };
+    return { dialect, prefix: `${prefix}${dialect.basePath}` };
   });
 }

@@ -24,7 +24,7 @@ export interface FileSample {
 }
 
 /**
- * Which of the 17 formats of api.md "POST /media/upload" the bytes at `source` (a file's path, or
+ * Which of the product's formats (api.md "POST /media/upload", and Feishu's) the bytes at `source` (a file's path, or
  * the whole content of a small upload held in memory) are, or null for anything else. With a
  * `sample` from the stager, simple formats are decided without opening the file at all; the file
  * is opened only for structure checks (OLE directory, zip directory, mp3 frames, mp4 boxes).
@@ -54,9 +54,12 @@ async function decide(
   // Containers are decided by their directories, not their first bytes.
   if (hasCompoundFileSignature(head)) return await classifyCompoundFile(await file(), size);
   if (hasZipSignature(head)) return await classifyZipArchive(await file(), size);
-  if (head.toString('latin1', 4, 8) === 'ftyp') return (await isMp4File(await file(), head)) ? 'mp4' : null;
+  const isoMedia = head.toString('latin1', 4, 8) === 'ftyp';
+  if (isoMedia && (await isMp4File(await file(), head))) return 'mp4';
 
   const magic = await magicNumberOf(source, head, size);
+  // An ISO media file that is not mp4 is a HEIF image or nothing the product knows.
+  if (isoMedia && magic !== 'heic') return null;
   switch (magic) {
     case 'jpg': return isJpegHeader(head) ? 'jpg' : null;
     case 'png':
@@ -69,6 +72,13 @@ async function decide(
     case 'pdf':
     case 'ai': return isPdfHeader(head) ? 'pdf' : null; // PDF-compatible Illustrator files are PDFs
     case 'rar': return 'rar'; // RAR 4 or RAR 5 signature
+    // Feishu's further image formats and its audio, by file-type's checks alone (RIFF....WEBP,
+    // the ICO directory, the TIFF byte order + 42, the HEIF ftyp brands, an Ogg stream's OpusHead).
+    case 'webp': return 'webp';
+    case 'ico': return 'ico';
+    case 'tif': return 'tiff';
+    case 'heic': return isoMedia ? 'heic' : null;
+    case 'opus': return 'opus';
     default: return null;
   }
 }

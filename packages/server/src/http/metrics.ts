@@ -19,6 +19,8 @@ export interface MetricsProbes {
   uploadsReading(): number;
   /** Uploads waiting, their bodies unread, for a slot. */
   uploadsWaiting(): number;
+  /** With REDIS_URL: where rate limits are counted now, and how often they fell back per node. */
+  sharedLimits?: { readonly shared: boolean; readonly fallbacks: number };
 }
 
 export function createMetrics(probes: MetricsProbes): Metrics {
@@ -32,6 +34,17 @@ export function createMetrics(probes: MetricsProbes): Metrics {
     name: 'oapi_media_uploads_waiting', help: 'Uploads waiting with their body unread for a slot', registers: [registry],
     collect() { this.set(probes.uploadsWaiting()); },
   });
+  const { sharedLimits } = probes;
+  if (sharedLimits !== undefined) {
+    new Gauge({
+      name: 'oapi_media_rate_limits_shared', help: 'REDIS_URL: 1 while rate limits are counted in Redis, 0 while each node counts alone (Redis unreachable)',
+      registers: [registry], collect() { this.set(sharedLimits.shared ? 1 : 0); },
+    });
+    new Counter({
+      name: 'oapi_media_rate_limit_fallbacks_total', help: 'REDIS_URL: times rate limits fell back to per-node counting (Redis unreachable or too slow)',
+      registers: [registry], collect() { this.reset(); this.inc(sharedLimits.fallbacks); },
+    });
+  }
   return {
     registry,
     requests: new Counter({

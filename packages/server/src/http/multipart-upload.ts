@@ -6,14 +6,18 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import busboy from 'busboy';
-import { ApiError } from '@oapi-media/core';
+import { ApiError, type ErrorKind } from '@oapi-media/core';
 import type { StagedUpload } from '../service/dialect-services.ts';
+import { markBodyCut } from './body-budget.ts';
+import { watchBodyRate, type MinBodyRate } from './body-rate.ts';
 
 export interface UploadForm {
   fields: Map<string, string>;
   /** The staged file part, or undefined when the form had none; the caller owns it. */
   staged: StagedUpload | undefined;
   fileName: string | undefined;
+  /** Which of FORM_LIMITS the form reached (busboy read no part past it), if any. */
+  limitReached: 'fields' | 'files' | 'parts' | undefined;
 }
 
 export interface UploadFormRules {
@@ -21,6 +25,8 @@ export interface UploadFormRules {
   fileFields: readonly string[];
   /** Reads the file part into staging (DialectServices.uploads.receive). */
   receive(source: Readable, capBytes: number): Promise<StagedUpload>;
+  /** A body slower than this while it is read is cut (uploadTooSlow); none when omitted. */
+  minBodyRate?: MinBodyRate;
 }
 
 /**
@@ -39,7 +45,50 @@ export function unescapeFormDataName(name: string): string {
 export const FORM_OVERHEAD_BYTES = 64 * 1024;
 
 const CLEANUP_WAIT_MS = 5_000;
-const FIELD_LIMITS = { fields: 32, fieldSize: 64 * 1024, files: 8, parts: 48, headerPairs: 32 };
+/** api.md "Form limits": what a form may hold; parts past a limit are not read. */
+export const FORM_LIMITS = { fields: 32, fieldSize: 64 * 1024, files: 8, parts: 48, headerPairs: 32 };
+/**
+ * The largest part header block busboy reads, its closing blank line included: its buffer is 16 KiB
+ * (Node's default header size), of which the last CR LF CR LF counts 3 bytes more (measured).
+ */
+export const PART_HEADER_MAX_BYTES = 16 * 1024 - 3;
+/** Kept of the body's last bytes to tell why busboy refused a part header (it does not say). */
+const TAIL_BYTES = 20 * 1024;
+
+/** The boundary of a multipart Content-Type (quoted or not), as the delimiter lines carry it. */
+function boundaryOf(contentType: string | undefined): string | undefined {
+  const match = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType ?? '');
+  return match?.[1] ?? match?.[2];
+}
+
+/**
+ * busboy answers "Malformed part header" for three mistakes: a header block past 16 KiB, a
+ * control byte in it (a raw NUL in a file name), or a badly formed line. Which one it was is read
+ * from the body's last bytes (`tail`), where busboy stopped: the first part header there that is
+ * too long or holds a control byte.
+ */
+export function malformedPartHeaderKind(tail: Buffer, boundary: string | undefined): ErrorKind {
+  if (boundary === undefined) return 'multipartRequired';
+  const delimiter = Buffer.from(`--${boundary}`, 'latin1');
+  for (let at = tail.indexOf(delimiter); at !== -1;) {
+    const lineEnd = tail.indexOf('\r\n', at + delimiter.length);
+    if (lineEnd === -1) break;
+    const start = lineEnd + 2;
+    const end = tail.indexOf('\r\n\r\n', start);
+    const header = tail.subarray(start, end === -1 ? tail.length : end + 4);
+    if (header.length > PART_HEADER_MAX_BYTES) return 'partHeaderTooLarge';
+    // eslint-disable-next-line no-control-regex
+    const control = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.exec(header.toString('latin1'));
+    if (control) {
+      const before = header.subarray(0, control.index).toString('latin1');
+      return /filename\*?=[^;\r\n]*$/i.test(before) ? 'invalidFileName' : 'multipartRequired';
+    }
+    if (end === -1) break;
+    at = tail.indexOf(delimiter, end);
+  }
+  // No delimiter in the last TAIL_BYTES: the header that was being read began before them.
+  return tail.length >= TAIL_BYTES && tail.indexOf(delimiter) === -1 ? 'partHeaderTooLarge' : 'multipartRequired';
+}
 
 /**
  * Resolves once the whole form is read and the file part is staged; rejects with the staging
@@ -53,7 +102,7 @@ export function readUploadForm(request: IncomingMessage, rules: UploadFormRules,
     try {
       parser = busboy({
         headers: request.headers,
-        limits: { ...FIELD_LIMITS, fileSize: capBytes + 1 },
+        limits: { ...FORM_LIMITS, fileSize: capBytes + 1 },
         defCharset: 'latin1', // field values byte for byte: a media part sent as a field stays binary
         defParamCharset: 'utf8', // file names are sent as raw UTF-8 by browsers, curl and most SDKs
       });
@@ -64,7 +113,16 @@ export function readUploadForm(request: IncomingMessage, rules: UploadFormRules,
     const fields = new Map<string, string>();
     let staging$: Promise<StagedUpload> | undefined;
     let fileName: string | undefined;
+    let limitReached: UploadForm['limitReached'];
     let settled = false;
+    // The body's last bytes (whole chunks, at most TAIL_BYTES before the newest), for malformedPartHeaderKind.
+    const tail: Buffer[] = [];
+    let tailBytes = 0;
+    const keepTail = (chunk: Buffer): void => {
+      tail.push(chunk);
+      tailBytes += chunk.length;
+      while (tail.length > 1 && tailBytes - tail[0]!.length >= TAIL_BYTES + chunk.length) tailBytes -= tail.shift()!.length;
+    };
 
     const fail = (error: unknown): void => {
       if (settled) return;
@@ -115,15 +173,20 @@ export function readUploadForm(request: IncomingMessage, rules: UploadFormRules,
       staging$ = rules.receive(stream, capBytes);
       staging$.catch(fail);
     });
+    parser.on('fieldsLimit', () => { limitReached ??= 'fields'; });
+    parser.on('filesLimit', () => { limitReached ??= 'files'; });
+    parser.on('partsLimit', () => { limitReached ??= 'parts'; });
     parser.on('error', (error: Error) => {
-      const truncated = /unexpected end/i.test(error.message);
-      fail(new ApiError(truncated ? 'missingMedia' : 'multipartRequired', `multipart: ${error.message}`));
+      const kind: ErrorKind = /unexpected end/i.test(error.message) ? 'missingMedia'
+        : /malformed part header/i.test(error.message) ? malformedPartHeaderKind(Buffer.concat(tail), boundaryOf(request.headers['content-type']))
+          : 'multipartRequired';
+      fail(new ApiError(kind, `multipart: ${error.message}`));
     });
     parser.on('close', () => {
       if (settled) return;
       if (staging$ === undefined) {
         settled = true;
-        resolve({ fields, staged: undefined, fileName });
+        resolve({ fields, staged: undefined, fileName, limitReached });
         return;
       }
       staging$.then(
@@ -133,7 +196,7 @@ export function readUploadForm(request: IncomingMessage, rules: UploadFormRules,
             return;
           }
           settled = true;
-          resolve({ fields, staged, fileName });
+          resolve({ fields, staged, fileName, limitReached });
         },
         fail,
       );
@@ -149,6 +212,15 @@ export function readUploadForm(request: IncomingMessage, rules: UploadFormRules,
       fail(new ApiError('missingMedia', 'client went away before its upload was read'));
       return;
     }
+    if (rules.minBodyRate) {
+      const stopWatching = watchBodyRate(request, rules.minBodyRate, (receivedBytes, overMs) => {
+        markBodyCut(request);
+        fail(new ApiError('uploadTooSlow', `${receivedBytes} bytes in ${overMs} ms of reading`));
+      });
+      parser.once('close', stopWatching);
+    }
+    // Registered before the pipe's own 'data' listener: the chunk busboy chokes on is in the tail.
+    request.on('data', keepTail);
     request.pipe(parser);
   });
 }

@@ -12,7 +12,11 @@ const LOGGED_PARAMS: ReadonlySet<string> = new Set([
 const PLAIN_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const MASK = '[redacted]';
 
+/** Paths whose last segment is a capability (a published image's URL key: whoever has it reads the image). */
+const CAPABILITY_PATH = /(\/media\/img\/)[^/?#]+/;
+
 export function redactUrl(url: string): string {
+  url = url.replace(CAPABILITY_PATH, `$1${MASK}`);
   const mark = url.indexOf('?');
   if (mark < 0) return url;
   const hash = url.indexOf('#', mark);

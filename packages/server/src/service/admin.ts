@@ -1,17 +1,27 @@
 // Operator actions (CLI, first start, later the admin console): organizations, apps, what they
 // store. Secrets are shown once, here, and stored only as hashes.
 
+import { WIRES, isWire, type Wire } from '@oapi-media/core';
 import type { BlobStore } from '../stores/blobs/interface.ts';
 import { ConflictError, type App, type MediaRow, type MetadataStore, type Org, type OrgUsage } from '../stores/metadata/interface.ts';
-import { isInlineBlobKey, newAppKey, newAppSecret, newCorpId, newId, sha256Hex, TOKEN_PATTERN } from './ids.ts';
+import { APP_CREDENTIALS, isInlineBlobKey, newCorpId, newId, sha256Hex, TOKEN_PATTERN } from './ids.ts';
 import { appPrincipal } from './tokens.ts';
 
 export interface AppCredentials {
   org: string;
   app: string;
+  /** The wire the credentials work on: WeCom's corpid/corpsecret and Feishu's app_id/app_secret are appkey/appsecret here. */
+  wire: Wire;
   appkey: string;
   appsecret: string;
 }
+
+/** What each wire calls an app's key and secret, for what operators read. */
+export const CREDENTIAL_NAMES: Readonly<Record<Wire, readonly [key: string, secret: string]>> = Object.freeze({
+  dingtalk: ['appkey', 'appsecret'],
+  wecom: ['corpid', 'corpsecret'],
+  feishu: ['app_id', 'app_secret'],
+});
 
 export class AdminError extends Error {
   override name = 'AdminError';
@@ -36,12 +46,17 @@ export interface MediaSummary {
   sha256: string;
   file_name: string;
   created_at: number;
+  /** The wire it was uploaded on (its id is that wire's). */
+  wire: Wire;
+  /** Epoch ms after which it answers as unknown and is swept; null = permanent. */
+  expires_at: number | null;
 }
 
 /** An app as operators see it: never its secret (only its hash is stored). */
 export interface AppSummary {
   org: string;
   app: string;
+  wire: Wire;
   appkey: string;
   /** Epoch ms. */
   created_at: number;
@@ -58,6 +73,8 @@ export interface AppChange {
 
 /** `app rotate-secret`: the new secret, shown once. */
 export interface RotatedSecret extends AppChange {
+  /** The wire the app's credentials work on (the secret is in that wire's format). */
+  wire: Wire;
   appsecret: string;
 }
 
@@ -138,6 +155,7 @@ export class AdminService {
     } while (after !== undefined && items.length < limit);
     return items.map((m) => ({
       media_id: m.mediaId, type: m.type, format: m.format, size: m.size, sha256: m.sha256, file_name: m.fileName, created_at: m.createdAt,
+      wire: m.wire, expires_at: m.expiresAt,
     }));
   }
 
@@ -174,25 +192,26 @@ export class AdminService {
     return (await this.#metadata.getOrgById(org.id))!;
   }
 
-  async createApp(orgName: string, appName: string): Promise<AppCredentials> {
+  async createApp(orgName: string, appName: string, wire: string = 'dingtalk'): Promise<AppCredentials> {
     if (!NAME_PATTERN.test(appName)) throw new AdminError(`invalid app name ${JSON.stringify(appName)}`);
+    if (!isWire(wire)) throw new AdminError(`invalid wire ${JSON.stringify(wire)}: one of ${WIRES.join(', ')}`);
     const org = await this.requireOrg(orgName);
     // Operators name apps in rotate-secret, app delete and token revoke: a name is one app per org.
     if ((await this.#metadata.listApps(org.id)).some((app) => app.name === appName)) {
       throw new AdminError(`organization ${org.name} already has an app named ${appName} (see: oapi-media app list --org ${org.name})`);
     }
-    const appkey = newAppKey();
-    const appsecret = newAppSecret();
+    const appkey = APP_CREDENTIALS[wire].key();
+    const appsecret = APP_CREDENTIALS[wire].secret();
     await this.#metadata.createApp({
-      id: newId(), orgId: org.id, name: appName, appKey: appkey, secretHash: sha256Hex(appsecret), createdAt: this.#now(),
+      id: newId(), orgId: org.id, name: appName, appKey: appkey, secretHash: sha256Hex(appsecret), createdAt: this.#now(), wire,
     });
-    return { org: org.name, app: appName, appkey, appsecret };
+    return { org: org.name, app: appName, wire, appkey, appsecret };
   }
 
   /** The apps of an organization, oldest first; never their secrets. */
   async listApps(orgName: string): Promise<AppSummary[]> {
     const org = await this.requireOrg(orgName);
-    return (await this.#metadata.listApps(org.id)).map((app) => ({ org: org.name, app: app.name, appkey: app.appKey, created_at: app.createdAt }));
+    return (await this.#metadata.listApps(org.id)).map((app) => ({ org: org.name, app: app.name, wire: app.wire, appkey: app.appKey, created_at: app.createdAt }));
   }
 
   /**
@@ -220,11 +239,11 @@ export class AdminService {
    */
   async rotateSecret(orgName: string, appName: string): Promise<RotatedSecret> {
     const { org, app } = await this.requireApp(orgName, appName);
-    const appsecret = newAppSecret();
+    const appsecret = APP_CREDENTIALS[app.wire].secret();
     // The secret first: from here no /gettoken with the old one succeeds; then its tokens go.
     if (!(await this.#metadata.updateAppSecret(app.id, sha256Hex(appsecret)))) throw new AdminError(`app ${app.name} was deleted meanwhile`);
     const { revokedTokens } = await this.#revokeTokensOf(org, app);
-    return { org: org.name, app: app.name, appkey: app.appKey, appsecret, revokedTokens }; // --json's key order
+    return { org: org.name, app: app.name, wire: app.wire, appkey: app.appKey, appsecret, revokedTokens }; // --json's key order
   }
 
   /** Deletes an app: it gets no more tokens and its tokens stop working; its media stay the org's. */
@@ -304,6 +323,12 @@ export class AdminService {
         throw error;
       }
     }
-    return this.createApp('default', 'default');
+    try {
+      return await this.createApp('default', 'default');
+    } catch (error) {
+      // Another node found the org made and got to its app first (app names are unique per org).
+      if (error instanceof ConflictError || error instanceof AdminError) return null;
+      throw error;
+    }
   }
 }

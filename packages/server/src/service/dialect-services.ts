@@ -5,29 +5,35 @@
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ApiError, type ByteRange, type MediaType, type MediaTypeRule } from '@oapi-media/core';
+import { ApiError, type ByteRange, type MediaType, type MediaTypeRule, type Wire } from '@oapi-media/core';
 import type { AuthThrottle } from './auth-throttle.ts';
 import type { MediaService } from './media.ts';
 import type { AdmissionService } from './rate-limit.ts';
 import type { StagedFile, StagingArea } from './staging.ts';
 import type { CorpTokenRequest, SuiteService } from './suites.ts';
 import type { Caller, TokenGrant, TokenService } from './tokens.ts';
-import type { ReleaseSlot, UploadSlots } from './upload-slots.ts';
+import type { InFlightWork } from './in-flight.ts';
+import { UNIDENTIFIED, type ReleaseSlot, type UploadSlots } from './upload-slots.ts';
+import type { MinBodyRate } from '../http/body-rate.ts';
 import { FileRangeStream } from '../stores/blobs/file-range-stream.ts';
 import type { MediaRow } from '../stores/metadata/interface.ts';
 
 export type { Caller, CorpTokenRequest, MediaRow, ReleaseSlot, TokenGrant };
+export { RateLimitedError } from './rate-limit.ts';
 
 /** The bytes of one upload, received and staged; whoever holds the handle owns them. */
 export class StagedUpload {
   readonly #staging: StagingArea;
   #file: StagedFile | undefined;
   readonly size: number;
+  /** The first bytes (up to 4100, what format detection samples): enough for most image headers. */
+  readonly head: Buffer;
 
   constructor(staging: StagingArea, file: StagedFile) {
     this.#staging = staging;
     this.#file = file;
     this.size = file.size;
+    this.head = file.head;
   }
 
   /** Hands the staged bytes over (to the commit); the handle owns nothing after. */
@@ -59,27 +65,49 @@ export interface UploadDetails {
   fileName: string | undefined;
 }
 
+/** A permanent image anyone holding its URL key may read (WeCom's /cgi-bin/media/uploadimg). */
+export interface PublishedImage {
+  row: MediaRow;
+  /** The unguessable part of its public URL; only its hash is stored. */
+  urlKey: string;
+}
+
 export interface DialectServices {
   /** Who may call: tokens for credentials, and the checks of every call that carries a token. */
   readonly access: {
-    /** A token for an app's appkey + appsecret; `wrongCredentials` when they do not match. Failures count per client address and appkey. */
-    tokenForApp(clientIp: string, appKey: string, appSecret: string): Promise<TokenGrant>;
+    /**
+     * A token for an app's appkey + appsecret (WeCom: corpid + corpsecret) on `wire`;
+     * `wrongCredentials` when they do not match or the app is another wire's. Failures count per
+     * client address and appkey.
+     */
+    tokenForApp(clientIp: string, appKey: string, appSecret: string, wire: Wire): Promise<TokenGrant>;
     /** A third-party suite's token for one authorizing organization (a signed request). */
     tokenForSuite(clientIp: string, request: CorpTokenRequest): Promise<TokenGrant>;
-    /** The caller a token stands for, admitted against its request rate (`rateLimited`). */
-    admit(clientIp: string, accessToken: string | undefined): Promise<Caller>;
+    /** The caller a token of `wire` stands for, admitted against its request rate (`rateLimited`). */
+    admit(clientIp: string, accessToken: string | undefined, wire: Wire): Promise<Caller>;
   };
   readonly uploads: {
-    /** Waits until an upload body may be read (a bounded number are read at once). */
-    slot(): Promise<ReleaseSlot>;
+    /**
+     * Waits until an upload body may be read (a bounded number are read at once, shared fairly
+     * between organizations): `orgId` is the caller's, undefined when its token comes after the body.
+     */
+    slot(orgId: string | undefined): Promise<ReleaseSlot>;
+    /** A body slower than this while it is read is cut (uploadTooSlow). */
+    readonly minBodyRate: MinBodyRate;
+    /** Runs one upload from its body to its answer; a shutdown waits for it before the stores close. */
+    track<T>(work: () => Promise<T>): Promise<T>;
     /** Reads `source` to its end into staging; `mediaTooLarge` past `capBytes`, nothing left behind on failure. */
     receive(source: Readable, capBytes: number): Promise<StagedUpload>;
     /** Checks the staged bytes against the wire's rule and stores them; the upload is consumed either way. */
     commit(caller: Caller, upload: StagedUpload, details: UploadDetails): Promise<MediaRow>;
+    /** As commit, for a permanent image readable by its public URL key alone (not by a media_id). */
+    publishImage(caller: Caller, upload: StagedUpload, details: UploadDetails): Promise<PublishedImage>;
   };
   readonly downloads: {
-    /** The caller's organization's media; `missingMediaId` / `unknownMedia` otherwise. */
+    /** The caller's organization's media of the caller's wire, unexpired; `missingMediaId` / `unknownMedia` otherwise. */
     find(caller: Caller, mediaId: string | undefined): Promise<MediaRow>;
+    /** A published image by its URL key; `unknownMedia` for any key that is not one. */
+    findPublishedImage(urlKey: string): Promise<MediaRow>;
     open(media: MediaRow, range?: ByteRange): Promise<MediaBody>;
   };
 }
@@ -91,15 +119,17 @@ export interface DialectServiceParts {
   suites: SuiteService;
   media: MediaService;
   uploadSlots: UploadSlots;
+  minBodyRate: MinBodyRate;
+  inFlight: InFlightWork;
 }
 
 export function dialectServices(parts: DialectServiceParts): DialectServices {
-  const { tokens, authThrottle, admission, suites, media, uploadSlots } = parts;
+  const { tokens, authThrottle, admission, suites, media, uploadSlots, minBodyRate, inFlight } = parts;
   return Object.freeze({
     access: Object.freeze({
-      async tokenForApp(clientIp: string, appKey: string, appSecret: string): Promise<TokenGrant> {
+      async tokenForApp(clientIp: string, appKey: string, appSecret: string, wire: Wire): Promise<TokenGrant> {
         const app = await authThrottle.guardCredentials(clientIp, appKey, async () => {
-          const found = await tokens.authenticateApp(appKey, appSecret);
+          const found = await tokens.authenticateApp(appKey, appSecret, wire);
           if (!found) throw new ApiError('wrongCredentials');
           return found;
         });
@@ -108,23 +138,29 @@ export function dialectServices(parts: DialectServiceParts): DialectServices {
       async tokenForSuite(clientIp: string, request: CorpTokenRequest): Promise<TokenGrant> {
         return authThrottle.guardCredentials(clientIp, request.accessKey ?? '', () => suites.issueCorpToken(request));
       },
-      async admit(clientIp: string, accessToken: string | undefined): Promise<Caller> {
-        const caller = await authThrottle.guardToken(clientIp, () => tokens.verify(accessToken));
+      async admit(clientIp: string, accessToken: string | undefined, wire: Wire): Promise<Caller> {
+        const caller = await authThrottle.guardToken(clientIp, () => tokens.verify(accessToken, wire));
         await admission.admit(caller);
         return caller;
       },
     }),
     uploads: Object.freeze({
-      slot: () => uploadSlots.acquire(),
+      slot: (orgId: string | undefined) => uploadSlots.acquire(orgId ?? UNIDENTIFIED),
+      minBodyRate: Object.freeze({ ...minBodyRate }),
+      track: <T>(work: () => Promise<T>) => inFlight.track(work),
       async receive(source: Readable, capBytes: number): Promise<StagedUpload> {
         return new StagedUpload(media.staging, await media.staging.stage(source, capBytes));
       },
       async commit(caller: Caller, upload: StagedUpload, details: UploadDetails): Promise<MediaRow> {
         return media.commit({ caller, ...details, staged: upload.take() });
       },
+      async publishImage(caller: Caller, upload: StagedUpload, details: UploadDetails): Promise<PublishedImage> {
+        return media.publishImage({ caller, ...details, staged: upload.take() });
+      },
     }),
     downloads: Object.freeze({
       find: (caller: Caller, mediaId: string | undefined) => media.find(caller, mediaId),
+      findPublishedImage: (urlKey: string) => media.findPublishedImage(urlKey),
       async open(row: MediaRow, range?: ByteRange): Promise<MediaBody> {
         return bodyOf(await media.read(row, range));
       },

@@ -1,6 +1,7 @@
 // Identifiers and secrets. All random, all URL-safe (api.md "Notes": SDKs paste them into URLs unencoded).
 
 import { createHash, createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
+import type { MediaType, Wire } from '@oapi-media/core';
 
 const base64url = (bytes: Buffer): string => bytes.toString('base64url');
 
@@ -28,6 +29,30 @@ export { randomBytes as randomIdBytes };
 export const newMediaId = (): string => `@${base64url(randomBytes(18))}`;
 export const MEDIA_ID_PATTERN = /^@[A-Za-z0-9_-]{16,64}$/;
 
+const uuidShaped = (bytes: Buffer): string => bytes.toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+export const FEISHU_KEY_PATTERN = /^(img|file)_v2_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Each wire's media ids, shaped like that wire's own, so that the namespaces cannot overlap:
+ * DingTalk '@…'; WeCom 44 URL-safe characters starting with a digit (its temporary media_id, e.g.
+ * 1G6nrLmr5EC3MMb_-zK1dDdzmd0p7cNliYu9V5w7o8K0; 258 bits here); Feishu 'img_v2_…' for an image
+ * (its image_key) and 'file_v2_…' for any other (its file_key), each followed by 128 random bits
+ * written as a UUID (Feishu's own keys look like img_v2_041b28e3-5680-48c2-9af2-497ace79333g).
+ */
+export const MEDIA_IDS: Readonly<Record<Wire, { create(type: MediaType): string; pattern: RegExp }>> = Object.freeze({
+  dingtalk: { create: newMediaId, pattern: MEDIA_ID_PATTERN },
+  wecom: { create: () => `${1 + (randomBytes(1)[0]! % 9)}${base64url(randomBytes(32))}`, pattern: /^[1-9][A-Za-z0-9_-]{43}$/ },
+  feishu: { create: (type) => `${type === 'image' ? 'img' : 'file'}_v2_${uuidShaped(randomBytes(16))}`, pattern: FEISHU_KEY_PATTERN },
+});
+
+/**
+ * A published image (WeCom's uploadimg): its URL carries a random key of 256 bits; the row's
+ * media_id is that key's hash, so that a copy of the database does not hold the URLs.
+ */
+export const newPublicImageKey = (): string => base64url(randomBytes(32));
+export const PUBLIC_IMAGE_KEY_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+export const publicImageMediaId = (urlKey: string): string => `img:${sha256Hex(urlKey)}`;
+
 export const newId = (): string => base64url(randomBytes(12));
 /** Internal name of the bytes in the BlobStore; unrelated to the media_id. */
 export const newBlobKey = (): string => randomBytes(16).toString('hex');
@@ -39,6 +64,17 @@ export const newInlineBlobKey = (): string => `inline:${Date.now().toString(16).
 export const isInlineBlobKey = (blobKey: string): boolean => blobKey.startsWith('inline:');
 export const newAppKey = (): string => `ding${randomBytes(10).toString('hex')}`;
 export const newAppSecret = (): string => base64url(randomBytes(32));
+
+/**
+ * Each wire's credentials, in that wire's own shapes: DingTalk appkey 'ding' + 20 hex and a
+ * 43-character appsecret; WeCom corpid 'ww' + 16 hex and a 43-character corpsecret; Feishu
+ * app_id 'cli_' + 16 hex and a 32-character app_secret.
+ */
+export const APP_CREDENTIALS: Readonly<Record<Wire, { key(): string; secret(): string }>> = Object.freeze({
+  dingtalk: { key: newAppKey, secret: newAppSecret },
+  wecom: { key: () => `ww${randomBytes(8).toString('hex')}`, secret: newAppSecret },
+  feishu: { key: () => `cli_${randomBytes(8).toString('hex')}`, secret: () => base64url(randomBytes(24)) },
+});
 /** DingTalk-style corp id: 'ding' + 32 hex characters. */
 export const newCorpId = (): string => `ding${randomBytes(16).toString('hex')}`;
 export const newTokenNonce = (): string => randomBytes(16).toString('hex');

@@ -6,13 +6,15 @@
 // is committed in one step, row and bytes together.
 
 import type { Readable } from 'node:stream';
-import { ApiError, EXTENSION_FORMATS, extensionOf, type MediaType, type MediaTypeRule } from '@oapi-media/core';
+import { ApiError, EXTENSION_FORMATS, MEDIA_LIFETIME_MS, extensionOf, type MediaType, type MediaTypeRule, type StoredFormat } from '@oapi-media/core';
 import { detectFormat } from '../formats/detect.ts';
 import { formatAllowed } from '../formats/allowed.ts';
 import { BlobNotFoundError, type BlobStore, type ByteRange } from '../stores/blobs/interface.ts';
-import { QuotaExceededError, type MediaRow, type MetadataStore } from '../stores/metadata/interface.ts';
+import { CommitOutcomeUnknownError, QuotaExceededError, type MediaRow, type MetadataStore } from '../stores/metadata/interface.ts';
 import { safeFileName } from './file-names.ts';
-import { MEDIA_ID_PATTERN, isInlineBlobKey, newBlobKey, newInlineBlobKey, newMediaId } from './ids.ts';
+import {
+  MEDIA_IDS, PUBLIC_IMAGE_KEY_PATTERN, isInlineBlobKey, newBlobKey, newInlineBlobKey, newPublicImageKey, publicImageMediaId,
+} from './ids.ts';
 import type { StagedFile, StagingArea } from './staging.ts';
 import type { Caller } from './tokens.ts';
 
@@ -65,16 +67,33 @@ export class MediaService {
    * every case: stored, or removed with nothing left behind.
    */
   async commit(request: UploadRequest): Promise<MediaRow> {
+    const lifetime = MEDIA_LIFETIME_MS[request.caller.wire];
+    return this.#store(request, MEDIA_IDS[request.caller.wire].create(request.type), (createdAt) => (lifetime === null ? null : createdAt + lifetime));
+  }
+
+  /**
+   * As commit, for a permanent image read by its URL key alone (WeCom's uploadimg). The key is
+   * returned once; the row's media_id is its hash, in no wire's id namespace (no media_id reaches it).
+   */
+  async publishImage(request: UploadRequest): Promise<{ row: MediaRow; urlKey: string }> {
+    const urlKey = newPublicImageKey();
+    const row = await this.#store(request, publicImageMediaId(urlKey), () => null);
+    return { row, urlKey };
+  }
+
+  async #store(request: UploadRequest, mediaId: string, expiry: (createdAt: number) => number | null): Promise<MediaRow> {
     const { caller, type, rule, staged } = request;
     let blobKey: string | undefined;
     try {
       if (staged.size === 0) throw new ApiError('emptyMedia');
       if (staged.size > rule.maxBytes) throw new ApiError('mediaTooLarge', `${staged.size} > ${rule.maxBytes}`);
-      const format = await detectFormat(staged.kind === 'file' ? staged.path : staged.bytes, { size: staged.size, head: staged.head });
+      if (staged.size < (rule.minBytes ?? 1)) throw new ApiError('mediaTooSmall', `${staged.size} < ${rule.minBytes}`);
+      const detected = await detectFormat(staged.kind === 'file' ? staged.path : staged.bytes, { size: staged.size, head: staged.head });
       const rawName = request.fileName ?? '';
-      if (!formatAllowed(rule, rawName, format) || format === null) {
-        throw new ApiError('formatNotAllowed', `bytes=${format ?? 'unknown'} ext=${extensionOf(rawName) || 'none'} type=${type}`);
-      }
+      let format: StoredFormat;
+      if (rule.anyFormat) format = detected ?? 'bin';
+      else if (formatAllowed(rule, rawName, detected) && detected !== null) format = detected;
+      else throw new ApiError('formatNotAllowed', `bytes=${detected ?? 'unknown'} ext=${extensionOf(rawName) || 'none'} type=${type}`);
       const org = await this.#metadata.getOrgById(caller.orgId);
       if (!org) throw new ApiError('invalidToken', 'token of a deleted org');
       const inline = staged.kind === 'memory' && staged.size <= this.#metadata.inlineMaxBytes;
@@ -87,8 +106,9 @@ export class MediaService {
         blobKey = newBlobKey();
         await this.#blobs.putFile(blobKey, onDisk.path, onDisk.size);
       }
+      const createdAt = this.#now();
       const row: MediaRow = {
-        mediaId: newMediaId(),
+        mediaId,
         orgId: caller.orgId,
         uploadedBy: caller.principal,
         type,
@@ -97,27 +117,69 @@ export class MediaService {
         size: staged.size,
         sha256: staged.sha256,
         blobKey: blobKey ?? newInlineBlobKey(),
-        createdAt: this.#now(),
+        createdAt,
+        wire: caller.wire,
+        expiresAt: expiry(createdAt),
       };
       await this.#metadata.insertMedia(row, org.quotaBytes, inline ? staged.bytes : undefined);
       for (const listener of this.#committedListeners) setImmediate(() => void listener(row));
       return row;
     } catch (error) {
       await this.#staging.discard(staged);
-      if (blobKey !== undefined) await this.#blobs.delete(blobKey).catch(() => {}); // else the sweep gets it
+      // Else the sweep gets it. Kept when the row may have been committed: a row must never point at nothing.
+      if (blobKey !== undefined && !(error instanceof CommitOutcomeUnknownError)) await this.#blobs.delete(blobKey).catch(() => {});
       if (error instanceof QuotaExceededError) throw new ApiError('quotaExceeded', error.message);
       throw error;
     }
   }
 
-  /** The media row an app of `caller`'s org may read; 41006 / 40007 otherwise (api.md "Error codes"). */
+  /**
+   * The media row an app of `caller`'s org may read on the caller's wire, unexpired; 41006 / 40007
+   * otherwise (api.md "Error codes").
+   */
   async find(caller: Caller, mediaId: string | undefined): Promise<MediaRow> {
     if (mediaId === undefined || mediaId === '') throw new ApiError('missingMediaId');
-    if (!MEDIA_ID_PATTERN.test(mediaId)) throw new ApiError('unknownMedia', 'malformed');
+    if (!MEDIA_IDS[caller.wire].pattern.test(mediaId)) throw new ApiError('unknownMedia', 'malformed');
     const row = await this.#metadata.getMedia(mediaId);
-    // Another org's media answers exactly like an unknown one: ids are not probeable across orgs.
-    if (!row || row.orgId !== caller.orgId) throw new ApiError('unknownMedia', row ? 'foreign org' : 'unknown');
+    // Another org's, another wire's or an expired media answers exactly like an unknown one: ids
+    // are not probeable across orgs, and each wire is its own namespace.
+    if (!row) throw new ApiError('unknownMedia', 'unknown');
+    if (row.orgId !== caller.orgId) throw new ApiError('unknownMedia', 'foreign org');
+    if (row.wire !== caller.wire) throw new ApiError('unknownMedia', `media of the ${row.wire} wire`);
+    if (this.#expired(row)) throw new ApiError('unknownMedia', 'expired');
     return row;
+  }
+
+  /** A published image by its URL key (publishImage); `unknownMedia` for anything else. */
+  async findPublishedImage(urlKey: string): Promise<MediaRow> {
+    if (!PUBLIC_IMAGE_KEY_PATTERN.test(urlKey)) throw new ApiError('unknownMedia', 'malformed image key');
+    const row = await this.#metadata.getMedia(publicImageMediaId(urlKey));
+    if (!row || this.#expired(row)) throw new ApiError('unknownMedia', 'unknown image key');
+    return row;
+  }
+
+  #expired(row: MediaRow): boolean {
+    return row.expiresAt !== null && row.expiresAt <= this.#now();
+  }
+
+  /**
+   * Removes media past their expiry: each row first (from then on it is gone for every node), its
+   * usage released in the same transaction, then its blob. Several nodes may sweep at once: a row
+   * is removed, and its usage released, by the one whose delete returned it; that one removes its
+   * blob. A blob whose delete fails is left to the orphan sweep. Returns how many this call removed.
+   */
+  async sweepExpired(batchSize = 500): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const due = await this.#metadata.expiredMedia(this.#now(), batchSize);
+      for (const candidate of due) {
+        const row = await this.#metadata.deleteMedia(candidate.mediaId);
+        if (!row) continue; // another node's sweep (or an operator) removed it first
+        removed++;
+        if (!isInlineBlobKey(row.blobKey)) await this.#blobs.delete(row.blobKey).catch(() => {});
+      }
+      if (due.length < batchSize) return removed;
+    }
   }
 
   /** The bytes of a media (or one range): a stream from the blob store, or those kept with the row. */
@@ -156,6 +218,6 @@ export class MediaService {
   }
 }
 
-function extensionFor(format: string): string {
+function extensionFor(format: StoredFormat): string {
   return Object.keys(EXTENSION_FORMATS).find((ext) => EXTENSION_FORMATS[ext] === format) ?? 'bin';
 }

@@ -4,7 +4,9 @@
 //
 // Redis unreachable -> fail open to a per-node bucket: a Redis outage must not become a media
 // outage (every request -1), and each node still enforces the limit on its own share of traffic
-// (so a cluster of N nodes admits at most N times the limit until Redis is back).
+// (so a cluster of N nodes admits at most N times the limit until Redis is back). Each change of
+// state is told once to the watchers (the server logs it and counts it in /metrics), never once
+// per request; a request never waits for a Redis that is not connected.
 
 import { Redis } from 'ioredis';
 import { MemoryRateLimiter, type RateLimiter } from './rate-limit.ts';
@@ -54,7 +56,7 @@ export interface RedisRateLimiterOptions {
   keyPrefix?: string;
   /** The per-node fallback's clock while Redis is unreachable. */
   now?: () => number;
-  /** Told once each time Redis becomes unreachable (default: a process warning on stderr). */
+  /** Told once each time Redis becomes unreachable (besides the watchers). */
   onUnavailable?: (error: Error) => void;
   /** Past this a command counts as failed and the request is limited per node (default 500 ms). */
   commandTimeoutMs?: number;
@@ -70,11 +72,17 @@ interface LimiterCommands {
 const BUCKET_KEY = (key: string) => `bucket:${key}`;
 const WINDOW_KEY = (key: string) => `window:${key}`;
 
+/** A change of where limits are counted: shared in Redis again, or per node because of `error`. */
+export type LimiterStateChange = { shared: true } | { shared: false; error: Error };
+
 export class RedisRateLimiter implements RateLimiter {
   readonly #redis: Redis;
   readonly #fallback: MemoryRateLimiter;
   readonly #onUnavailable: (error: Error) => void;
+  readonly #watchers: ((change: LimiterStateChange) => void)[] = [];
   #available = true;
+  #fallbacks = 0;
+  #closing = false;
 
   constructor(url: string, options: RedisRateLimiterOptions = {}) {
     this.#redis = new Redis(url, {
@@ -92,14 +100,22 @@ export class RedisRateLimiter implements RateLimiter {
     this.#redis.defineCommand('oapiTakeToken', { numberOfKeys: 1, lua: TAKE_SCRIPT });
     this.#redis.defineCommand('oapiCountEvent', { numberOfKeys: 1, lua: COUNT_SCRIPT });
     this.#fallback = new MemoryRateLimiter(options.now ?? Date.now);
-    this.#onUnavailable =
-      options.onUnavailable ??
-      ((error) => process.emitWarning(`Redis unreachable (${error.message}): rate limits are per node until it is back`, 'RateLimitWarning'));
+    this.#onUnavailable = options.onUnavailable ?? (() => {});
     // Without a listener ioredis prints every failed reconnect; the outage is reported once instead.
     this.#redis.on('error', (error: Error) => this.#markUnavailable(error));
-    this.#redis.on('ready', () => {
-      this.#available = true;
-    });
+    // A Redis that stops closes the connection before any reconnect fails: per node from then on.
+    this.#redis.on('close', () => this.#markUnavailable(new Error('connection to Redis closed')));
+    this.#redis.on('ready', () => this.#markAvailable());
+  }
+
+  /** Calls `watcher` at each change of state from now on (not for the state it is in now: see `shared`). */
+  watch(watcher: (change: LimiterStateChange) => void): void {
+    this.#watchers.push(watcher);
+  }
+
+  /** How many times limits fell back to per-node counting since start (outages, slow answers). */
+  get fallbacks(): number {
+    return this.#fallbacks;
   }
 
   /** Connects now so that the first requests already share counters; an unreachable Redis is not fatal. */
@@ -132,7 +148,7 @@ export class RedisRateLimiter implements RateLimiter {
     if (this.#redis.status !== 'ready') return undefined;
     try {
       const result = await command(this.#redis as unknown as LimiterCommands);
-      this.#available = true;
+      this.#markAvailable();
       return result;
     } catch (error) {
       this.#markUnavailable(error as Error);
@@ -141,6 +157,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     this.#redis.removeAllListeners('error');
     this.#redis.on('error', () => {});
     this.#redis.disconnect();
@@ -148,8 +165,16 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   #markUnavailable(error: Error): void {
-    if (!this.#available) return;
+    if (!this.#available || this.#closing) return;
     this.#available = false;
+    this.#fallbacks++;
     this.#onUnavailable(error);
+    for (const watcher of this.#watchers) watcher({ shared: false, error });
+  }
+
+  #markAvailable(): void {
+    if (this.#available || this.#closing) return;
+    this.#available = true;
+    for (const watcher of this.#watchers) watcher({ shared: true });
   }
 }

@@ -85,6 +85,15 @@ function capacityOf(perSecond: number): number {
 /** The org's limits, cached briefly so that a request does not cost a metadata read. */
 const ORG_CACHE_MS = 5_000;
 
+/** `rateLimited`, with the limit that was hit (Feishu names it in its x-ogw-ratelimit-* headers). */
+export class RateLimitedError extends ApiError {
+  readonly perSecond: number;
+  constructor(perSecond: number, detail: string) {
+    super('rateLimited', detail);
+    this.perSecond = perSecond;
+  }
+}
+
 export class AdmissionService {
   readonly #limiter: RateLimiter;
   readonly #metadata: MetadataStore;
@@ -105,7 +114,7 @@ export class AdmissionService {
     const perSecond = org?.rateLimitPerSecond ?? this.#defaultPerSecond;
     if (perSecond <= 0) return;
     if (!(await this.#limiter.take(`${caller.orgId}/${caller.principal}`, perSecond))) {
-      throw new ApiError('rateLimited', `${caller.principal} over ${perSecond}/s`);
+      throw new RateLimitedError(perSecond, `${caller.principal} over ${perSecond}/s`);
     }
   }
 

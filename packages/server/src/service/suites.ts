@@ -169,7 +169,7 @@ export class SuiteService {
     // An unknown corpid answers as an unauthorized one: a suite learns nothing of other orgs.
     if (!org || !(await this.#metadata.isSuiteAuthorized(suite.id, org.id))) throw new ApiError('suiteNotAuthorized', authCorpId);
     const principal = suitePrincipal(suite.id);
-    const grant = await this.#tokens.issue(principal, org.id);
+    const grant = await this.#tokens.issue(principal, org.id, 'dingtalk'); // suites are a DingTalk call
     if (!(await this.#metadata.isSuiteAuthorized(suite.id, org.id))) {
       // Revoked between the check and the issue: the revocation wins.
       await this.#metadata.deleteTokens(principal, org.id);

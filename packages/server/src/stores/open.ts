@@ -24,7 +24,7 @@ function reasonOf(error: Error, url: string): string {
 export async function openMetadataStore(config: Config): Promise<MetadataStore> {
   let store: MetadataStore;
   if (config.databaseUrl !== undefined) {
-    store = await newPostgresStore(config.databaseUrl);
+    store = await newPostgresStore(config.databaseUrl, config.databaseTimeoutMs);
   } else {
     const folder = dataFolder(config.dataDir);
     await prepareMetaDatabase(folder);
@@ -51,7 +51,7 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
   let store: BlobStore;
   if (config.storageUrl !== undefined) {
     const { S3BlobStore, parseS3Url } = await import('./blobs/s3.ts');
-    store = new S3BlobStore(parseS3Url(config.storageUrl));
+    store = new S3BlobStore({ ...parseS3Url(config.storageUrl), timeoutMs: config.s3TimeoutMs });
   } else {
     store = new FsBlobStore(dataFolder(config.dataDir).blobs);
   }
@@ -75,7 +75,7 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
 export async function migrateMetadataStore(config: Config): Promise<number[] | null> {
   const { databaseUrl } = config;
   if (databaseUrl === undefined) return null;
-  const store = await newPostgresStore(databaseUrl);
+  const store = await newPostgresStore(databaseUrl, config.databaseTimeoutMs);
   try {
     return await store.migrate();
   } catch (error) {
@@ -85,8 +85,8 @@ export async function migrateMetadataStore(config: Config): Promise<number[] | n
   }
 }
 
-async function newPostgresStore(databaseUrl: string) {
+async function newPostgresStore(databaseUrl: string, timeoutMs: number) {
   const { PostgresMetadataStore, parsePostgresUrl } = await import('./metadata/postgres.ts');
   const { connectionString, schema } = parsePostgresUrl(databaseUrl);
-  return new PostgresMetadataStore(connectionString, schema === undefined ? {} : { schema });
+  return new PostgresMetadataStore(connectionString, { timeoutMs, ...(schema === undefined ? {} : { schema }) });
 }

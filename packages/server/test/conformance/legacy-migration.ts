@@ -36,6 +36,10 @@ export async function assertLegacyRowsMigrated(store: MetadataStore, extras: Leg
   assert.deepEqual((await store.listOrgs()).map((o) => o.name), ['acme', 'beta']);
   assert.deepEqual((await store.listApps('org_1')).map((a) => a.appKey), ['key1']);
   assert.equal((await store.findValidToken('app_1', 'org_1', 5000))?.tokenHash, 't1');
+  // Migration 5 (issue 16): what existed before wires is DingTalk's, and permanent.
+  assert.deepEqual((await store.listApps('org_1')).map((a) => a.wire), ['dingtalk']);
+  assert.equal((await store.findValidToken('app_1', 'org_1', 5000))?.wire, 'dingtalk');
+  assert.deepEqual([(await store.getMedia('@a'))?.wire, (await store.getMedia('@a'))?.expiresAt], ['dingtalk', null]);
   const page = await store.listMedia('org_1', { limit: 2 });
   assert.deepEqual(page.items.map((m) => m.mediaId), ['@b', '@a']);
   assert.deepEqual((await store.listMedia('org_1', { limit: 2, after: page.next! })).items.map((m) => m.mediaId), ['@c']);
@@ -44,12 +48,12 @@ export async function assertLegacyRowsMigrated(store: MetadataStore, extras: Leg
   if (extras.inlineBytesOfA !== undefined) assert.equal((await store.getInlineBytes('@a'))?.toString(), extras.inlineBytesOfA);
 
   // Writes: an upload that fills a quota of 50 bytes exactly, then a delete.
-  await store.insertMedia({ mediaId: '@d', orgId: 'org_1', uploadedBy: 'x', type: 'file', format: 'pdf', fileName: 'd', size: 2, sha256: 's', blobKey: 'blob-d', createdAt: 4000 }, 50);
+  await store.insertMedia({ mediaId: '@d', orgId: 'org_1', uploadedBy: 'x', type: 'file', format: 'pdf', fileName: 'd', size: 2, sha256: 's', blobKey: 'blob-d', createdAt: 4000, wire: 'dingtalk', expiresAt: null }, 50);
   assert.deepEqual(await store.usage('org_1'), { mediaCount: 4, totalBytes: 50 });
   assert.equal((await store.deleteMedia('@a'))?.mediaId, '@a');
   assert.deepEqual(await store.usage('org_1'), { mediaCount: 3, totalBytes: 47 });
   if (extras.inlineBytesOfA !== undefined) assert.equal(await store.getInlineBytes('@a'), null);
   // org_2 has no usage row in an old SQLite file (a zero one on PostgreSQL): its first upload counts from zero.
-  await store.insertMedia({ mediaId: '@e', orgId: 'org_2', uploadedBy: 'x', type: 'file', format: 'pdf', fileName: 'e', size: 9, sha256: 's', blobKey: 'blob-e', createdAt: 4000 }, null);
+  await store.insertMedia({ mediaId: '@e', orgId: 'org_2', uploadedBy: 'x', type: 'file', format: 'pdf', fileName: 'e', size: 9, sha256: 's', blobKey: 'blob-e', createdAt: 4000, wire: 'dingtalk', expiresAt: null }, null);
   assert.deepEqual(await store.usage('org_2'), { mediaCount: 1, totalBytes: 9 });
 }

@@ -18,6 +18,7 @@ import {
   type SuiteTicketRow,
   type TokenRow,
 } from '../../src/stores/metadata/interface.ts';
+import { describeUploadSessions } from './upload-sessions.ts';
 
 export type MetadataStoreFactory = () => Promise<{
   store: MetadataStore;
@@ -53,6 +54,7 @@ function makeApp(orgId: string, overrides: Partial<App> = {}): App {
     appKey: uniqueId('key'),
     secretHash: randomBytes(32).toString('hex'),
     createdAt: NOW,
+    wire: 'dingtalk',
     ...overrides,
   };
 }
@@ -65,6 +67,7 @@ function makeToken(principal: string, orgId: string, overrides: Partial<TokenRow
     orgId,
     issuedAt: NOW,
     expiresAt: NOW + 2 * HOUR_MS,
+    wire: 'dingtalk',
     ...overrides,
   };
 }
@@ -104,6 +107,8 @@ function makeMedia(orgId: string, overrides: Partial<MediaRow> = {}): MediaRow {
     sha256: randomBytes(32).toString('hex'),
     blobKey: `blob-${mediaId.slice(1)}`,
     createdAt: NOW,
+    wire: 'dingtalk',
+    expiresAt: null,
     ...overrides,
   };
 }
@@ -152,6 +157,8 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
       await store.createOrg(org);
       return org;
     }
+
+    describeUploadSessions(() => store);
 
     describe('lifecycle', () => {
       test('ping resolves on a healthy store', async () => {
@@ -882,6 +889,62 @@ export function describeMetadataStore(name: string, factory: MetadataStoreFactor
             assert.ok(usage.totalBytes + sizes[i]! > quota, `a ${sizes[i]}-byte insert was refused although it fits`);
           }
         }
+      });
+    });
+
+    describe('wires and expiry (issue 16)', () => {
+      test('apps, tokens and media keep their wire; a media keeps its expiry (null = permanent)', async () => {
+        const org = await newOrg();
+        for (const wire of ['dingtalk', 'wecom', 'feishu'] as const) {
+          const app = makeApp(org.id, { wire });
+          await store.createApp(app);
+          assert.deepEqual(await store.getAppByKey(app.appKey), app);
+          const token = makeToken(`app:${app.id}`, org.id, { wire });
+          await store.insertToken(token);
+          assert.deepEqual(await store.getToken(token.tokenHash), token);
+          assert.equal((await store.findValidToken(token.principal, org.id, NOW))?.wire, wire);
+          const media = makeMedia(org.id, { wire, expiresAt: wire === 'wecom' ? NOW + 3 * 24 * HOUR_MS : null });
+          await store.insertMedia(media, null);
+          assert.deepEqual(await store.getMedia(media.mediaId), media);
+          assert.equal(typeof (await store.getMedia(media.mediaId))?.expiresAt, wire === 'wecom' ? 'number' : 'object');
+        }
+        assert.deepEqual((await store.listApps(org.id)).map((a) => a.wire).sort(), ['dingtalk', 'feishu', 'wecom']);
+      });
+
+      test('expiredMedia: only rows at or past their expiry, soonest first (then mediaId), never a permanent one; limit honoured', async () => {
+        const org = await newOrg();
+        // Far from every other test's rows, which are permanent (expiresAt null).
+        const at = NOW + 400 * 24 * HOUR_MS;
+        const due = [makeMedia(org.id, { expiresAt: at - 2 }), makeMedia(org.id, { expiresAt: at }), makeMedia(org.id, { expiresAt: at - 2 })];
+        const notYet = makeMedia(org.id, { expiresAt: at + 1 });
+        const permanent = makeMedia(org.id, { expiresAt: null, createdAt: 0 });
+        for (const row of [...due, notYet, permanent]) await store.insertMedia(row, null);
+        const expected = [...due].sort((a, b) => a.expiresAt! - b.expiresAt! || (a.mediaId < b.mediaId ? -1 : 1));
+        const listed = await store.expiredMedia(at, 1000);
+        const ours = listed.filter((row) => row.orgId === org.id);
+        assert.deepEqual(ours, expected);
+        for (const row of listed) assert.ok(row.expiresAt !== null && row.expiresAt <= at, `listed ${row.mediaId} expiring at ${row.expiresAt}`);
+        assert.equal((await store.expiredMedia(at, 1)).length, 1);
+        await assert.rejects(store.expiredMedia(at, 0), RangeError);
+        for (const row of [...due, notYet, permanent]) await store.deleteMedia(row.mediaId);
+        assert.deepEqual((await store.expiredMedia(at + 1, 1000)).filter((row) => row.orgId === org.id), []);
+      });
+
+      test('two sweepers deleting the same expired rows at once: each row removed once, usage released once', async () => {
+        const org = await newOrg();
+        const at = NOW + 500 * 24 * HOUR_MS;
+        const rows = Array.from({ length: 12 }, (_, i) => makeMedia(org.id, { expiresAt: at - i, size: 100 + i }));
+        for (const row of rows) await store.insertMedia(row, null);
+        const kept = makeMedia(org.id, { size: 7 });
+        await store.insertMedia(kept, null);
+        const seenByA = (await store.expiredMedia(at, 1000)).filter((row) => row.orgId === org.id);
+        const seenByB = (await store.expiredMedia(at, 1000)).filter((row) => row.orgId === org.id);
+        assert.equal(seenByA.length, rows.length);
+        const outcomes = await Promise.all([...seenByA, ...seenByB].map((row) => store.deleteMedia(row.mediaId)));
+        const removed = outcomes.filter((row) => row !== null).map((row) => row!.mediaId).sort();
+        assert.deepEqual(removed, rows.map((row) => row.mediaId).sort());
+        assert.deepEqual(await store.usage(org.id), { mediaCount: 1, totalBytes: 7 });
+        assert.deepEqual(await store.getMedia(kept.mediaId), kept);
       });
     });
 

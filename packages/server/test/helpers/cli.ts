@@ -40,7 +40,8 @@ export interface ServeProcess {
 export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...CLI_ARGS, 'serve', '--port', '0', ...args], {
-      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+      // A short grace, as test-server.ts's: a test's SIGTERM does not wait the default 30 s for stalled clients.
+      env: { ...process.env, LOG_LEVEL: 'warn', OAPI_MEDIA_SHUTDOWN_GRACE_MS: '2000', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

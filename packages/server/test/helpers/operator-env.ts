@@ -14,6 +14,8 @@ const VARIABLES: Record<keyof ConfigInput, string | null> = {
   databaseUrl: 'DATABASE_URL',
   storageUrl: 'OAPI_MEDIA_STORAGE',
   redisUrl: 'REDIS_URL',
+  databaseTimeoutMs: 'OAPI_MEDIA_DATABASE_TIMEOUT_MS',
+  s3TimeoutMs: 'OAPI_MEDIA_S3_TIMEOUT_MS',
   secretKey: 'OAPI_MEDIA_SECRET_KEY',
   errmsgLanguage: 'OAPI_MEDIA_ERRMSG_LANGUAGE',
   logLevel: 'LOG_LEVEL',
@@ -27,7 +29,12 @@ const VARIABLES: Record<keyof ConfigInput, string | null> = {
   trustProxy: 'OAPI_MEDIA_TRUST_PROXY',
   inlineMaxBytes: 'OAPI_MEDIA_INLINE_MAX_BYTES',
   uploadStreams: 'OAPI_MEDIA_UPLOAD_STREAMS',
+  minBodyBytesPerSecond: 'OAPI_MEDIA_MIN_BODY_BYTES_PER_SECOND',
+  minBodyRateWindowMs: 'OAPI_MEDIA_MIN_BODY_RATE_WINDOW_MS',
+  shutdownGraceMs: 'OAPI_MEDIA_SHUTDOWN_GRACE_MS',
+  shutdownDrainDelayMs: 'OAPI_MEDIA_SHUTDOWN_DRAIN_DELAY_MS',
   dialects: 'OAPI_MEDIA_DIALECTS',
+  expirySweepIntervalMs: 'OAPI_MEDIA_EXPIRY_SWEEP_INTERVAL_MS',
   now: null,
 };
 

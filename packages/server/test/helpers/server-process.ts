@@ -86,7 +86,8 @@ process.once('exit', () => {
 export async function spawnServerProcess({ env, build = testServerBuild(), timeoutMs = 20_000 }: ServerProcessOptions): Promise<ServerProcess> {
   const child = spawn(process.execPath, cliArgs(build, ['serve', '--host', '127.0.0.1', '--port', '0']), {
     cwd: REPO_ROOT,
-    env: childEnv({ LOG_LEVEL: 'warn', ...env }),
+    // A short grace (test-server.ts): its stop() allows 10 s, the server's default grace is 30 s.
+    env: childEnv({ LOG_LEVEL: 'warn', OAPI_MEDIA_SHUTDOWN_GRACE_MS: '2000', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);

@@ -22,8 +22,11 @@ export interface TestServer {
   dataDir: string;
   /** The in-process server (its services, its fastify app); throws under TEST_SERVER=bundle. */
   server: RunningServer;
-  /** A new app in `orgName` (created if missing): another org's app when the name differs. */
-  createApp(orgName?: string): Promise<{ appKey: string; appSecret: string }>;
+  /**
+   * A new app in `orgName` (created if missing): another org's app when the name differs; on
+   * `wire` (default DingTalk): WeCom's appKey/appSecret are its corpid/corpsecret.
+   */
+  createApp(orgName?: string, wire?: 'dingtalk' | 'wecom' | 'feishu'): Promise<{ appKey: string; appSecret: string }>;
   /** media_ids of every media of `orgName`. */
   mediaIds(orgName?: string): Promise<string[]>;
   close(): Promise<void>;
@@ -36,6 +39,12 @@ export interface TestServerOptions {
   /** Keep the data folder after close (to restart on it). */
   dataDir?: string;
 }
+
+/**
+ * Tests close servers that may still hold stalled client connections (the point of many of them):
+ * a short grace keeps a close as quick as it was before the grace was configurable (30 s default).
+ */
+export const TEST_SHUTDOWN_GRACE_MS = 2_000;
 
 const appName = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 
@@ -52,6 +61,7 @@ async function startInProcessServer(options: TestServerOptions): Promise<TestSer
     port: 0,
     dataDir,
     logLevel: 'silent',
+    shutdownGraceMs: TEST_SHUTDOWN_GRACE_MS,
     ...engines.config,
     now: options.now,
   }, {});
@@ -64,9 +74,9 @@ async function startInProcessServer(options: TestServerOptions): Promise<TestSer
     appSecret: creds.appsecret,
     dataDir,
     server,
-    async createApp(orgName = 'default') {
+    async createApp(orgName = 'default', wire = 'dingtalk') {
       if (!(await metadata.getOrgByName(orgName))) await admin.createOrg(orgName);
-      const app = await admin.createApp(orgName, appName('app'));
+      const app = await admin.createApp(orgName, appName('app'), wire);
       return { appKey: app.appkey, appSecret: app.appsecret };
     },
     async mediaIds(orgName = 'default') {
@@ -100,7 +110,7 @@ async function startBundleServer(options: TestServerOptions): Promise<TestServer
   const engines = testEngines(options.config);
   let env: Record<string, string>;
   try {
-    env = operatorEnv({ dataDir, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', ...engines.config });
+    env = operatorEnv({ dataDir, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', shutdownGraceMs: TEST_SHUTDOWN_GRACE_MS, ...engines.config });
   } catch (error) {
     if (ownsDir) await rm(dataDir, { recursive: true, force: true });
     throw new Error(`TEST_SERVER=bundle: ${(error as Error).message}`);
@@ -114,8 +124,8 @@ async function startBundleServer(options: TestServerOptions): Promise<TestServer
     await cleanUp();
     throw error;
   });
-  const createApp = async (orgName: string) => {
-    const created = JSON.parse(await cli('app', 'create', '--org', orgName, '--name', appName('app'), '--json')) as { appkey: string; appsecret: string };
+  const createApp = async (orgName: string, wire = 'dingtalk') => {
+    const created = JSON.parse(await cli('app', 'create', '--org', orgName, '--name', appName('app'), '--wire', wire, '--json')) as { appkey: string; appsecret: string };
     return { appKey: created.appkey, appSecret: created.appsecret };
   };
   try {
@@ -127,10 +137,10 @@ async function startBundleServer(options: TestServerOptions): Promise<TestServer
       get server(): RunningServer {
         throw new Error('TEST_SERVER=bundle: server.server is the in-process server; this file cannot run through the bundle');
       },
-      async createApp(orgName = 'default') {
+      async createApp(orgName = 'default', wire = 'dingtalk') {
         const orgs = JSON.parse(await cli('org', 'list', '--json')) as Array<{ org: string }>;
         if (!orgs.some((o) => o.org === orgName)) await cli('org', 'create', orgName);
-        return createApp(orgName);
+        return createApp(orgName, wire);
       },
       async mediaIds(orgName = 'default') {
         const rows = JSON.parse(await cli('media', 'list', '--org', orgName, '--limit', '1000000', '--json')) as Array<{ media_id: string }>;

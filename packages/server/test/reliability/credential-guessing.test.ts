@@ -128,7 +128,7 @@ test('a wrong appsecret costs the same time for a known and an unknown appkey, a
     for (let i = 0; i < SAMPLES; i++) {
       for (const [secret, into] of (i % 2 ? [[server.appSecret, right], [nearMiss, wrong]] : [[nearMiss, wrong], [server.appSecret, right]]) as [string, number[]][]) {
         const started = process.hrtime.bigint();
-        await service.authenticateApp(server.appKey, secret);
+        await service.authenticateApp(server.appKey, secret, 'dingtalk');
         into.push(Number(process.hrtime.bigint() - started) / 1e3);
       }
     }

@@ -11,10 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { count, recordFigures, type Variant } from './helpers/figures.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const BUNDLE = join(REPO_ROOT, 'packages/server/dist/cli.js');
+// The long variant (restart-drill.stress.ts) runs the same file with 200 rounds.
 const ROUNDS = Number(process.env.OAPI_RESTART_ROUNDS ?? 50);
+const VARIANT: Variant = process.env.OAPI_RESTART_VARIANT === 'stress' ? 'stress' : 'default';
+const figures = { rounds: ROUNDS, refusals: 0, medianRestartMs: 0, maxRestartMs: 0, stalePidStart: false, secondRefused: false };
 
 let dataDir: string;
 const children: ChildProcess[] = [];
@@ -67,12 +71,15 @@ test(`${ROUNDS} rounds of kill -9 and an immediate start on the same folder: eve
   let current = await serveBundle();
   let refusals = 0;
   const failures: string[] = [];
+  const restartMs: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     assert.ok(await answersHealth(current.url), `round ${round}: the server answers`);
     // No await between the kill and the next start: the killed process is not reaped yet.
+    const killedAt = performance.now();
     current.child.kill('SIGKILL');
     try {
       current = await serveBundle();
+      restartMs.push(performance.now() - killedAt);
     } catch (error) {
       refusals++;
       failures.push((error as Error).message.split('\n').slice(0, 3).join(' | '));
@@ -83,6 +90,10 @@ test(`${ROUNDS} rounds of kill -9 and an immediate start on the same folder: eve
   current.child.kill('SIGTERM');
   await new Promise((resolve) => current.child.once('exit', resolve));
   assert.equal(refusals, 0, `refused starts:\n${failures.join('\n')}`);
+  restartMs.sort((a, b) => a - b);
+  figures.refusals = refusals;
+  figures.medianRestartMs = Math.round(restartMs[Math.floor(restartMs.length / 2)]!);
+  figures.maxRestartMs = Math.round(restartMs.at(-1)!);
 });
 
 test('a stale server.pid that names a live, unrelated process does not stop a start', async () => {
@@ -90,6 +101,7 @@ test('a stale server.pid that names a live, unrelated process does not stop a st
   await writeFile(join(dataDir, 'server.pid'), `${process.pid}\n`);
   const started = await serveBundle();
   assert.ok(await answersHealth(started.url));
+  figures.stalePidStart = true;
   started.child.kill('SIGTERM');
   await new Promise((resolve) => started.child.once('exit', resolve));
 });
@@ -105,6 +117,7 @@ test('a second server on a folder a live server holds is refused, naming the hol
     assert.match(second.message, new RegExp(`data folder .* is in use by another oapi-media server \\(pid ${first.child.pid}\\)`));
   }
   assert.ok(await answersHealth(first.url), 'the first server is untouched');
+  figures.secondRefused = true;
   first.child.kill('SIGTERM');
   await new Promise((resolve) => first.child.once('exit', resolve));
   // Once the holder is gone, the folder is free again.
@@ -112,4 +125,16 @@ test('a second server on a folder a live server holds is refused, naming the hol
   assert.ok(await answersHealth(third.url));
   third.child.kill('SIGTERM');
   await new Promise((resolve) => third.child.once('exit', resolve));
+});
+
+test('record the drill', async (t) => {
+  if (!figures.stalePidStart || !figures.secondRefused || figures.medianRestartMs === 0) return t.skip('an earlier drill failed: nothing to record');
+  await recordFigures({
+    id: 'faults/restart-after-kill-9',
+    section: 'Faults',
+    title: 'kill -9 then an immediate start on the same data folder (no sleep, the killed process not yet reaped); a stale server.pid naming a live unrelated process; a second server on a held folder',
+    variant: VARIANT,
+    summary: `${count(ROUNDS)} rounds -> ${count(ROUNDS)} starts, ${figures.refusals} refusals (kill to listening: median ${figures.medianRestartMs} ms, max ${figures.maxRestartMs} ms, the bundle); stale pid of a live process -> starts; second server -> refused naming the holder's pid, first untouched`,
+    figures,
+  });
 });

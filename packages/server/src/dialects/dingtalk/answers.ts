@@ -4,7 +4,7 @@
 import { DINGTALK_ERRORS, type DingTalkAnswerKind, type DingTalkOnlyKind } from '@oapi-media/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.ts';
-import { mapError } from '../../errors.ts';
+import { failureKind } from '../../errors.ts';
 import { noteOnRequest } from '../../http/request-log.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -56,13 +56,19 @@ export const ACCESS_TOKEN_SECURITY = [{ accessToken: [] }];
 /** The calls that get a token take credentials as parameters instead. */
 export const NO_SECURITY: never[] = [];
 
+/** DingTalk's error body (api.md "Conventions"): errcode, errmsg and the answer's request id. */
+export function errorBody(kind: DingTalkAnswerKind, requestId: string, config: Config): string {
+  const answer = DINGTALK_ERRORS[kind];
+  return JSON.stringify({ errcode: answer.errcode, errmsg: answer[config.errmsgLanguage], request_id: requestId });
+}
+
 export function sendError(reply: FastifyReply, request: FastifyRequest, kind: DingTalkAnswerKind, config: Config): FastifyReply {
   const answer = DINGTALK_ERRORS[kind];
   noteOnRequest(request, { errcode: answer.errcode, errorKind: kind });
   return reply
     .code(answer.httpStatus)
     .header('content-type', JSON_TYPE)
-    .send(JSON.stringify({ errcode: answer.errcode, errmsg: answer[config.errmsgLanguage], request_id: request.id }));
+    .send(errorBody(kind, request.id, config));
 }
 
 /** Any failure, as DingTalk answers it; the server's own faults are logged with their stack. */
@@ -71,8 +77,6 @@ export function sendFailure(reply: FastifyReply, request: FastifyRequest, error:
     noteOnRequest(request, { reason: error.message });
     return sendError(reply, request, error.kind, config);
   }
-  const { kind, serverFault } = mapError(error);
-  if (serverFault) request.log.error({ err: error }, 'request failed');
-  else noteOnRequest(request, { reason: (error as Error).message });
+  const kind = failureKind(request, error);
   return sendError(reply, request, kind, config);
 }

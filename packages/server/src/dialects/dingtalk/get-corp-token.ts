@@ -2,10 +2,11 @@
 // with JSON body {"auth_corpid":"CORPID"}: a third-party suite's access_token for one authorizing
 // organization (issue 8, docs/suites.md).
 
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { param } from '../../http/params.ts';
 import type { DialectServices } from '../../service/dialect-services.ts';
 import { NO_SECURITY, NOT_AN_API_CALL_RESPONSES, sendOk, TOKEN_ANSWER_SCHEMA } from './answers.ts';
+import { readSmallBody } from '../../http/small-body.ts';
 
 export const getCorpTokenSchema = {
   operationId: 'getCorpToken',
@@ -33,17 +34,6 @@ export const getCorpTokenSchema = {
 /** The body is one small JSON object; anything longer is not a get_corp_token request. */
 const BODY_LIMIT_BYTES = 16 * 1024;
 
-async function readSmallBody(request: FastifyRequest): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request.raw as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > BODY_LIMIT_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /**
  * auth_corpid from the JSON body (DingTalk's documented form), else from a urlencoded body or the
  * query (what some SDKs send); undefined when none has it.
@@ -67,7 +57,7 @@ function authCorpIdOf(body: string | undefined, contentType: string, query: unkn
 export function registerGetCorpToken(app: FastifyInstance, services: DialectServices): void {
   app.post('/service/get_corp_token', { schema: getCorpTokenSchema, attachValidation: true }, async (request, reply) => {
     const q = request.query;
-    const body = await readSmallBody(request);
+    const body = await readSmallBody(request, BODY_LIMIT_BYTES);
     const grant = await services.access.tokenForSuite(request.ip, {
       accessKey: param(q, 'accessKey'),
       timestamp: param(q, 'timestamp'),

@@ -37,7 +37,7 @@ export function registerGettoken(app: FastifyInstance, services: DialectServices
     if (!key || !secret) throw new ApiError('missingParameter');
     let grant;
     try {
-      grant = await services.access.tokenForApp(request.ip, key, secret);
+      grant = await services.access.tokenForApp(request.ip, key, secret, 'dingtalk');
     } catch (error) {
       // DingTalk answers wrong credentials sent under the older names with a code of their own.
       if (!byAppKey && error instanceof ApiError && error.kind === 'wrongCredentials') throw new DingTalkOnlyError('wrongCorpCredentials', { cause: error });

@@ -1,10 +1,10 @@
 // The DingTalk dialect (api.md "Error codes"): its routes, its answers to errors, unknown paths and
 // wrong methods (43001/43002), and its body budget.
 
-import { ApiError } from '@oapi-media/core';
+import { ApiError, DINGTALK_ERRORS } from '@oapi-media/core';
 import type { Dialect } from '../dialect.ts';
 import { closeIfOverBudget } from '../../http/body-budget.ts';
-import { sendError, sendFailure } from './answers.ts';
+import { errorBody, sendError, sendFailure } from './answers.ts';
 import { registerGetCorpToken } from './get-corp-token.ts';
 import { registerGettoken } from './gettoken.ts';
 import { registerMediaDownload } from './media-download.ts';
@@ -15,6 +15,7 @@ const OTHER_THAN_POST = ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'] as const;
 
 export const dingtalk: Dialect = {
   name: 'dingtalk',
+  basePath: '',
   bodyBudgetBytes: DRAIN_BUDGET_BYTES,
 
   register(app, { services, config }) {
@@ -41,4 +42,6 @@ export const dingtalk: Dialect = {
     closeIfOverBudget(request, reply, DRAIN_BUDGET_BYTES);
     return sendFailure(reply, request, error, config);
   },
+
+  answerMalformedHttp: (kind, requestId, config) => ({ status: DINGTALK_ERRORS[kind].httpStatus, body: errorBody(kind, requestId, config) }),
 };

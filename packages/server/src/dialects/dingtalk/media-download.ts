@@ -5,13 +5,12 @@
 import { FORMAT_CONTENT_TYPES, parseRange, type ByteRange } from '@oapi-media/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fresh from 'fresh';
-import type { OutgoingHttpHeaders } from 'node:http';
 import { param } from '../../http/params.ts';
-import { noteOnRequest } from '../../http/request-log.ts';
 import { contentDisposition } from '../../http/content-disposition.ts';
 import type { DialectServices } from '../../service/dialect-services.ts';
 import { ACCESS_TOKEN_SECURITY, ERROR_ANSWER_SCHEMA } from './answers.ts';
 import { admitCaller } from './caller.ts';
+import { sendMediaBody } from '../../http/media-response.ts';
 
 const BYTES = { type: 'string', format: 'binary' } as const;
 const MEDIA_HEADERS = {
@@ -114,15 +113,7 @@ export function registerMediaDownload(app: FastifyInstance, services: DialectSer
     reply.header('content-type', FORMAT_CONTENT_TYPES[row.format]).header('content-length', length);
     if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${row.size}`);
     if (request.method === 'HEAD') return reply.send();
-    const body = await services.downloads.open(row, range);
-    // The body writes itself (reused buffers for a local file, one write for bytes kept with the
-    // row); fastify's onResponse hooks and request log still run when the response finishes.
-    reply.hijack();
-    reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
-    noteOnRequest(request, { sentBytes: length }); // counted only if the response is written to its end
-    await body.writeTo(reply.raw).catch((error: unknown) => {
-      request.log.error({ err: error }, 'download cut: the blob could not be read to its end');
-    });
+    await sendMediaBody(request, reply, await services.downloads.open(row, range), length);
   };
   for (const [url, name, alias] of [['/media/downloadFile', 'downloadMedia', false], ['/media/get', 'getMedia', true]] as const) {
     // HEAD declared here, not generated: fastify's generated HEAD would read the whole blob and

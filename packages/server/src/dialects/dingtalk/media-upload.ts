@@ -63,8 +63,8 @@ function declaredLength(request: FastifyRequest): number | undefined {
 }
 
 export function registerMediaUpload(app: FastifyInstance, services: DialectServices): void {
-  const formRules: UploadFormRules = { fileFields: ['media'], receive: services.uploads.receive };
-  app.post('/media/upload', { schema: uploadSchema, attachValidation: true }, async (request, reply) => {
+  const formRules: UploadFormRules = { fileFields: ['media'], receive: services.uploads.receive, minBodyRate: services.uploads.minBodyRate };
+  app.post('/media/upload', { schema: uploadSchema, attachValidation: true }, (request, reply) => services.uploads.track(async () => {
     const queryToken = param(request.query, 'access_token');
     const queryType = param(request.query, 'type');
 
@@ -82,7 +82,8 @@ export function registerMediaUpload(app: FastifyInstance, services: DialectServi
     }
 
     // The body is read only with a slot (service/upload-slots.ts): until then it waits, unread.
-    const releaseSlot = await services.uploads.slot();
+    // The caller's organization is known here when its token is in the query (as most SDKs send it).
+    const releaseSlot = await services.uploads.slot(caller?.orgId);
     let form: Awaited<ReturnType<typeof readUploadForm>>;
     try {
       form = await readUploadForm(request.raw, formRules, capBytes);
@@ -90,8 +91,11 @@ export function registerMediaUpload(app: FastifyInstance, services: DialectServi
       releaseSlot();
     }
     try {
-      caller ??= await admitCaller(services, request, form.fields.get('access_token'));
       const type = queryType ?? form.fields.get('type');
+      // What is missing may be among the parts past a form limit: say so rather than "missing".
+      const missing = !form.staged || (caller === undefined && !form.fields.has('access_token')) || type === undefined;
+      if (form.limitReached !== undefined && missing) throw new ApiError('tooManyFormParts', `${form.limitReached} limit reached`);
+      caller ??= await admitCaller(services, request, form.fields.get('access_token'));
       if (!isMediaType(type)) throw new ApiError('unknownMediaType', type ?? 'missing');
       if (!form.staged) throw new ApiError('missingMedia');
       const row = await services.uploads.commit(caller, form.staged, { type, rule: DINGTALK_MEDIA_LIMITS[type], fileName: form.fileName });
@@ -100,5 +104,5 @@ export function registerMediaUpload(app: FastifyInstance, services: DialectServi
     } finally {
       await form.staged?.discard(); // harmless once the commit took it
     }
-  });
+  }));
 }

@@ -65,8 +65,11 @@ export class FsBlobStore implements BlobStore {
     const { dir, file } = this.#pathOf(key);
     try {
       const shard = await this.#shard(dir);
+      // Taken before the rename is issued: a folder fsync that failed after it may have been the
+      // one that covered this rename, whatever a later one answers.
+      const ticket = shard.sync.ticket();
       await rename(stagedPath, file);
-      await shard.sync.sync(); // makes the rename itself durable
+      await shard.sync.sync(ticket); // makes the rename itself durable
     } catch (error) {
       await unlink(stagedPath).catch(() => {});
       throw translate(error, key);

@@ -15,6 +15,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { StandardRetryStrategy } from '@smithy/core/retry';
 import { BlobNotFoundError, BlobUnavailableError, type BlobInfo, type BlobStore, type ByteRange } from './interface.ts';
 
 export interface S3Location {
@@ -35,6 +36,8 @@ export interface S3BlobStoreOptions extends S3Location {
   partSizeBytes?: number;
   /** Keys per ListObjectsV2 page (S3 caps it at 1000). */
   listPageSize?: number;
+  /** Each attempt of a request answered within this, a silent connection cut after it (config.ts DEFAULT_S3_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 const DEFAULT_REGION = 'us-east-1';
@@ -42,8 +45,45 @@ const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
 /** Parts of one upload sent at once: bounds memory to about queueSize * partSize per upload. */
 const UPLOAD_QUEUE_SIZE = 2;
 const CONNECT_TIMEOUT_MS = 5_000;
-/** Idle socket time before a request is given up (not a bound on a whole large transfer). */
-const SOCKET_TIMEOUT_MS = 60_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
+/** config.ts S3_MAX_ATTEMPTS: attempts of an idempotent call. */
+const MAX_ATTEMPTS = 3;
+
+/**
+ * Calls that must not be sent twice: a second CreateMultipartUpload opens another upload (the first
+ * one's id is lost, never aborted); a second CompleteMultipartUpload, after a first whose answer
+ * was lost, answers NoSuchUpload. Everything else we send is idempotent: our keys are never reused,
+ * so a PutObject or UploadPart sent again writes the same bytes to the same place.
+ */
+const NOT_IDEMPOTENT = new Set(['CreateMultipartUploadCommand', 'CompleteMultipartUploadCommand', 'CreateBucketCommand']);
+
+type RetryToken = Awaited<ReturnType<StandardRetryStrategy['acquireInitialRetryToken']>>;
+type RetryErrorInfo = Parameters<StandardRetryStrategy['refreshRetryTokenForRetry']>[1];
+
+/**
+ * The SDK's standard retry mode (exponential backoff with jitter, a retry budget, only transient
+ * errors: 500/502/503/504, throttling, timeouts, resets), except for a failure of a call in
+ * NOT_IDEMPOTENT, which the SDK would retry too: that one is never retried.
+ */
+class IdempotentOnlyRetryStrategy {
+  readonly #standard = new StandardRetryStrategy(MAX_ATTEMPTS);
+  /** Failures of non-idempotent calls, marked by the middleware below as they pass. */
+  readonly notRetried = new WeakSet<object>();
+
+  acquireInitialRetryToken(scope: string): Promise<RetryToken> {
+    return this.#standard.acquireInitialRetryToken(scope);
+  }
+
+  refreshRetryTokenForRetry(token: RetryToken, errorInfo: RetryErrorInfo): Promise<RetryToken> {
+    const error = errorInfo.error as object | undefined;
+    if (error !== undefined && this.notRetried.has(error)) return Promise.reject(new Error('not retried: the call is not idempotent'));
+    return this.#standard.refreshRetryTokenForRetry(token, errorInfo);
+  }
+
+  recordSuccess(token: RetryToken): void {
+    this.#standard.recordSuccess(token);
+  }
+}
 
 /**
  * Parses `s3://BUCKET[/prefix][?endpoint=URL&region=R&forcePathStyle=true]`. Region falls back to
@@ -83,8 +123,12 @@ export class S3BlobStore implements BlobStore {
   private readonly prefix: string;
   private readonly partSize: number;
   private readonly listPageSize: number | undefined;
+  /** Deletes of failed uploads' objects still under way (close() waits for them). */
+  readonly #cleanups = new Set<Promise<void>>();
 
   constructor(options: S3BlobStoreOptions) {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const retryStrategy = new IdempotentOnlyRetryStrategy();
     this.bucket = options.bucket;
     this.prefix = options.prefix === '' || options.prefix.endsWith('/') ? options.prefix : `${options.prefix}/`;
     this.partSize = options.partSizeBytes ?? DEFAULT_PART_SIZE;
@@ -98,8 +142,30 @@ export class S3BlobStore implements BlobStore {
       // by Ceph Pacific, MinIO and other S3-compatible stores; send checksums only when required.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: SOCKET_TIMEOUT_MS },
+      maxAttempts: MAX_ATTEMPTS,
+      retryStrategy,
+      requestHandler: {
+        connectionTimeout: Math.min(CONNECT_TIMEOUT_MS, timeoutMs),
+        // requestTimeout alone only logs a warning: throwOnRequestTimeout makes it fail the attempt
+        // (a TimeoutError, which the retry strategy treats as transient). It runs until the answer's
+        // headers; socketTimeout then cuts a body that stalls mid-way (a download's stream errors).
+        requestTimeout: timeoutMs,
+        throwOnRequestTimeout: true,
+        socketTimeout: timeoutMs,
+      },
     });
+    // Inside the retry middleware (same step, lower priority): sees every attempt's failure.
+    this.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        try {
+          return await next(args);
+        } catch (error) {
+          if (NOT_IDEMPOTENT.has(context.commandName ?? '') && typeof error === 'object' && error !== null) retryStrategy.notRetried.add(error);
+          throw error;
+        }
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'oapiMediaNotIdempotent' },
+    );
   }
 
   /** Creates the bucket when it does not exist yet; a bucket we can already reach is left alone. */
@@ -120,7 +186,16 @@ export class S3BlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
+    // Each is bounded by the request timeout and the retry attempts.
+    await Promise.allSettled([...this.#cleanups]);
     this.client.destroy();
+  }
+
+  /** Deletes what a failed upload may have left (a failure leaves an orphan for the sweep). */
+  #cleanUp(objectKey: string): void {
+    const cleanup = this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey })).then(() => {}, () => {});
+    this.#cleanups.add(cleanup);
+    void cleanup.finally(() => this.#cleanups.delete(cleanup));
   }
 
   async ping(): Promise<void> {
@@ -146,9 +221,10 @@ export class S3BlobStore implements BlobStore {
       });
       await upload.done();
     } catch (error) {
-      // A Complete that the store applied but whose answer was lost would leave an object that no
-      // row references; remove it now rather than wait for the orphan sweep.
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey })).catch(() => {});
+      // A Put or Complete that the store applied but whose answer was lost would leave an object
+      // that no row references: remove it now rather than wait for the orphan sweep. In the
+      // background: the answer (-1) need not wait for an endpoint that may be the reason it failed.
+      this.#cleanUp(objectKey);
       throw translateError(error, `upload of ${key}`);
     } finally {
       await rm(stagedPath, { force: true });

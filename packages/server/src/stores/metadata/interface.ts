@@ -3,7 +3,7 @@
 // their engine's errors into StoreUnavailableError / ConflictError / QuotaExceededError /
 // InvalidCursorError and never leak them above.
 
-import type { MediaFormat, MediaType } from '@oapi-media/core';
+import type { MediaType, StoredFormat, Wire } from '@oapi-media/core';
 
 export interface Org {
   id: string;
@@ -25,6 +25,8 @@ export interface App {
   /** sha256 hex of the appsecret: secrets are never stored in clear (api.md "GET /gettoken"). */
   secretHash: string;
   createdAt: number;
+  /** The wire its credentials and tokens work on (apps made before wires existed are DingTalk's). */
+  wire: Wire;
 }
 
 /** A third-party app (ISV "suite", issue 8) that many organizations may authorize. */
@@ -67,6 +69,8 @@ export interface TokenRow {
   orgId: string;
   issuedAt: number;
   expiresAt: number;
+  /** The wire it was issued on: accepted there only (a DingTalk token is not a WeCom one). */
+  wire: Wire;
 }
 
 export interface MediaRow {
@@ -75,7 +79,7 @@ export interface MediaRow {
   /** The app (or suite principal) that uploaded it. */
   uploadedBy: string;
   type: MediaType;
-  format: MediaFormat;
+  format: StoredFormat;
   /** The original file name as the client sent it (may be non-ASCII); for Content-Disposition. */
   fileName: string;
   size: number;
@@ -84,6 +88,50 @@ export interface MediaRow {
   /** The key of the bytes in the BlobStore. */
   blobKey: string;
   createdAt: number;
+  /** The wire it was uploaded on: its own id namespace, invisible to the other wires. */
+  wire: Wire;
+  /** When it stops being readable (epoch ms; the wire's lifetime), then collected; null = permanent. */
+  expiresAt: number | null;
+}
+
+/** One file sent in several requests (issue 18: DingTalk's chunked upload, tus). */
+export interface UploadSessionRow {
+  /** The upload_id (DingTalk) or the tus upload's URL key: unguessable. */
+  id: string;
+  orgId: string;
+  wire: Wire;
+  /** The app (or suite principal) that opened it. */
+  principal: string;
+  protocol: 'dingtalk' | 'tus';
+  /** The size the file will have, in bytes: reserved of the org's quota while the session is open. */
+  fileSize: number;
+  /** How many chunks the client announced (DingTalk's chunk_numbers); null when not fixed (tus). */
+  chunkCount: number | null;
+  /** What the protocol keeps with the session (tus: its Upload-Metadata), as JSON text. */
+  metadata: string;
+  createdAt: number;
+  /** Past this the session is gone for clients and collected with its chunks by the sweep. */
+  expiresAt: number;
+}
+
+/** One acknowledged chunk of a session; its bytes are a blob of its own. */
+export interface UploadChunkRow {
+  sessionId: string;
+  /** 1, 2, 3, …: DingTalk's chunk_sequence, tus's n-th PATCH. */
+  seq: number;
+  /** Where the chunk starts in the file (tus); DingTalk's chunks are placed at commit. */
+  offset: number;
+  size: number;
+  sha256: string;
+  blobKey: string;
+  createdAt: number;
+}
+
+/** How far a session is: its chunks, their bytes and the highest sequence. */
+export interface UploadProgress {
+  chunks: number;
+  bytes: number;
+  lastSeq: number;
 }
 
 export interface OrgUsage {
@@ -169,16 +217,55 @@ export interface MetadataStore {
    * `after` a cursor from MediaPage.next of the same org (else InvalidCursorError).
    */
   listMedia(orgId: string, options: { limit: number; after?: string }): Promise<MediaPage>;
+  /**
+   * Up to `limit` media whose expiresAt is at or before `now`, soonest first (the expiry sweep;
+   * deleteMedia then removes each once, whichever node gets there first).
+   */
+  expiredMedia(now: number, limit: number): Promise<MediaRow[]>;
   /** Removes the row and returns it, or null when there was none. */
   deleteMedia(mediaId: string): Promise<MediaRow | null>;
   usage(orgId: string): Promise<OrgUsage>;
-  /** Of the given blob keys, those that a media row references (for the orphan sweep). */
+  /** Of the given blob keys, those that a media row or an upload chunk references (for the orphan sweep). */
   referencedBlobKeys(blobKeys: string[]): Promise<Set<string>>;
 
   /**
+   * Opens an upload session, reserving its fileSize of the org's quota atomically: when the org
+   * has a quota, committed + reserved + fileSize must stay within it (else QuotaExceededError).
+   * insertMedia counts the reserved bytes too, so open sessions and uploads cannot together overrun it.
+   */
+  createUploadSession(session: UploadSessionRow, quotaBytes: number | null): Promise<void>;
+  getUploadSession(id: string): Promise<UploadSessionRow | null>;
+  /**
+   * Records an acknowledged chunk (its blob already durable). Returns null when recorded; the chunk
+   * already recorded under that seq when there is one (nothing changed: the caller compares); and
+   * throws UploadSessionGoneError when the session no longer exists.
+   */
+  addUploadChunk(chunk: UploadChunkRow): Promise<UploadChunkRow | null>;
+  /** Up to `limit` chunks of a session with seq > afterSeq, in seq order (commit pages through them). */
+  listUploadChunks(sessionId: string, afterSeq: number, limit: number): Promise<UploadChunkRow[]>;
+  uploadProgress(sessionId: string): Promise<UploadProgress>;
+  /**
+   * The session becomes the media `row`, in one transaction: the session and its chunk rows go,
+   * its reservation is released, the row is inserted within the quota (QuotaExceededError, then
+   * nothing changed). Returns the chunk blob keys for the caller to delete (rows first); null when
+   * the session was gone (committed or collected by another node), nothing inserted.
+   */
+  commitUploadSession(sessionId: string, row: MediaRow, quotaBytes: number | null): Promise<string[] | null>;
+  /**
+   * Removes a session with its chunk rows, its reservation released (termination, expiry). Returns
+   * the chunk blob keys for the caller to delete; null when there was none (another node got it first).
+   */
+  deleteUploadSession(sessionId: string): Promise<string[] | null>;
+  /** Up to `limit` sessions whose expiresAt is at or before `now`, soonest first (the expiry sweep). */
+  expiredUploadSessions(now: number, limit: number): Promise<UploadSessionRow[]>;
+  /** The org's cap for one chunked file, in bytes; null = the server default. */
+  getMaxChunkedBytes(orgId: string): Promise<number | null>;
+  setMaxChunkedBytes(orgId: string, bytes: number | null): Promise<void>;
+
+  /**
    * Removes an org and everything that is its, in one transaction: its media rows (with the bytes
-   * kept with them), apps, tokens, suite authorizations and usage. The blob keys of the removed
-   * rows are returned for the caller to delete from the BlobStore (rows first, as deleteMedia);
+   * kept with them), apps, tokens, suite authorizations, upload sessions and usage. The blob keys
+   * of the removed rows (and of the sessions' chunks) are returned for the caller to delete from the BlobStore (rows first, as deleteMedia);
    * null when there was no such org.
    */
   deleteOrg(orgId: string): Promise<DeletedOrg | null>;
@@ -209,6 +296,15 @@ export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 }
 
+/**
+ * The connection was lost (or timed out) while a COMMIT was under way: the engine may or may not
+ * have applied it. A media's blob is then kept (an orphan, swept later, if no row came of it):
+ * removing it could leave a committed row pointing at nothing.
+ */
+export class CommitOutcomeUnknownError extends StoreUnavailableError {
+  override name = 'CommitOutcomeUnknownError';
+}
+
 /** A unique key (org name, app key, media id) already exists. */
 export class ConflictError extends Error {
   override name = 'ConflictError';
@@ -217,6 +313,11 @@ export class ConflictError extends Error {
 /** The org's storage quota would be exceeded by this insert. */
 export class QuotaExceededError extends Error {
   override name = 'QuotaExceededError';
+}
+
+/** The upload session no longer exists (expired and collected, committed, or terminated). */
+export class UploadSessionGoneError extends Error {
+  override name = 'UploadSessionGoneError';
 }
 
 /** A listMedia `after` that is not a cursor this store gave out for that org. */

@@ -24,20 +24,31 @@ export type Engine = 'sqlite' | 'postgres';
 /** Column types as the drivers return them: epoch ms and byte counts are JS numbers on both. */
 export interface Tables {
   orgs: { id: string; name: string; corp_id: string; created_at: number; quota_bytes: number | null; rate_limit_per_second: number | null };
-  apps: { id: string; org_id: string; name: string; app_key: string; secret_hash: string; created_at: number };
-  tokens: { token_hash: string; nonce: string; principal: string; org_id: string; issued_at: number; expires_at: number };
+  apps: { id: string; org_id: string; name: string; app_key: string; secret_hash: string; created_at: number; wire: Generated<string> };
+  tokens: { token_hash: string; nonce: string; principal: string; org_id: string; issued_at: number; expires_at: number; wire: Generated<string> };
   media: {
     /** SQLite only: the row's rowid, the key of its media_bytes. */
     seq: Generated<number>;
     media_id: string; org_id: string; uploaded_by: string; type: string; format: string; file_name: string;
     size: number; sha256: string; blob_key: string; created_at: number;
+    wire: Generated<string>; expires_at: number | null;
   };
   /** SQLite only. */
   media_bytes: { seq: number; bytes: Buffer };
-  org_usage: { org_id: string; media_count: Generated<number>; total_bytes: Generated<number> };
+  org_usage: { org_id: string; media_count: Generated<number>; total_bytes: Generated<number>; reserved_bytes: Generated<number> };
   suites: { id: string; name: string; suite_key: string; secret_ciphertext: string; created_at: number };
   suite_authorizations: { suite_id: string; org_id: string; created_at: number };
   suite_tickets: { suite_id: string; seq: number; ticket_hash: string; nonce: string; created_at: number };
+  /** Migration 6: an org's cap for one chunked (session) upload; null = the server default. */
+  org_chunk_limits: { org_id: string; max_chunked_bytes: number };
+  /** Migration 6: one file sent in several requests (DingTalk's chunked upload, tus). */
+  upload_sessions: {
+    id: string; org_id: string; wire: string; principal: string; protocol: string;
+    file_size: number | null; chunk_count: number | null; metadata: string;
+    created_at: number; expires_at: number;
+  };
+  /** Migration 6: one acknowledged chunk of a session, its bytes a blob of its own. */
+  upload_chunks: { session_id: string; seq: number; offset_bytes: number; size: number; sha256: string; blob_key: string; created_at: number };
 }
 
 /** A Kysely that only compiles (no driver): the stores run the SQL on their own connections. */
@@ -185,6 +196,61 @@ export const MIGRATIONS: readonly Migration[] = [
         engine === 'postgres'
           ? db.schema.createIndex('media_by_org_newest').on('media').expression(sql`org_id, created_at, media_id collate "C"`)
           : db.schema.createIndex('media_by_org_newest').on('media').columns(['org_id', 'created_at', 'media_id']),
+      ]);
+    },
+  },
+  {
+    version: 5,
+    // Issue 16, one core for three wires: apps, their tokens and media carry their wire (rows made
+    // before are DingTalk's), and a media may expire (WeCom's temporary media_id: 3 days).
+    name: 'wires_and_expiry',
+    statements(engine) {
+      const db = sqlBuilder(engine);
+      const wireColumn = (table: 'apps' | 'tokens' | 'media') =>
+        db.schema.alterTable(table).addColumn('wire', 'text', (c) => c.notNull().defaultTo('dingtalk'));
+      return compiled([
+        wireColumn('apps'),
+        wireColumn('tokens'),
+        wireColumn('media'),
+        db.schema.alterTable('media').addColumn('expires_at', 'bigint'),
+        // The expiry sweep: the expiring rows only (DingTalk's and Feishu's never expire).
+        db.schema.createIndex('media_by_expiry').on('media').column('expires_at').where(sql<boolean>`expires_at is not null`),
+      ]);
+    },
+  },
+  {
+    version: 6,
+    // Issue 18, large files: upload sessions and their chunks (bytes in the BlobStore, each chunk a
+    // blob), the bytes an open session reserves of its org's quota, and a per-org chunked-file cap.
+    name: 'upload_sessions',
+    statements(engine) {
+      const db = sqlBuilder(engine);
+      return compiled([
+        db.schema.alterTable('org_usage').addColumn('reserved_bytes', 'bigint', (c) => c.notNull().defaultTo(0).check(sql`reserved_bytes >= 0`)),
+        db.schema.createTable('org_chunk_limits')
+          .addColumn('org_id', 'text', (c) => c.primaryKey().references('orgs.id'))
+          .addColumn('max_chunked_bytes', 'bigint', (c) => c.notNull().check(sql`max_chunked_bytes >= 0`)),
+        db.schema.createTable('upload_sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.id'))
+          .addColumn('wire', 'text', (c) => c.notNull())
+          .addColumn('principal', 'text', (c) => c.notNull())
+          .addColumn('protocol', 'text', (c) => c.notNull())
+          .addColumn('file_size', 'bigint', (c) => c.check(sql`file_size >= 0`))
+          .addColumn('chunk_count', 'bigint')
+          .addColumn('metadata', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull()),
+        db.schema.createIndex('upload_sessions_by_expiry').on('upload_sessions').column('expires_at'),
+        db.schema.createTable('upload_chunks')
+          .addColumn('session_id', 'text', (c) => c.notNull().references('upload_sessions.id').onDelete('cascade'))
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('offset_bytes', 'bigint', (c) => c.notNull())
+          .addColumn('size', 'bigint', (c) => c.notNull().check(sql`size >= 0`))
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('blob_key', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('upload_chunks_pkey', ['session_id', 'seq']),
       ]);
     },
   },

@@ -13,6 +13,7 @@ import {
   ConflictError,
   QuotaExceededError,
   StoreUnavailableError,
+  UploadSessionGoneError,
   type App,
   type DeletedOrg,
   type MediaPage,
@@ -24,6 +25,9 @@ import {
   type SuiteAuthorization,
   type SuiteTicketRow,
   type TokenRow,
+  type UploadChunkRow,
+  type UploadProgress,
+  type UploadSessionRow,
 } from './interface.ts';
 
 interface PendingInsert {
@@ -46,6 +50,8 @@ function sqliteStatements() {
     deleteMediaBySeq: define<{ seq: number | bigint }, never>((a) => db.deleteFrom('media').where('seq', '=', a.seq as number)),
     blobKeyReferenced: define<{ blobKey: string }, { one: number }>((a) =>
       db.selectFrom('media').select(sql<number>`1`.as('one')).where('blob_key', '=', a.blobKey)),
+    chunkKeyReferenced: define<{ blobKey: string }, { one: number }>((a) =>
+      db.selectFrom('upload_chunks').select(sql<number>`1`.as('one')).where('blob_key', '=', a.blobKey)),
     ping: define<object, { one: number }>(() => db.selectNoFrom(sql<number>`1`.as('one'))),
     totalChanges: define<object, { changes: number }>(() => db.selectNoFrom(sql<number>`total_changes()`.as('changes'))),
   };
@@ -70,7 +76,7 @@ function translate<T>(work: () => T): T {
 }
 
 function translatedError(error: unknown): Error {
-  if (error instanceof QuotaExceededError || error instanceof ConflictError) return error;
+  if (error instanceof QuotaExceededError || error instanceof ConflictError || error instanceof UploadSessionGoneError) return error;
   const code = (error as { code?: string }).code ?? '';
   if (code.startsWith('SQLITE_CONSTRAINT')) return new ConflictError((error as Error).message);
   return new StoreUnavailableError(`sqlite: ${(error as Error).message}`);
@@ -92,12 +98,45 @@ export class SqliteMetadataStore implements MetadataStore {
   #db: Database.Database | undefined;
   #wal: FileHandle | undefined;
   #checkpointer: Checkpointer | undefined;
-  readonly #walSync = new CoalescingSync(() => this.#syncWal(() => this.#fdatasyncWal()));
+  readonly #walSync = new CoalescingSync(() => this.#makeCommitsDurable());
   readonly #syncWal: NonNullable<SqliteMetadataStoreOptions['syncWal']>;
+  /**
+   * A WAL fsync failed: the kernel may have dropped those pages' write-back and reports the
+   * error once, so a later fsync of the WAL that succeeds proves nothing about them ("fsyncgate").
+   * Until a full checkpoint has written every committed page into meta.sqlite and fsynced it,
+   * no commit is acknowledged.
+   */
+  #walFsyncFailed = false;
+
+  async #makeCommitsDurable(): Promise<void> {
+    if (this.#walFsyncFailed) {
+      this.#checkpointIntoDatabase();
+      return;
+    }
+    try {
+      await this.#syncWal(() => this.#fdatasyncWal());
+    } catch (error) {
+      this.#walFsyncFailed = true;
+      throw error;
+    }
+  }
 
   async #fdatasyncWal(): Promise<void> {
     this.#wal ??= await open(`${this.#path}-wal`, 'r+');
     await this.#wal.datasync();
+  }
+
+  /**
+   * PRAGMA wal_checkpoint(TRUNCATE): SQLite copies every frame of the WAL into the database file,
+   * fsyncs it, and empties the WAL; only a complete one clears #walFsyncFailed. On the event loop,
+   * but only after a failed fsync.
+   */
+  #checkpointIntoDatabase(): void {
+    const [result] = translate(() => this.#conn.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[]);
+    if (!result || result.busy !== 0 || result.log !== result.checkpointed) {
+      throw new StoreUnavailableError(`sqlite: checkpoint after a failed WAL fsync incomplete: ${JSON.stringify(result)}`);
+    }
+    this.#walFsyncFailed = false;
   }
 
   readonly inlineMaxBytes: number;
@@ -263,6 +302,9 @@ export class SqliteMetadataStore implements MetadataStore {
       const apps = q.deleteAppsOfOrg.run(args).changes;
       const suiteAuthorizations = q.deleteAuthorizationsOfOrg.run(args).changes;
       const blobKeys = q.deleteMediaOfOrg.all(args).map((row) => row.blobKey);
+      blobKeys.push(...q.deleteChunksOfOrg.all(args).map((row) => row.blobKey));
+      q.deleteSessionsOfOrg.run(args);
+      q.deleteChunkLimitOfOrg.run(args);
       q.deleteUsageOfOrg.run(args);
       q.deleteOrg.run({ id: orgId });
       return { blobKeys, apps, tokens, suiteAuthorizations };
@@ -301,7 +343,26 @@ export class SqliteMetadataStore implements MetadataStore {
       this.#pendingInserts.push({ row, quotaBytes, inlineBytes, resolve, reject });
       if (this.#pendingInserts.length === 1) setImmediate(() => this.#commitPendingInserts());
     });
-    await this.#durable();
+    try {
+      await this.#durable();
+    } catch (error) {
+      // Committed but not durable, and about to be answered as failed: the row must not stay
+      // (the caller removes its blob). Its removal is made durable by the recovery checkpoint.
+      await this.#undoInsertedMedia(row.mediaId).catch(() => {});
+      throw error;
+    }
+  }
+
+  async #undoInsertedMedia(mediaId: string): Promise<void> {
+    const removed = translate(() =>
+      this.#conn.transaction(() => {
+        const q = this.#statements;
+        const gone = q.deleteMedia.get({ mediaId }); // its media_bytes go with it (ON DELETE CASCADE)
+        if (gone) q.shrinkUsage.run({ orgId: gone.orgId, bytes: gone.size });
+        return gone;
+      }).immediate(),
+    );
+    if (removed) await this.#durable();
   }
 
   /**
@@ -326,12 +387,13 @@ export class SqliteMetadataStore implements MetadataStore {
         for (const { row } of batch) {
           if (usage.has(row.orgId)) continue;
           const args = { orgId: row.orgId };
-          let current = q.usage.get(args);
+          // Committed plus reserved by open upload sessions (migration 6).
+          let current = q.quotaUsage.get(args);
           if (current === undefined) {
             q.ensureUsage.run(args);
-            current = q.usage.get(args)!;
+            current = q.quotaUsage.get(args)!;
           }
-          usage.set(row.orgId, { totalBytes: current.totalBytes, addedCount: 0, addedBytes: 0 });
+          usage.set(row.orgId, { totalBytes: current.usedBytes, addedCount: 0, addedBytes: 0 });
         }
         for (const { row, quotaBytes, inlineBytes } of batch) {
           const org = usage.get(row.orgId)!;
@@ -395,6 +457,11 @@ export class SqliteMetadataStore implements MetadataStore {
     return mediaPage(orgId, rows, options.limit);
   }
 
+  async expiredMedia(now: number, limit: number): Promise<MediaRow[]> {
+    checkMediaPageLimit(limit);
+    return translate(() => this.#statements.expiredMedia.all({ now, limit }));
+  }
+
   async deleteMedia(mediaId: string): Promise<MediaRow | null> {
     const removed = translate(() =>
       this.#conn.transaction(() => {
@@ -415,10 +482,81 @@ export class SqliteMetadataStore implements MetadataStore {
   async referencedBlobKeys(blobKeys: string[]): Promise<Set<string>> {
     const found = new Set<string>();
     translate(() => {
-      const lookup = this.#statements.blobKeyReferenced;
-      for (const blobKey of blobKeys) if (lookup.get({ blobKey })) found.add(blobKey);
+      const { blobKeyReferenced, chunkKeyReferenced } = this.#statements;
+      for (const blobKey of blobKeys) if (blobKeyReferenced.get({ blobKey }) || chunkKeyReferenced.get({ blobKey })) found.add(blobKey);
     });
     return found;
+  }
+
+  async createUploadSession(session: UploadSessionRow, quotaBytes: number | null): Promise<void> {
+    await this.#write((q) => this.#conn.transaction(() => {
+      const args = { orgId: session.orgId };
+      if (q.usage.get(args) === undefined) q.ensureUsage.run(args);
+      const reserved = quotaBytes === null
+        ? q.reserve.run({ orgId: session.orgId, bytes: session.fileSize })
+        : q.reserveWithinQuota.run({ orgId: session.orgId, bytes: session.fileSize, quotaBytes });
+      if (reserved.changes === 0) throw new QuotaExceededError(`org ${session.orgId}: ${session.fileSize} bytes more would exceed the quota of ${quotaBytes} bytes`);
+      q.insertUploadSession.run(session);
+    }).immediate());
+  }
+
+  async getUploadSession(id: string): Promise<UploadSessionRow | null> {
+    return translate(() => this.#statements.uploadSessionById.get({ id }) ?? null);
+  }
+
+  async addUploadChunk(chunk: UploadChunkRow): Promise<UploadChunkRow | null> {
+    return this.#write((q) => this.#conn.transaction((): UploadChunkRow | null => {
+      if (!q.uploadSessionById.get({ id: chunk.sessionId })) throw new UploadSessionGoneError(`upload session ${chunk.sessionId}`);
+      if (q.insertUploadChunk.run(chunk).changes > 0) return null;
+      return q.uploadChunk.get({ sessionId: chunk.sessionId, seq: chunk.seq })!;
+    }).immediate());
+  }
+
+  async listUploadChunks(sessionId: string, afterSeq: number, limit: number): Promise<UploadChunkRow[]> {
+    return translate(() => this.#statements.listUploadChunks.all({ sessionId, afterSeq, limit }));
+  }
+
+  async uploadProgress(sessionId: string): Promise<UploadProgress> {
+    return translate(() => this.#statements.uploadProgress.get({ sessionId })!);
+  }
+
+  async commitUploadSession(sessionId: string, row: MediaRow, quotaBytes: number | null): Promise<string[] | null> {
+    return this.#write((q) => this.#conn.transaction((): string[] | null => {
+      const chunkKeys = q.deleteChunksOfSession.all({ sessionId }).map((chunk) => chunk.blobKey);
+      const session = q.deleteUploadSession.get({ id: sessionId });
+      if (!session) return null;
+      const args = { orgId: session.orgId };
+      q.releaseReservation.run({ orgId: session.orgId, bytes: session.fileSize });
+      const used = q.quotaUsage.get(args)?.usedBytes ?? 0;
+      // A throw rolls the whole transaction back: the session and its chunks stay as they were.
+      if (quotaBytes !== null && used + row.size > quotaBytes) throw new QuotaExceededError(`org ${row.orgId} over its quota of ${quotaBytes} bytes`);
+      q.insertMedia.run(row);
+      q.growUsage.run({ orgId: row.orgId, count: 1, bytes: row.size });
+      return chunkKeys;
+    }).immediate());
+  }
+
+  async deleteUploadSession(sessionId: string): Promise<string[] | null> {
+    return this.#write((q) => this.#conn.transaction((): string[] | null => {
+      const chunkKeys = q.deleteChunksOfSession.all({ sessionId }).map((chunk) => chunk.blobKey);
+      const session = q.deleteUploadSession.get({ id: sessionId });
+      if (!session) return null;
+      q.releaseReservation.run({ orgId: session.orgId, bytes: session.fileSize });
+      return chunkKeys;
+    }).immediate());
+  }
+
+  async expiredUploadSessions(now: number, limit: number): Promise<UploadSessionRow[]> {
+    checkMediaPageLimit(limit);
+    return translate(() => this.#statements.expiredUploadSessions.all({ now, limit }));
+  }
+
+  async getMaxChunkedBytes(orgId: string): Promise<number | null> {
+    return translate(() => this.#statements.maxChunkedBytes.get({ orgId })?.bytes ?? null);
+  }
+
+  async setMaxChunkedBytes(orgId: string, bytes: number | null): Promise<void> {
+    await this.#write((q) => (bytes === null ? q.clearMaxChunkedBytes.run({ orgId }) : q.setMaxChunkedBytes.run({ orgId, bytes })));
   }
 
   async createSuite(suite: Suite): Promise<void> {

@@ -5,7 +5,7 @@
 // object's fields out in that order. Rows come back under the seam's own field names (aliases).
 
 import { SqliteQueryCompiler, sql, type Compilable, type Expression, type Kysely, type RawBuilder } from 'kysely';
-import type { App, MediaRow, Org, Suite, SuiteAuthorization, SuiteTicketRow, TokenRow } from './interface.ts';
+import type { App, MediaRow, Org, Suite, SuiteAuthorization, SuiteTicketRow, TokenRow, UploadChunkRow, UploadSessionRow } from './interface.ts';
 import { sqlBuilder, type Engine, type Tables } from './schema.ts';
 
 /** A named value of a statement, resolved per call. */
@@ -65,12 +65,17 @@ function byteOrdered(engine: Engine, column: string): RawBuilder<unknown> {
 }
 
 const ORG = ['id', 'name', 'corp_id as corpId', 'created_at as createdAt', 'quota_bytes as quotaBytes', 'rate_limit_per_second as rateLimitPerSecond'] as const;
-const APP = ['id', 'org_id as orgId', 'name', 'app_key as appKey', 'secret_hash as secretHash', 'created_at as createdAt'] as const;
-const TOKEN = ['token_hash as tokenHash', 'nonce', 'principal', 'org_id as orgId', 'issued_at as issuedAt', 'expires_at as expiresAt'] as const;
+const APP = ['id', 'org_id as orgId', 'name', 'app_key as appKey', 'secret_hash as secretHash', 'created_at as createdAt', 'wire'] as const;
+const TOKEN = ['token_hash as tokenHash', 'nonce', 'principal', 'org_id as orgId', 'issued_at as issuedAt', 'expires_at as expiresAt', 'wire'] as const;
 const MEDIA = [
   'media_id as mediaId', 'org_id as orgId', 'uploaded_by as uploadedBy', 'type', 'format', 'file_name as fileName',
-  'size', 'sha256', 'blob_key as blobKey', 'created_at as createdAt',
+  'size', 'sha256', 'blob_key as blobKey', 'created_at as createdAt', 'wire', 'expires_at as expiresAt',
 ] as const;
+const SESSION = [
+  'id', 'org_id as orgId', 'wire', 'principal', 'protocol', 'file_size as fileSize', 'chunk_count as chunkCount', 'metadata',
+  'created_at as createdAt', 'expires_at as expiresAt',
+] as const;
+const CHUNK = ['session_id as sessionId', 'seq', 'offset_bytes as offset', 'size', 'sha256', 'blob_key as blobKey', 'created_at as createdAt'] as const;
 const SUITE = ['id', 'name', 'suite_key as suiteKey', 'secret_ciphertext as secretCiphertext', 'created_at as createdAt'] as const;
 const AUTHORIZATION = ['suite_id as suiteId', 'org_id as orgId', 'created_at as createdAt'] as const;
 const TICKET = ['suite_id as suiteId', 'seq', 'ticket_hash as ticketHash', 'nonce', 'created_at as createdAt'] as const;
@@ -98,7 +103,7 @@ export function sharedStatements(engine: Engine) {
       db.updateTable('orgs').set({ quota_bytes: a.quotaBytes, rate_limit_per_second: a.rateLimitPerSecond }).where('id', '=', a.id)),
 
     insertApp: define<App, never>((a) => db.insertInto('apps').values({
-      id: a.id, org_id: a.orgId, name: a.name, app_key: a.appKey, secret_hash: a.secretHash, created_at: a.createdAt,
+      id: a.id, org_id: a.orgId, name: a.name, app_key: a.appKey, secret_hash: a.secretHash, created_at: a.createdAt, wire: a.wire,
     })),
     appByKey: define<{ appKey: string }, App>((a) => db.selectFrom('apps').select(APP).where('app_key', '=', a.appKey)),
     appById: define<{ id: string }, App>((a) => db.selectFrom('apps').select(APP).where('id', '=', a.id)),
@@ -111,7 +116,7 @@ export function sharedStatements(engine: Engine) {
     deleteApp: define<{ id: string }, never>((a) => db.deleteFrom('apps').where('id', '=', a.id)),
 
     insertToken: define<TokenRow, never>((a) => db.insertInto('tokens').values({
-      token_hash: a.tokenHash, nonce: a.nonce, principal: a.principal, org_id: a.orgId, issued_at: a.issuedAt, expires_at: a.expiresAt,
+      token_hash: a.tokenHash, nonce: a.nonce, principal: a.principal, org_id: a.orgId, issued_at: a.issuedAt, expires_at: a.expiresAt, wire: a.wire,
     })),
     tokenByHash: define<{ tokenHash: string }, TokenRow>((a) => db.selectFrom('tokens').select(TOKEN).where('token_hash', '=', a.tokenHash)),
     /** Valid means now < expires_at (api.md: 42001 once past its 7200 s); the newest issued wins. */
@@ -137,7 +142,7 @@ export function sharedStatements(engine: Engine) {
 
     insertMedia: define<MediaRow, never>((a) => db.insertInto('media').values({
       media_id: a.mediaId, org_id: a.orgId, uploaded_by: a.uploadedBy, type: a.type, format: a.format, file_name: a.fileName,
-      size: a.size, sha256: a.sha256, blob_key: a.blobKey, created_at: a.createdAt,
+      size: a.size, sha256: a.sha256, blob_key: a.blobKey, created_at: a.createdAt, wire: a.wire, expires_at: a.expiresAt,
     })),
     mediaById: define<{ mediaId: string }, MediaRow>((a) => db.selectFrom('media').select(MEDIA).where('media_id', '=', a.mediaId)),
     /** listMedia's first page: newest first. */
@@ -149,6 +154,10 @@ export function sharedStatements(engine: Engine) {
       .where('org_id', '=', a.orgId)
       .where(sql<boolean>`(created_at, ${ordered('media_id')}) < (${a.createdAt}, ${a.mediaId})`)
       .orderBy('created_at', 'desc').orderBy(desc(ordered('media_id'))).limit(a.limit)),
+    /** The expiry sweep: rows past their expiry, soonest first (index media_by_expiry). */
+    expiredMedia: define<{ now: number; limit: number }, MediaRow>((a) => db.selectFrom('media').select(MEDIA)
+      .where('expires_at', 'is not', null).where('expires_at', '<=', a.now)
+      .orderBy('expires_at').orderBy(asc(ordered('media_id'))).limit(a.limit)),
     deleteMedia: define<{ mediaId: string }, MediaRow>((a) => db.deleteFrom('media').where('media_id', '=', a.mediaId).returning(MEDIA)),
     usage: define<{ orgId: string }, { mediaCount: number; totalBytes: number }>((a) =>
       db.selectFrom('org_usage').select(['media_count as mediaCount', 'total_bytes as totalBytes']).where('org_id', '=', a.orgId)),
@@ -158,6 +167,51 @@ export function sharedStatements(engine: Engine) {
     shrinkUsage: define<{ orgId: string; bytes: number }, never>((a) => db.updateTable('org_usage')
       .set((eb) => ({ media_count: eb('media_count', '-', sql.lit(1)), total_bytes: eb('total_bytes', '-', a.bytes) }))
       .where('org_id', '=', a.orgId)),
+
+    /** The quota check's figure: committed bytes plus those open upload sessions reserve. */
+    quotaUsage: define<{ orgId: string }, { usedBytes: number }>((a) =>
+      db.selectFrom('org_usage').select(sql<number>`total_bytes + reserved_bytes`.as('usedBytes')).where('org_id', '=', a.orgId)),
+    /** An upload session's reservation, within the quota: one conditional UPDATE (row-locked on PostgreSQL). */
+    reserveWithinQuota: define<{ orgId: string; bytes: number; quotaBytes: number }, never>((a) => db.updateTable('org_usage')
+      .set((eb) => ({ reserved_bytes: eb('reserved_bytes', '+', a.bytes) }))
+      .where('org_id', '=', a.orgId).where(sql<boolean>`total_bytes + reserved_bytes + ${a.bytes} <= ${a.quotaBytes}`)),
+    reserve: define<{ orgId: string; bytes: number }, never>((a) => db.updateTable('org_usage')
+      .set((eb) => ({ reserved_bytes: eb('reserved_bytes', '+', a.bytes) })).where('org_id', '=', a.orgId)),
+    releaseReservation: define<{ orgId: string; bytes: number }, never>((a) => db.updateTable('org_usage')
+      .set((eb) => ({ reserved_bytes: eb('reserved_bytes', '-', a.bytes) })).where('org_id', '=', a.orgId)),
+    insertUploadSession: define<UploadSessionRow, never>((a) => db.insertInto('upload_sessions').values({
+      id: a.id, org_id: a.orgId, wire: a.wire, principal: a.principal, protocol: a.protocol, file_size: a.fileSize,
+      chunk_count: a.chunkCount, metadata: a.metadata, created_at: a.createdAt, expires_at: a.expiresAt,
+    })),
+    uploadSessionById: define<{ id: string }, UploadSessionRow>((a) => db.selectFrom('upload_sessions').select(SESSION).where('id', '=', a.id)),
+    deleteUploadSession: define<{ id: string }, UploadSessionRow>((a) => db.deleteFrom('upload_sessions').where('id', '=', a.id).returning(SESSION)),
+    /** A chunk under a (session, seq) already taken is not inserted: the caller reads the one there. */
+    insertUploadChunk: define<UploadChunkRow, never>((a) => db.insertInto('upload_chunks').values({
+      session_id: a.sessionId, seq: a.seq, offset_bytes: a.offset, size: a.size, sha256: a.sha256, blob_key: a.blobKey, created_at: a.createdAt,
+    }).onConflict((oc) => oc.columns(['session_id', 'seq']).doNothing())),
+    uploadChunk: define<{ sessionId: string; seq: number }, UploadChunkRow>((a) => db.selectFrom('upload_chunks').select(CHUNK)
+      .where('session_id', '=', a.sessionId).where('seq', '=', a.seq)),
+    listUploadChunks: define<{ sessionId: string; afterSeq: number; limit: number }, UploadChunkRow>((a) => db.selectFrom('upload_chunks').select(CHUNK)
+      .where('session_id', '=', a.sessionId).where('seq', '>', a.afterSeq).orderBy('seq').limit(a.limit)),
+    uploadProgress: define<{ sessionId: string }, { chunks: number; bytes: number; lastSeq: number }>((a) => db.selectFrom('upload_chunks')
+      .select([
+        sql<number>`count(*)`.as('chunks'), sql<number>`coalesce(sum(size), 0)`.as('bytes'), sql<number>`coalesce(max(seq), 0)`.as('lastSeq'),
+      ]).where('session_id', '=', a.sessionId)),
+    deleteChunksOfSession: define<{ sessionId: string }, { blobKey: string }>((a) =>
+      db.deleteFrom('upload_chunks').where('session_id', '=', a.sessionId).returning('blob_key as blobKey')),
+    expiredUploadSessions: define<{ now: number; limit: number }, UploadSessionRow>((a) => db.selectFrom('upload_sessions').select(SESSION)
+      .where('expires_at', '<=', a.now).orderBy('expires_at').orderBy(asc(ordered('id'))).limit(a.limit)),
+    maxChunkedBytes: define<{ orgId: string }, { bytes: number }>((a) =>
+      db.selectFrom('org_chunk_limits').select('max_chunked_bytes as bytes').where('org_id', '=', a.orgId)),
+    setMaxChunkedBytes: define<{ orgId: string; bytes: number }, never>((a) => db.insertInto('org_chunk_limits')
+      .values({ org_id: a.orgId, max_chunked_bytes: a.bytes })
+      .onConflict((oc) => oc.column('org_id').doUpdateSet({ max_chunked_bytes: a.bytes }))),
+    clearMaxChunkedBytes: define<{ orgId: string }, never>((a) => db.deleteFrom('org_chunk_limits').where('org_id', '=', a.orgId)),
+    // deleteOrg: its sessions' chunks, its sessions and its chunk cap.
+    deleteChunksOfOrg: define<{ orgId: string }, { blobKey: string }>((a) => db.deleteFrom('upload_chunks')
+      .where('session_id', 'in', db.selectFrom('upload_sessions').select('id').where('org_id', '=', a.orgId)).returning('blob_key as blobKey')),
+    deleteSessionsOfOrg: define<{ orgId: string }, never>((a) => db.deleteFrom('upload_sessions').where('org_id', '=', a.orgId)),
+    deleteChunkLimitOfOrg: define<{ orgId: string }, never>((a) => db.deleteFrom('org_chunk_limits').where('org_id', '=', a.orgId)),
 
     insertSuite: define<Suite, never>((a) => db.insertInto('suites').values({
       id: a.id, name: a.name, suite_key: a.suiteKey, secret_ciphertext: a.secretCiphertext, created_at: a.createdAt,

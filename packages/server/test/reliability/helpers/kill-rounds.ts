@@ -8,12 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MediaFormat, MediaType } from '@oapi-media/core';
 import { sampleOfSize } from '../../fixtures/samples.ts';
-import { downloadBytes, getToken, sha256, upload } from '../../helpers/e2e-http.ts';
+import { getToken, sha256, upload } from '../../helpers/e2e-http.ts';
 import { auditDataFolder } from './data-audit.ts';
 import type { TestContext } from 'node:test';
 import { count, recordFigures, type Variant } from './figures.ts';
 import { seededRandom, type SeededRandom } from './seeded-random.ts';
 import { startServerProcess, type Credentials, type StartedServer } from './server-under-test.ts';
+import { verifyAcknowledged, type Acknowledged } from './upload-waves.ts';
 
 const CONCURRENT_UPLOADS = 64;
 const FORMATS: readonly (readonly [MediaFormat, MediaType, string])[] = [
@@ -41,11 +42,6 @@ export interface KillFigures {
   calibrationMs: number;
 }
 
-interface Acknowledged {
-  mediaId: string;
-  sha256: string;
-}
-
 interface PreparedUpload {
   type: MediaType;
   name: string;
@@ -66,21 +62,6 @@ function launchUploads(url: string, token: string, prepared: PreparedUpload[]) {
   return Promise.allSettled(
     prepared.map(async (p) => ({ answer: await upload(url, token, p.type, p.bytes, p.name), sha256: p.sha256 })),
   );
-}
-
-/** Downloads each acknowledged media and counts those missing or with other bytes. */
-async function verifyAcknowledged(url: string, token: string, acknowledged: Acknowledged[]): Promise<{ lost: number; corrupt: number }> {
-  let lost = 0;
-  let corrupt = 0;
-  for (const media of acknowledged) {
-    try {
-      const { bytes } = await downloadBytes(url, token, media.mediaId);
-      if (sha256(bytes) !== media.sha256) corrupt++;
-    } catch {
-      lost++;
-    }
-  }
-  return { lost, corrupt };
 }
 
 /**
