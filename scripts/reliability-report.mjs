@@ -24,6 +24,7 @@ const CASES = [
   ['faults/metadata-locked-or-closed', 'storage-faults.test.ts'],
   ['faults/postgres-restart-and-outage', 'postgres-outage.test.ts'],
   ['faults/redis-outage', 'redis-outage.test.ts'],
+  ['faults/s3-errors-slow-resets', 's3-outage.test.ts'],
   ['faults/syscall-faults', 'syscall-faults.test.ts (.stress.ts: ~1,000 faults)'],
   ['faults/backup-restore-under-load', 'backup-under-load.test.ts'],
   ['hostile/multipart-fuzz', 'multipart-fuzz.test.ts (.stress.ts: 10,000 bodies)'],

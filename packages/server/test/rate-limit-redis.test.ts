@@ -77,10 +77,17 @@ if (unreachable !== null && process.env.CI === 'true') {
     });
     await limiter.init();
     assert.equal(limiter.shared, true, 'the suite runs on Redis, not on the fallback');
+    // The clock the take script reads (TIME), on a connection of its own.
+    const clockConnection = new Redis(REDIS_URL);
     return {
       limiter,
+      async clock() {
+        const [seconds, micros] = await clockConnection.time();
+        return Number(seconds) * 1000 + Number(micros) / 1000;
+      },
       async cleanup() {
         assert.equal(limiter.shared, true, 'Redis answered every call of the suite');
+        clockConnection.disconnect();
         await limiter.close();
         const redis = new Redis(REDIS_URL);
         const keys = await redis.keys(`${prefix}*`);

@@ -103,8 +103,11 @@ export class MediaService {
         const usage = org.quotaBytes === null ? undefined : await this.#metadata.usage(org.id);
         if (usage && usage.totalBytes + staged.size > org.quotaBytes!) throw new ApiError('quotaExceeded');
         const onDisk = await this.#staging.toFile(staged);
-        blobKey = newBlobKey();
-        await this.#blobs.putFile(blobKey, onDisk.path, onDisk.size);
+        const key = newBlobKey();
+        // A failed putFile cleans up after itself (BlobStore contract): deleting again here would
+        // make the -1 wait on the very endpoint that failed (S3 slow or down: attempts x timeout).
+        await this.#blobs.putFile(key, onDisk.path, onDisk.size);
+        blobKey = key;
       }
       const createdAt = this.#now();
       const row: MediaRow = {

@@ -63,15 +63,18 @@ export class FsBlobStore implements BlobStore {
 
   async putFile(key: string, stagedPath: string, _size: number): Promise<void> {
     const { dir, file } = this.#pathOf(key);
+    let renamed = false;
     try {
       const shard = await this.#shard(dir);
       // Taken before the rename is issued: a folder fsync that failed after it may have been the
       // one that covered this rename, whatever a later one answers.
       const ticket = shard.sync.ticket();
       await rename(stagedPath, file);
+      renamed = true;
       await shard.sync.sync(ticket); // makes the rename itself durable
     } catch (error) {
-      await unlink(stagedPath).catch(() => {});
+      // Renamed but not made durable: the upload is refused, so its file must not stay under key.
+      await unlink(renamed ? file : stagedPath).catch(() => {});
       throw translate(error, key);
     }
   }

@@ -27,7 +27,9 @@ export interface BlobStore {
 
   /**
    * Stores the complete staged file under `key`; durable when it resolves. The staged file is
-   * consumed (moved or deleted) whether it resolves or rejects. A failure leaves nothing under key.
+   * consumed (moved or deleted) whether it resolves or rejects. A failure leaves nothing under key,
+   * except an object the backend applied but whose answer was lost, which the orphan sweep collects:
+   * the caller never deletes after a failed putFile.
    */
   putFile(key: string, stagedPath: string, size: number): Promise<void>;
   /** The bytes of a blob, or of one range of it. Rejects with BlobNotFoundError. */

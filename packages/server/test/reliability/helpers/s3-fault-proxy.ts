@@ -1,6 +1,7 @@
 // An HTTP proxy on 127.0.0.1 in front of an S3 endpoint (s3rver), switchable while a drill runs:
 // pass, answer 500 / 503 (S3's XML error shape), hold each request `slowMs` before passing it, reset
-// the connection on arrival, or cut a response's body half-way. A fault may be limited to some
+// the connection on arrival, pass the request but reset the connection instead of answering (the call
+// applied, its answer lost), or cut a response's body half-way. A fault may be limited to some
 // operations (e.g. UploadPart only, so that a multipart upload is begun and must be aborted).
 // Every request is logged with its operation, the mode that met it and the status it got.
 
@@ -8,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export type FaultMode = 'pass' | 'status500' | 'status503' | 'slow' | 'reset' | 'cutBody';
+export type FaultMode = 'pass' | 'status500' | 'status503' | 'slow' | 'reset' | 'lostAnswer' | 'cutBody';
 
 export type S3Operation =
   | 'HeadBucket' | 'CreateBucket' | 'ListObjectsV2' | 'PutObject' | 'GetObject' | 'DeleteObject'
@@ -81,6 +82,12 @@ export async function startFaultProxy(upstream: string, options: { slowMs?: numb
       const outgoing = http.request({
         host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers, agent,
       }, (answer) => {
+        if (met === 'lostAnswer') {
+          // The endpoint did the work; the client never learns it.
+          answer.resume();
+          answer.on('end', () => request.socket.resetAndDestroy());
+          return;
+        }
         response.writeHead(answer.statusCode ?? 502, answer.headers);
         if (met === 'cutBody' && operation === 'GetObject') {
           // Half of the body, then the connection reset: a download whose source dies mid-way.

@@ -35,13 +35,13 @@ export interface WaveResult {
   maxAnswerMs: number;
 }
 
-/** `count` uploads of 16 KiB to `maxBytes` (and `largeCount` of them above `largeBytes`: multipart on S3). */
-export function prepareUploads(random: SeededRandom, options: { count?: number; maxBytes?: number; largeCount?: number; largeBytes?: number } = {}): PreparedUpload[] {
-  const { count = CONCURRENT_UPLOADS, maxBytes = 512 * 1024, largeCount = 0, largeBytes = 6 * 1024 * 1024 } = options;
+/** `count` uploads of `minBytes` (16 KiB) to `maxBytes` (and `largeCount` of them above `largeBytes`: multipart on S3). */
+export function prepareUploads(random: SeededRandom, options: { count?: number; minBytes?: number; maxBytes?: number; largeCount?: number; largeBytes?: number } = {}): PreparedUpload[] {
+  const { count = CONCURRENT_UPLOADS, minBytes = 16 * 1024, maxBytes = 512 * 1024, largeCount = 0, largeBytes = 6 * 1024 * 1024 } = options;
   return Array.from({ length: count }, (_, i) => {
     const large = i < largeCount;
     const [format, type, ext] = large ? (['pdf', 'file', 'pdf'] as const) : random.pick(FORMATS);
-    const bytes = sampleOfSize(format, large ? largeBytes + random.int(0, 64 * 1024) : random.int(16 * 1024, maxBytes));
+    const bytes = sampleOfSize(format, large ? largeBytes + random.int(0, 64 * 1024) : random.int(minBytes, maxBytes));
     return { type, name: `upload-${i}.${ext}`, bytes, sha256: sha256(bytes) };
   });
 }
