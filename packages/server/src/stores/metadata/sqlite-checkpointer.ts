@@ -21,7 +21,10 @@ db.pragma('busy_timeout = 1000');
 const checkpoint = () => {
   try {
     if (statSync(workerData.path + '-wal').size >= workerData.thresholdBytes) db.pragma('wal_checkpoint(PASSIVE)');
-  } catch {}
+  } catch (error) {
+    // SQLite's own WAL or database fsync failed: the store must know (see onIoError).
+    if (String(error && error.code).startsWith('SQLITE_IOERR')) parentPort.postMessage('io-error');
+  }
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);
 parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close(); });
@@ -38,6 +41,8 @@ export interface CheckpointResult {
 }
 
 export interface CheckpointerOptions {
+  /** A checkpoint failed with an I/O error (an fsync of the WAL or of the database file, a write). */
+  onIoError?: () => void;
   intervalMs: number;
   thresholdBytes: number;
   /** Pages written to the WAL in one interval past which checkpoints move to the worker. */
@@ -50,7 +55,7 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
-const DEFAULT_CHECKPOINTER_OPTIONS: CheckpointerOptions = {
+export const DEFAULT_CHECKPOINTER_OPTIONS: CheckpointerOptions = {
   intervalMs: 500,
   thresholdBytes: 4 * 1024 * 1024,
   heavyFrames: 1024, // 4 MiB of 4 KiB pages in 0.5 s
@@ -75,7 +80,7 @@ export function startCheckpointer(
     try {
       result = checkpointHere();
     } catch {
-      return; // a failed checkpoint only means a longer WAL; SQLite stays consistent
+      return; // a longer WAL; an I/O error was reported by checkpointHere itself
     }
     if (!result) return;
     const previous = last;
@@ -84,6 +89,9 @@ export function startCheckpointer(
       clearInterval(watch);
       mode = 'worker';
       worker = startWorker(dbPath, options);
+      worker.on('message', (message) => {
+        if (message === 'io-error') options.onIoError?.();
+      });
     }
   };
   const watch = setInterval(() => {

@@ -7,7 +7,7 @@ import { CoalescingSync } from '../coalescing-sync.ts';
 import { sql } from 'kysely';
 import { checkMediaPageLimit, decodeMediaCursor, mediaPage } from './media-cursor.ts';
 import { MIGRATIONS } from './schema.ts';
-import { startCheckpointer, type Checkpointer, type CheckpointerOptions } from './sqlite-checkpointer.ts';
+import { DEFAULT_CHECKPOINTER_OPTIONS, startCheckpointer, type Checkpointer, type CheckpointerOptions } from './sqlite-checkpointer.ts';
 import { sharedStatements, statementCompiler, type Statement } from './statements.ts';
 import {
   ConflictError,
@@ -108,6 +108,22 @@ export class SqliteMetadataStore implements MetadataStore {
    */
   #walFsyncFailed = false;
 
+  /**
+   * An I/O error inside SQLite (its own fsync of the WAL before a checkpoint or when the WAL starts
+   * over, a write) is a failed fsync as well: pages of commits not yet acknowledged may be lost,
+   * and no later WAL fsync proves otherwise. True when `error` was one.
+   */
+  #noteIoError(error: unknown): boolean {
+    if (!String((error as { code?: unknown } | null)?.code ?? '').startsWith('SQLITE_IOERR')) return false;
+    this.#walFsyncFailed = true;
+    return true;
+  }
+
+  /** Re-establishes durability at once (a full checkpoint) instead of at the next commit; a failure leaves it to that one. */
+  async #recoverAfterIoError(): Promise<void> {
+    await this.#walSync.sync().catch(() => {});
+  }
+
   async #makeCommitsDurable(): Promise<void> {
     if (this.#walFsyncFailed) {
       this.#checkpointIntoDatabase();
@@ -187,11 +203,18 @@ export class SqliteMetadataStore implements MetadataStore {
     });
     this.#checkpointer = startCheckpointer(this.#path, () => {
       if (!this.#db) return null;
-      const [result] = this.#db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+      let answer: { log: number; checkpointed: number }[];
+      try {
+        answer = this.#db.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+      } catch (error) {
+        this.#noteIoError(error);
+        throw error;
+      }
+      const [result] = answer;
       if (!result) return null;
       const { changes } = this.#q!.totalChanges.get({})!;
       return { ...result, changes };
-    }, this.#checkpointerOptions);
+    }, { ...(this.#checkpointerOptions ?? DEFAULT_CHECKPOINTER_OPTIONS), onIoError: () => { this.#walFsyncFailed = true; } });
   }
 
   /** Resolves once every commit made so far is on disk (api.md "POST /media/upload": acknowledged = durable). */
@@ -224,7 +247,13 @@ export class SqliteMetadataStore implements MetadataStore {
 
   /** A write, then its durability: acknowledged = durable (api.md). */
   async #write<T>(work: (q: Prepared<typeof STATEMENTS>) => T): Promise<T> {
-    const result = translate(() => work(this.#statements));
+    let result: T;
+    try {
+      result = work(this.#statements);
+    } catch (error) {
+      if (this.#noteIoError(error)) await this.#recoverAfterIoError();
+      throw translatedError(error);
+    }
     await this.#durable();
     return result;
   }
@@ -413,7 +442,9 @@ export class SqliteMetadataStore implements MetadataStore {
         }
       }).immediate();
     } catch (error) {
-      for (const entry of batch) entry.reject(translatedError(error)); // nothing of the group was committed
+      // Nothing of the group was committed.
+      const settled = this.#noteIoError(error) ? this.#recoverAfterIoError() : Promise.resolve();
+      void settled.then(() => { for (const entry of batch) entry.reject(translatedError(error)); });
       return;
     }
     batch.forEach((entry, i) => (outcomes[i] === undefined ? entry.resolve() : entry.reject(translatedError(outcomes[i]))));
