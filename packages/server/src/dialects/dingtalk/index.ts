@@ -9,6 +9,7 @@ import { registerGetCorpToken } from './get-corp-token.ts';
 import { registerGettoken } from './gettoken.ts';
 import { registerLargeFiles } from './large-files.ts';
 import { registerMediaDownload } from './media-download.ts';
+import { registerTus } from './tus.ts';
 import { DRAIN_BUDGET_BYTES, registerMediaUpload } from './media-upload.ts';
 
 const OTHER_THAN_GET = ['POST', 'PUT', 'DELETE', 'PATCH'] as const;
@@ -29,6 +30,7 @@ export const dingtalk: Dialect = {
     registerMediaDownload(app, services);
     registerGetCorpToken(app, services);
     registerLargeFiles(app, services);
+    registerTus(app, services, config);
     const hidden = { schema: { hide: true } };
     for (const url of ['/gettoken', '/media/downloadFile', '/media/get', '/file/upload/transaction', '/file/download']) {
       app.route({ method: [...OTHER_THAN_GET], url, ...hidden, handler: async () => { throw new ApiError('getRequired'); } });
