@@ -8,7 +8,7 @@
 // statuses, with DingTalk's JSON body (errcode, errmsg) saying which rule was broken.
 
 import { createHash, type Hash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { ApiError, DINGTALK_ERRORS, DINGTALK_MEDIA_LIMITS, isMediaType, type DingTalkAnswerKind, type MediaTypeRule } from '@oapi-media/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.ts';
@@ -135,13 +135,19 @@ export function registerTus(app: FastifyInstance, services: DialectServices, con
       if (declared !== 0 && rest > 0) {
         const releaseSlot = await uploads.slot(who.orgId);
         let received;
+        // Piped at once: the rate watch's 'data' listener makes the body flow, and staging may
+        // await (opening its file) before it reads; the pipe holds the bytes meanwhile, with backpressure.
+        const body = new PassThrough();
+        request.raw.once('error', (error) => body.destroy(error));
+        request.raw.once('aborted', () => body.destroy(new Error('client aborted the PATCH')));
         const stopWatching = watchBodyRate(request.raw, uploads.minBodyRate, (bytes, overMs) => {
           markBodyCut(request.raw);
-          request.raw.destroy(new ApiError('uploadTooSlow', `${bytes} bytes in ${overMs} ms`));
+          body.destroy(new ApiError('uploadTooSlow', `${bytes} bytes in ${overMs} ms`));
         });
+        request.raw.pipe(body);
         try {
-          const body = checksum ? Readable.from(hashed(request.raw, checksum.hash)) : request.raw;
-          received = await largeFiles.receiveChunk(body, rest);
+          const source = checksum ? Readable.from(hashed(body, checksum.hash)) : body;
+          received = await largeFiles.receiveChunk(source, rest);
         } finally {
           stopWatching();
           releaseSlot();
