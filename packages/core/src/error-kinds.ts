@@ -42,6 +42,10 @@ export const ERROR_KINDS = [
   'chunkConflict',
   /** A commit of a session whose chunks are not all there or do not add up to its file size. */
   'uploadIncomplete',
+  /** A chunk whose bytes do not match the checksum sent with it (tus Upload-Checksum). */
+  'checksumMismatch',
+  /** A chunk sent for another offset than where the upload stands (tus Upload-Offset). */
+  'offsetMismatch',
   // Downloads.
   'missingMediaId',
   'unknownMedia',

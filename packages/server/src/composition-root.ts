@@ -8,6 +8,7 @@ import { AdminService } from './service/admin.ts';
 import { AuthThrottle } from './service/auth-throttle.ts';
 import { dialectServices, type DialectServices } from './service/dialect-services.ts';
 import { MediaService } from './service/media.ts';
+import { UploadSessionService } from './service/upload-sessions.ts';
 import { AdmissionService, MemoryRateLimiter, type RateLimiter } from './service/rate-limit.ts';
 import type { LimiterStateChange } from './service/rate-limit-redis.ts';
 import { loadSecretKey } from './service/secret-key.ts';
@@ -26,6 +27,7 @@ export interface Services {
   blobs: BlobStore;
   tokens: TokenService;
   media: MediaService;
+  sessions: UploadSessionService;
   admin: AdminService;
   admission: AdmissionService;
   /** Failed credential checks per client IP (brute force guard, 45009). */
@@ -76,6 +78,7 @@ export async function openServices(config: Config): Promise<Services> {
   const admission = new AdmissionService(limiter, metadata, config.defaultRateLimitPerSecond, config.now);
   const tokens = new TokenService(metadata, key, config.tokenTtlSeconds, config.now);
   const media = new MediaService(metadata, blobs, staging, config.now);
+  const sessions = new UploadSessionService(metadata, blobs, staging, media, config.now);
   const authThrottle = new AuthThrottle(limiter, config.authFailureLimit, config.authFailureWindowMs);
   const suites = new SuiteService(metadata, tokens, key, config.suiteTicketRotationSeconds, config.now);
   // Half the idle timeout: a waiting upload is read (slot or not) well before it would be cut off.
@@ -88,13 +91,14 @@ export async function openServices(config: Config): Promise<Services> {
     blobs,
     tokens,
     media,
+    sessions,
     admin: new AdminService(metadata, config.now, blobs),
     admission,
     authThrottle,
     suites,
     uploadSlots,
     inFlight,
-    dialect: dialectServices({ tokens, authThrottle, admission, suites, media, uploadSlots, minBodyRate, inFlight }),
+    dialect: dialectServices({ tokens, authThrottle, admission, suites, media, uploadSlots, minBodyRate, inFlight, sessions }),
     sharedLimits,
     async close() {
       await admission.close();

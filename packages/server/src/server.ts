@@ -150,9 +150,10 @@ function startExpirySweep(services: Services, intervalMs: number, log: FastifyIn
   let running: Promise<void> | undefined;
   const timer = setInterval(() => {
     if (running) return;
-    running = services.media.sweepExpired().then(
-      (removed) => {
+    running = Promise.all([services.media.sweepExpired(), services.sessions.sweepExpired()]).then(
+      ([removed, sessions]) => {
         if (removed > 0) log.info({ removed }, 'expired media removed');
+        if (sessions > 0) log.info({ sessions }, 'expired upload sessions removed with their chunks');
       },
       (error: unknown) => log.warn({ err: error }, 'expiry sweep failed'),
     ).finally(() => {

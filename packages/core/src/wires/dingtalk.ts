@@ -66,6 +66,8 @@ export const DINGTALK_ERRORS: Readonly<Record<DingTalkAnswerKind, DingTalkAnswer
   unknownUploadSession: { errcode: 45020, zh: '不合法的upload_id', en: 'invalid upload_id (unknown, expired or committed)', httpStatus: 200 },
   chunkOutOfRules: { errcode: 45021, zh: '不合法的文件块', en: 'chunk outside the rules of its transaction (sequence, size)', httpStatus: 200 },
   chunkConflict: { errcode: 45022, zh: '文件块已上传且内容不同', en: 'chunk already uploaded with other bytes', httpStatus: 200 },
+  checksumMismatch: { errcode: 45024, zh: '文件块校验和不一致', en: 'chunk checksum mismatch (Upload-Checksum)', httpStatus: 200 },
+  offsetMismatch: { errcode: 45025, zh: '文件块偏移不一致', en: 'Upload-Offset is not where the upload stands', httpStatus: 200 },
   uploadIncomplete: { errcode: 45023, zh: '文件块不完整', en: 'transaction incomplete: chunks missing or not adding up to file_size', httpStatus: 200 },
   // POST /service/get_corp_token (issue 8, third-party suites). 40079 and the texts of 853002/853005
   // are DingTalk's own as answered by the live service; the texts of 853001/853003/853004 are

@@ -69,6 +69,8 @@ export const FEISHU_ERRORS: Readonly<Record<FeishuAnswerKind, FeishuAnswer>> = O
   chunkOutOfRules: BAD_PARAM,
   chunkConflict: BAD_PARAM,
   uploadIncomplete: BAD_PARAM,
+  checksumMismatch: BAD_PARAM,
+  offsetMismatch: BAD_PARAM,
   // Third-party suites are a DingTalk call (/service/get_corp_token): no Feishu route reaches these.
   suiteNotAuthorized: { code: 10014, msg: 'app secret invalid', httpStatus: 400 },
   malformedSignatureTimestamp: { code: 10014, msg: 'app secret invalid', httpStatus: 400 },

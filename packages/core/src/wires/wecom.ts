@@ -55,6 +55,8 @@ export const WECOM_ERRORS: Readonly<Record<WeComAnswerKind, WeComAnswer>> = Obje
   chunkOutOfRules: { errcode: 45021, text: 'chunk outside the rules of its upload', httpStatus: 200 },
   chunkConflict: { errcode: 45022, text: 'chunk already uploaded with other bytes', httpStatus: 200 },
   uploadIncomplete: { errcode: 45023, text: 'upload incomplete', httpStatus: 200 },
+  checksumMismatch: { errcode: 45024, text: 'chunk checksum mismatch', httpStatus: 200 },
+  offsetMismatch: { errcode: 45025, text: 'upload offset mismatch', httpStatus: 200 },
   // Third-party suites are a DingTalk call (/service/get_corp_token): no WeCom route reaches these.
   suiteNotAuthorized: { errcode: 40001, text: 'invalid credential', httpStatus: 200 },
   malformedSignatureTimestamp: { errcode: 40001, text: 'invalid credential', httpStatus: 200 },

@@ -16,9 +16,11 @@ import type { InFlightWork } from './in-flight.ts';
 import { UNIDENTIFIED, type ReleaseSlot, type UploadSlots } from './upload-slots.ts';
 import type { MinBodyRate } from '../http/body-rate.ts';
 import { FileRangeStream } from '../stores/blobs/file-range-stream.ts';
-import type { MediaRow } from '../stores/metadata/interface.ts';
+import type { MediaRow, UploadSessionRow } from '../stores/metadata/interface.ts';
+import { CHUNKED_MEDIA_ID_PATTERN, newChunkedMediaId } from './ids.ts';
+import type { ChunkPlacement, CommitRules, OpenSessionRequest, SessionProtocol, StoredChunk, UploadSessionService } from './upload-sessions.ts';
 
-export type { Caller, CorpTokenRequest, MediaRow, ReleaseSlot, TokenGrant };
+export type { Caller, ChunkPlacement, CommitRules, CorpTokenRequest, MediaRow, ReleaseSlot, SessionProtocol, StoredChunk, TokenGrant, UploadSessionRow };
 export { RateLimitedError } from './rate-limit.ts';
 
 /** The bytes of one upload, received and staged; whoever holds the handle owns them. */
@@ -103,6 +105,27 @@ export interface DialectServices {
     /** As commit, for a permanent image readable by its public URL key alone (not by a media_id). */
     publishImage(caller: Caller, upload: StagedUpload, details: UploadDetails): Promise<PublishedImage>;
   };
+  /** Large files (api.md "Large files"): DingTalk's '#' namespace, its chunked upload and tus, on upload sessions. */
+  readonly largeFiles: {
+    /** The caller's organization's cap for one chunked file, in bytes. */
+    maxChunkedBytes(caller: Caller): Promise<number>;
+    /** As uploads.commit, under a '#' id (DingTalk's /file/upload/single). */
+    commitSingle(caller: Caller, upload: StagedUpload, details: UploadDetails): Promise<MediaRow>;
+    open(caller: Caller, request: OpenSessionRequest): Promise<UploadSessionRow>;
+    /** The caller's open session; unknownUploadSession otherwise (missingParameter without an id). */
+    find(caller: Caller, id: string | undefined, protocol: SessionProtocol): Promise<UploadSessionRow>;
+    /** The media a committed session of the caller's became, or null. */
+    committedMedia(caller: Caller, sessionId: string): Promise<MediaRow | null>;
+    progress(session: UploadSessionRow): Promise<{ chunks: number; bytes: number; lastSeq: number }>;
+    /** Reads a chunk's bytes into staging (as uploads.receive); chunkOutOfRules past `capBytes`. */
+    receiveChunk(source: Readable, capBytes: number): Promise<StagedUpload>;
+    /** Stores a received chunk under the placement's seq (idempotent for the same bytes); the upload is consumed. */
+    putChunk(session: UploadSessionRow, placement: ChunkPlacement, chunk: StagedUpload): Promise<StoredChunk>;
+    commit(caller: Caller, session: UploadSessionRow, rules: CommitRules): Promise<MediaRow>;
+    terminate(session: UploadSessionRow): Promise<boolean>;
+    /** A '#' media of the caller's organization; 40007 for an '@' id or any other. */
+    findMedia(caller: Caller, mediaId: string | undefined): Promise<MediaRow>;
+  };
   readonly downloads: {
     /** The caller's organization's media of the caller's wire, unexpired; `missingMediaId` / `unknownMedia` otherwise. */
     find(caller: Caller, mediaId: string | undefined): Promise<MediaRow>;
@@ -121,10 +144,11 @@ export interface DialectServiceParts {
   uploadSlots: UploadSlots;
   minBodyRate: MinBodyRate;
   inFlight: InFlightWork;
+  sessions: UploadSessionService;
 }
 
 export function dialectServices(parts: DialectServiceParts): DialectServices {
-  const { tokens, authThrottle, admission, suites, media, uploadSlots, minBodyRate, inFlight } = parts;
+  const { tokens, authThrottle, admission, suites, media, uploadSlots, minBodyRate, inFlight, sessions } = parts;
   return Object.freeze({
     access: Object.freeze({
       async tokenForApp(clientIp: string, appKey: string, appSecret: string, wire: Wire): Promise<TokenGrant> {
@@ -157,6 +181,23 @@ export function dialectServices(parts: DialectServiceParts): DialectServices {
       async publishImage(caller: Caller, upload: StagedUpload, details: UploadDetails): Promise<PublishedImage> {
         return media.publishImage({ caller, ...details, staged: upload.take() });
       },
+    }),
+    largeFiles: Object.freeze({
+      maxChunkedBytes: (caller: Caller) => sessions.maxChunkedBytes(caller),
+      async commitSingle(caller: Caller, upload: StagedUpload, details: UploadDetails): Promise<MediaRow> {
+        return media.commitAs({ caller, ...details, staged: upload.take() }, newChunkedMediaId());
+      },
+      open: (caller: Caller, request: OpenSessionRequest) => sessions.open(caller, request),
+      find: (caller: Caller, id: string | undefined, protocol: SessionProtocol) => sessions.find(caller, id, protocol),
+      committedMedia: (caller: Caller, sessionId: string) => sessions.committedMedia(caller, sessionId),
+      progress: (session: UploadSessionRow) => sessions.progress(session),
+      async receiveChunk(source: Readable, capBytes: number): Promise<StagedUpload> {
+        return new StagedUpload(media.staging, await sessions.receiveChunk(source, capBytes));
+      },
+      putChunk: (session: UploadSessionRow, placement: ChunkPlacement, chunk: StagedUpload) => sessions.putChunk(session, placement, chunk.take()),
+      commit: (caller: Caller, session: UploadSessionRow, rules: CommitRules) => sessions.commit(caller, session, rules),
+      terminate: (session: UploadSessionRow) => sessions.terminate(session),
+      findMedia: (caller: Caller, mediaId: string | undefined) => media.find(caller, mediaId, CHUNKED_MEDIA_ID_PATTERN),
     }),
     downloads: Object.freeze({
       find: (caller: Caller, mediaId: string | undefined) => media.find(caller, mediaId),

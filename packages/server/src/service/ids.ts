@@ -29,6 +29,19 @@ export { randomBytes as randomIdBytes };
 export const newMediaId = (): string => `@${base64url(randomBytes(18))}`;
 export const MEDIA_ID_PATTERN = /^@[A-Za-z0-9_-]{16,64}$/;
 
+/**
+ * DingTalk's large-file namespace (issue 18): ids of /file/upload/single, the chunked upload and tus
+ * start with '#', as DingPan's do, so that /media/* and the chunk API never read each other's ids.
+ * A committed session's id is derived from its upload id (a hash: the upload id is the secret), so
+ * that a commit retried after a lost answer, or a tus HEAD after completion, finds the same media.
+ */
+export const newChunkedMediaId = (): string => `#${base64url(randomBytes(18))}`;
+export const chunkedMediaIdOf = (sessionId: string): string => `#${createHash('sha256').update(`session:${sessionId}`).digest().subarray(0, 18).toString('base64url')}`;
+export const CHUNKED_MEDIA_ID_PATTERN = /^#[A-Za-z0-9_-]{16,64}$/;
+/** An upload session's id (DingTalk's upload_id, tus's URL key): 192 random bits, URL-safe. */
+export const newUploadSessionId = (): string => base64url(randomBytes(24));
+export const UPLOAD_SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{32}$/;
+
 const uuidShaped = (bytes: Buffer): string => bytes.toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
 export const FEISHU_KEY_PATTERN = /^(img|file)_v2_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

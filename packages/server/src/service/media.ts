@@ -27,6 +27,9 @@ export interface UploadRequest {
   staged: StagedFile;
 }
 
+/** Stores the row of a media whose bytes are durable (insertMedia, or an upload session's commit). */
+export type RowInsert = (row: MediaRow, quotaBytes: number | null, inlineBytes?: Buffer) => Promise<void>;
+
 /** Told of every media once it is stored (durable, visible): the seam media processing will use. */
 export type CommittedListener = (row: MediaRow) => void | Promise<void>;
 
@@ -81,7 +84,19 @@ export class MediaService {
     return { row, urlKey };
   }
 
-  async #store(request: UploadRequest, mediaId: string, expiry: (createdAt: number) => number | null): Promise<MediaRow> {
+  /**
+   * As commit, under an id the caller chose (DingTalk's '#' large-file namespace), with `insert`
+   * in place of the plain row insert (an upload session's commit turns the session into the row).
+   */
+  async commitAs(request: UploadRequest, mediaId: string, insert?: RowInsert): Promise<MediaRow> {
+    const lifetime = MEDIA_LIFETIME_MS[request.caller.wire];
+    return this.#store(request, mediaId, (createdAt) => (lifetime === null ? null : createdAt + lifetime), insert);
+  }
+
+  async #store(
+    request: UploadRequest, mediaId: string, expiry: (createdAt: number) => number | null,
+    insert: RowInsert = (row, quotaBytes, inlineBytes) => this.#metadata.insertMedia(row, quotaBytes, inlineBytes),
+  ): Promise<MediaRow> {
     const { caller, type, rule, staged } = request;
     let blobKey: string | undefined;
     try {
@@ -124,7 +139,7 @@ export class MediaService {
         wire: caller.wire,
         expiresAt: expiry(createdAt),
       };
-      await this.#metadata.insertMedia(row, org.quotaBytes, inline ? staged.bytes : undefined);
+      await insert(row, org.quotaBytes, inline ? staged.bytes : undefined);
       for (const listener of this.#committedListeners) setImmediate(() => void listener(row));
       return row;
     } catch (error) {
@@ -140,9 +155,9 @@ export class MediaService {
    * The media row an app of `caller`'s org may read on the caller's wire, unexpired; 41006 / 40007
    * otherwise (api.md "Error codes").
    */
-  async find(caller: Caller, mediaId: string | undefined): Promise<MediaRow> {
+  async find(caller: Caller, mediaId: string | undefined, pattern: RegExp = MEDIA_IDS[caller.wire].pattern): Promise<MediaRow> {
     if (mediaId === undefined || mediaId === '') throw new ApiError('missingMediaId');
-    if (!MEDIA_IDS[caller.wire].pattern.test(mediaId)) throw new ApiError('unknownMedia', 'malformed');
+    if (!pattern.test(mediaId)) throw new ApiError('unknownMedia', 'malformed');
     const row = await this.#metadata.getMedia(mediaId);
     // Another org's, another wire's or an expired media answers exactly like an unknown one: ids
     // are not probeable across orgs, and each wire is its own namespace.

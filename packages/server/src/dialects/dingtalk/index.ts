@@ -7,7 +7,9 @@ import { closeIfOverBudget } from '../../http/body-budget.ts';
 import { errorBody, sendError, sendFailure } from './answers.ts';
 import { registerGetCorpToken } from './get-corp-token.ts';
 import { registerGettoken } from './gettoken.ts';
+import { registerLargeFiles } from './large-files.ts';
 import { registerMediaDownload } from './media-download.ts';
+import { registerTus } from './tus.ts';
 import { DRAIN_BUDGET_BYTES, registerMediaUpload } from './media-upload.ts';
 
 const OTHER_THAN_GET = ['POST', 'PUT', 'DELETE', 'PATCH'] as const;
@@ -27,11 +29,13 @@ export const dingtalk: Dialect = {
     registerMediaUpload(app, services);
     registerMediaDownload(app, services);
     registerGetCorpToken(app, services);
+    registerLargeFiles(app, services);
+    registerTus(app, services, config);
     const hidden = { schema: { hide: true } };
-    for (const url of ['/gettoken', '/media/downloadFile', '/media/get']) {
+    for (const url of ['/gettoken', '/media/downloadFile', '/media/get', '/file/upload/transaction', '/file/download']) {
       app.route({ method: [...OTHER_THAN_GET], url, ...hidden, handler: async () => { throw new ApiError('getRequired'); } });
     }
-    for (const url of ['/media/upload', '/service/get_corp_token']) {
+    for (const url of ['/media/upload', '/service/get_corp_token', '/file/upload/single', '/file/upload/chunk']) {
       app.route({ method: [...OTHER_THAN_POST], url, ...hidden, handler: async () => { throw new ApiError('postRequired'); } });
     }
   },

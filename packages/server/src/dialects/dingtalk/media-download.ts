@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fresh from 'fresh';
 import { param } from '../../http/params.ts';
 import { contentDisposition } from '../../http/content-disposition.ts';
-import type { DialectServices } from '../../service/dialect-services.ts';
+import type { Caller, DialectServices, MediaRow } from '../../service/dialect-services.ts';
 import { ACCESS_TOKEN_SECURITY, ERROR_ANSWER_SCHEMA } from './answers.ts';
 import { admitCaller } from './caller.ts';
 import { sendMediaBody } from '../../http/media-response.ts';
@@ -23,17 +23,17 @@ const MEDIA_HEADERS = {
 } as const;
 
 /** GET (and the same for HEAD, which sends the headers alone) of /media/downloadFile or its alias /media/get. */
-function downloadSchema(operationId: string, method: 'GET' | 'HEAD', alias: boolean) {
+export function downloadSchema(operationId: string, method: 'GET' | 'HEAD', alias: boolean, path = '/media/downloadFile') {
   const body = method === 'GET';
   return {
     operationId,
     tags: ['DingTalk'],
-    summary: `${body ? 'Download' : 'The headers of a download of'} the bytes of a media_id of the caller's organization${alias ? ' (alias of /media/downloadFile)' : ''}`,
+    summary: `${body ? 'Download' : 'The headers of a download of'} the bytes of a media_id of the caller's organization${alias ? ` (alias of ${path})` : ''}`,
     description: 'Errors are DingTalk JSON with HTTP 200 (40007 for an unknown media_id or another organization\'s). Range (one range), If-Range, If-None-Match and If-Modified-Since are honoured; If-None-Match wins when both are sent (RFC 9110).',
     security: ACCESS_TOKEN_SECURITY,
     querystring: {
       type: 'object',
-      properties: { access_token: { type: 'string' }, media_id: { type: 'string', description: 'as /media/upload answered it' } },
+      properties: { access_token: { type: 'string' }, media_id: { type: 'string', description: path === '/media/downloadFile' ? 'as /media/upload answered it (an \'@\' id)' : 'as the large-file API answered it (a \'#\' id, sent URL-encoded: %23)' } },
       required: ['media_id'],
     },
     headers: {
@@ -85,10 +85,14 @@ function notModified(request: FastifyRequest, etag: string, lastModified: string
   return fresh({ 'if-none-match': ifNoneMatch, 'if-modified-since': ifModifiedSince }, { etag, 'last-modified': lastModified });
 }
 
-export function registerMediaDownload(app: FastifyInstance, services: DialectServices): void {
-  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+/** Finds the media a download names, in one id namespace ('@' of /media/*, '#' of the large-file API). */
+export type MediaFinder = (caller: Caller, mediaId: string | undefined) => Promise<MediaRow>;
+
+/** A download (GET and HEAD) of the media `find` returns: conditional requests, one Range, the stored bytes. */
+export function mediaDownloadHandler(services: DialectServices, find: MediaFinder) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
     const caller = await admitCaller(services, request, param(request.query, 'access_token'));
-    const row = await services.downloads.find(caller, param(request.query, 'media_id'));
+    const row = await find(caller, param(request.query, 'media_id'));
     const etag = `"${row.sha256}"`;
     const lastModified = new Date(row.createdAt).toUTCString();
     reply
@@ -115,6 +119,10 @@ export function registerMediaDownload(app: FastifyInstance, services: DialectSer
     if (request.method === 'HEAD') return reply.send();
     await sendMediaBody(request, reply, await services.downloads.open(row, range), length);
   };
+}
+
+export function registerMediaDownload(app: FastifyInstance, services: DialectServices): void {
+  const handler = mediaDownloadHandler(services, (caller, mediaId) => services.downloads.find(caller, mediaId));
   for (const [url, name, alias] of [['/media/downloadFile', 'downloadMedia', false], ['/media/get', 'getMedia', true]] as const) {
     // HEAD declared here, not generated: fastify's generated HEAD would read the whole blob and
     // reset Content-Length; ours opens nothing and keeps the headers of the GET.

@@ -1,0 +1,167 @@
+// tus 1.0 at /tus/files (api.md "Large files", issue 18) against a real listening server:
+// tus-js-client, unchanged, uploads in several PATCHes and with creation-with-upload; the media_id
+// comes in Oapi-Media-Id on the final PATCH and on HEAD; the bytes download byte-exact from
+// /file/download. Then the protocol by hand: OPTIONS, Tus-Resumable, tokens, offsets, checksums,
+// termination, another organization's upload, and a resume from the offset HEAD reports.
+// TEST_SERVER=bundle: runs through the bundle too (only HTTP, the operator CLI and the data folder).
+
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import * as tus from 'tus-js-client';
+import { assertNothingStored, storedState } from './helpers/data-folder.ts';
+import { getToken, sha256 } from './helpers/e2e-http.ts';
+import { largeFileUrl } from './helpers/large-files.ts';
+import { startTestServer, type TestServer } from './helpers/test-server.ts';
+import { sampleOfSize } from './fixtures/samples.ts';
+
+const MiB = 1024 * 1024;
+
+let server: TestServer;
+let token: string;
+let endpoint: string;
+
+before(async () => {
+  server = await startTestServer();
+  token = await getToken(server.baseUrl, server.appKey, server.appSecret);
+  endpoint = `${server.baseUrl}/tus/files`;
+});
+after(async () => {
+  await server.close();
+});
+
+/** Uploads with tus-js-client; resolves with the final response's media_id header and the upload URL. */
+export function tusUpload(url: string, accessToken: string, data: Buffer, options: Partial<tus.UploadOptions> = {}): Promise<{ mediaId: string | undefined; uploadUrl: string }> {
+  return new Promise((resolve, reject) => {
+    const upload = new tus.Upload(data, {
+      endpoint: url,
+      headers: { Authorization: `Bearer ${accessToken}` },
+      metadata: { filename: 'movie.bin', type: 'file' },
+      retryDelays: [],
+      ...options,
+      onError: reject,
+      onSuccess: ({ lastResponse }) => resolve({ mediaId: lastResponse.getHeader('oapi-media-id'), uploadUrl: upload.url! }),
+    });
+    upload.start();
+  });
+}
+
+async function download(mediaId: string): Promise<Buffer> {
+  const response = await fetch(largeFileUrl(server.baseUrl, token, mediaId));
+  assert.equal(response.status, 200);
+  return Buffer.from(await response.arrayBuffer());
+}
+
+const tusFetch = (url: string, init: RequestInit & { headers?: Record<string, string> } = {}, bearer = token) =>
+  fetch(url, { ...init, headers: { 'tus-resumable': '1.0.0', authorization: `Bearer ${bearer}`, ...init.headers } });
+
+async function create(length: number, metadata = 'filename bS5iaW4='): Promise<string> {
+  const response = await tusFetch(endpoint, { method: 'POST', headers: { 'upload-length': String(length), 'upload-metadata': metadata } });
+  assert.equal(response.status, 201, await response.text());
+  return new URL(response.headers.get('location')!, endpoint).toString();
+}
+
+const patch = (url: string, offset: number, body: Buffer, headers: Record<string, string> = {}) => tusFetch(url, {
+  method: 'PATCH', body: new Uint8Array(body), headers: { 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset), ...headers },
+});
+
+describe('tus with tus-js-client', () => {
+  test('12 MiB in 4 MiB PATCHes: the final PATCH and HEAD answer the media_id; the bytes round-trip', async () => {
+    const data = randomBytes(12 * MiB);
+    const { mediaId, uploadUrl } = await tusUpload(endpoint, token, data, { chunkSize: 4 * MiB });
+    assert.match(mediaId ?? '', /^#[A-Za-z0-9_-]{16,64}$/);
+    const head = await tusFetch(uploadUrl, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('oapi-media-id'), mediaId);
+    assert.equal(head.headers.get('upload-offset'), String(data.length));
+    assert.equal(sha256(await download(mediaId!)), sha256(data));
+  });
+
+  test('creation-with-upload, a whole file in the POST; the PDF is sniffed', async () => {
+    const pdf = sampleOfSize('pdf', 64 * 1024);
+    const { mediaId } = await tusUpload(endpoint, token, pdf, { uploadDataDuringCreation: true, metadata: { filename: 'r.pdf', type: 'file' } });
+    assert.ok(mediaId);
+    const response = await fetch(largeFileUrl(server.baseUrl, token, mediaId));
+    assert.equal(response.headers.get('content-type'), 'application/pdf');
+    assert.equal(sha256(Buffer.from(await response.arrayBuffer())), sha256(pdf));
+  });
+
+  test('a resumed upload: tus-js-client continues from the offset HEAD reports', async () => {
+    const data = randomBytes(3 * MiB);
+    const url = await create(data.length);
+    assert.equal((await patch(url, 0, data.subarray(0, MiB))).status, 204);
+    const { mediaId } = await tusUpload(endpoint, token, data, { uploadUrl: url, chunkSize: MiB });
+    assert.ok(mediaId);
+    assert.equal(sha256(await download(mediaId)), sha256(data));
+  });
+});
+
+describe('tus by hand: each refusal has its status and changes nothing', () => {
+  test('OPTIONS advertises the version, extensions and checksums', async () => {
+    const response = await fetch(endpoint, { method: 'OPTIONS' });
+    assert.equal(response.status, 204);
+    assert.equal(response.headers.get('tus-version'), '1.0.0');
+    assert.equal(response.headers.get('tus-extension'), 'creation,creation-with-upload,termination,expiration,checksum');
+    assert.match(response.headers.get('tus-checksum-algorithm') ?? '', /sha1/);
+  });
+
+  test('creation', async () => {
+    const before = await storedState(server);
+    const post = (headers: Record<string, string>, bearer = token) => tusFetch(endpoint, { method: 'POST', headers }, bearer);
+    assert.equal((await fetch(endpoint, { method: 'POST', headers: { 'upload-length': '10', authorization: `Bearer ${token}` } })).status, 412);
+    assert.equal((await post({ 'upload-length': '10' }, 'bad')).status, 401);
+    const missing = await post({});
+    assert.equal(missing.status, 400);
+    assert.equal(((await missing.json()) as { errcode: number }).errcode, 40035);
+    assert.equal((await post({ 'upload-length': 'x' })).status, 413);
+    const tooLarge = await post({ 'upload-length': String(5 * 1024 ** 3) });
+    assert.equal(tooLarge.status, 413);
+    assert.equal(((await tooLarge.json()) as { errcode: number }).errcode, 40006);
+    assert.equal((await post({ 'upload-length': '10', 'upload-metadata': 'type cGljdHVyZQ==' })).status, 400, 'type "picture"');
+    assert.equal((await post({ 'upload-length': '10', 'upload-metadata': 'bad metadata here' })).status, 400);
+    await assertNothingStored(server, before);
+  });
+
+  test('PATCH: offsets, checksums, length, content type; HEAD and DELETE', async () => {
+    const data = randomBytes(200 * 1024);
+    const url = await create(data.length);
+    const before = await storedState(server);
+    const conflict = await patch(url, 5, data);
+    assert.equal(conflict.status, 409);
+    assert.equal(((await conflict.json()) as { errcode: number }).errcode, 45025);
+    const wrongSum = await patch(url, 0, data.subarray(0, 1000), { 'upload-checksum': `sha1 ${createHash('sha1').update('other').digest('base64')}` });
+    assert.equal(wrongSum.status, 460);
+    assert.equal(((await wrongSum.json()) as { errcode: number }).errcode, 45024);
+    assert.equal((await patch(url, 0, data.subarray(0, 10), { 'upload-checksum': 'crc32 AAAA' })).status, 400);
+    assert.equal((await patch(url, 0, Buffer.concat([data, Buffer.from('x')]))).status, 413, 'past Upload-Length');
+    assert.equal((await tusFetch(url, { method: 'PATCH', body: 'x', headers: { 'content-type': 'text/plain', 'upload-offset': '0' } })).status, 415);
+    const other = await server.createApp('tus-other-org');
+    const otherToken = await getToken(server.baseUrl, other.appKey, other.appSecret);
+    assert.equal((await patch(url, 0, data.subarray(0, 10), {}).then(() => tusFetch(url, { method: 'HEAD' }, otherToken))).status, 404, 'another organization\'s upload');
+    // The patch just above (10 bytes, right offset) was accepted: the offset moved.
+    const head = await tusFetch(url, { method: 'HEAD' });
+    assert.equal(head.headers.get('upload-offset'), '10');
+    assert.equal(head.headers.get('upload-length'), String(data.length));
+    assert.equal(head.headers.get('upload-metadata'), 'filename bS5iaW4=');
+    assert.ok(head.headers.get('upload-expires'));
+    const rightSum = await patch(url, 10, data.subarray(10, 1000), { 'upload-checksum': `sha1 ${createHash('sha1').update(data.subarray(10, 1000)).digest('base64')}` });
+    assert.equal(rightSum.status, 204);
+    assert.equal(rightSum.headers.get('upload-offset'), '1000');
+    assert.equal((await tusFetch(url, { method: 'DELETE' }, otherToken)).status, 404);
+    assert.equal((await tusFetch(url, { method: 'DELETE' })).status, 204);
+    assert.equal((await tusFetch(url, { method: 'HEAD' })).status, 404);
+    assert.equal((await patch(url, 1000, data.subarray(1000))).status, 404);
+    await assertNothingStored(server, before);
+  });
+
+  test('a completed upload whose bytes are not its type\'s format is refused (415) and stores no media', async () => {
+    const data = randomBytes(1000);
+    const url = await create(data.length, `type ${Buffer.from('image').toString('base64')}`);
+    const before = await storedState(server);
+    const refused = await patch(url, 0, data);
+    assert.equal(refused.status, 415);
+    assert.equal(((await refused.json()) as { errcode: number }).errcode, 40005);
+    assert.deepEqual((await storedState(server)).rows, before.rows);
+    assert.equal((await tusFetch(url, { method: 'DELETE' })).status, 204);
+  });
+});
