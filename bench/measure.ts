@@ -174,7 +174,7 @@ export async function measureLoad(
     if (stored.contentMismatch) measurement.failures.push(stored.contentMismatch);
   }
   if (spec.direction === 'download') {
-    const sample = await sha256OfUrl(request.urls[0]!);
+    const sample = await sha256OfUrl(request.urls[0]!, request.headers);
     if (sample.sha256 !== spec.payload.sha256) measurement.failures.push(`a downloaded copy differs from the payload (HTTP ${sample.status}, ${sample.bytes} bytes)`);
   }
   process.stderr.write(`bench: ${label}: ${summaryLine(measurement)}\n`);

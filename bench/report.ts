@@ -34,6 +34,13 @@ function ratioCell(m: Measurement, all: Measurement[]): string {
     return `${(figure.value / mainFigure(base)!.value).toFixed(2)}× of ${base.rowsSeeded} rows`;
   }
   if (m.target === 'oapi-media') return '—';
+  // The product on another wire: its figure as a fraction of the DingTalk wire's (issue 16).
+  if (m.target.startsWith('oapi-media-')) {
+    const dingtalk = all.find((o) => o.step === m.step && o.target === 'oapi-media' && o.load);
+    if (!dingtalk) return 'n/a';
+    const ratio = figure.value / mainFigure(dingtalk)!.value;
+    return `${ratio.toFixed(2)}× of DingTalk ${figure.name}`;
+  }
   const ours = all.find((o) => o.step === m.step && o.target === 'oapi-media' && o.load);
   if (!ours) return 'n/a';
   return `${(mainFigure(ours)!.value / figure.value).toFixed(2)}× ${figure.name}`;
@@ -99,7 +106,7 @@ export function renderReport(measurements: Measurement[], goals: GoalVerdict[], 
       out.push(`  ${m.step} ${m.target}: stored ${m.stored!.files} files / ${m.stored!.bytes} bytes, expected ≥ ${m.stored!.expectedFiles} / ${m.stored!.expectedBytes} acknowledged (${m.stored!.detail})`);
     }
   }
-  out.push('', 'Goals (issue 6):');
+  out.push('', 'Goals (issues 6 and 16):');
   for (const g of goals) out.push(`  ${verdictMark(g.holds)} ${g.goal}: ${g.evidence}`);
   out.push('', 'Targets:');
   for (const t of targets) out.push(`  ${t.name}: ${unavailable.has(t.name) ? `SKIPPED — ${unavailable.get(t.name)}` : t.description}`);

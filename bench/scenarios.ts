@@ -29,10 +29,11 @@ export interface ScenarioContext {
   unavailable: Map<TargetName, string>;
 }
 
-/** Runs one load against every target (fresh process and folder each). */
+/** Runs one load against every target that takes part in the scenario (fresh process and folder each). */
 async function acrossTargets(ctx: ScenarioContext, spec: LoadSpec, targets = ctx.targets): Promise<Measurement[]> {
   const measurements: Measurement[] = [];
   for (const target of targets) {
+    if (target.scenarios && !target.scenarios.includes(spec.scenario)) continue;
     const reason = ctx.unavailable.get(target.name);
     if (reason) {
       measurements.push(skipped(spec, target.name, reason));
@@ -128,7 +129,7 @@ export async function runScenario(id: ScenarioId, ctx: ScenarioContext): Promise
       return acrossTargets(
         ctx,
         { step: 'd', scenario: 'd', direction: 'download', payload: large, concurrency: 8, durationMs },
-        ctx.targets.filter((t) => t.name === 'nginx-webdav' || t.name === 'oapi-media'),
+        ctx.targets.filter((t) => t.name === 'nginx-webdav' || t.name.startsWith('oapi-media')),
       );
     case 'e':
       return growth(ctx);
