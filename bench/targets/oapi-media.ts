@@ -57,12 +57,22 @@ export function serveNodeFlags(): string[] {
   return (manifest.config?.serve_node_flags ?? '').split(/\s+/).filter(Boolean);
 }
 
+/**
+ * Extra node flags for the product's process, for profiling only (e.g.
+ * `BENCH_PROFILE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"`): said on stderr, as the figures are then not the product's.
+ */
+function profileFlags(): string[] {
+  const flags = (process.env.BENCH_PROFILE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  if (flags.length) process.stderr.write(`bench: oapi-media runs with BENCH_PROFILE_FLAGS ${flags.join(' ')} (profiling: not the product's figures)\n`);
+  return flags;
+}
+
 export async function startServe(dataDir: string): Promise<ListeningServer> {
   buildBundleOnce();
   const port = await freePort();
   return startListeningServer(
     process.execPath,
-    [...serveNodeFlags(), SERVE_BUNDLE, 'serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'],
+    [...serveNodeFlags(), ...profileFlags(), SERVE_BUNDLE, 'serve', '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'],
     'oapi-media',
     serverEnv(),
   );
