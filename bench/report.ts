@@ -3,25 +3,12 @@
 
 import type { GoalVerdict } from './goals.ts';
 import { verdictMark } from './goals.ts';
-import type { Measurement } from './measure.ts';
+import { judgedFigure, type Measurement } from './measure.ts';
 import type { Target } from './target.ts';
 
 const MB = 1e6;
 
-/** The figure each scenario is judged on, and whether more is better. */
-function mainFigure(m: Measurement): { value: number; name: string; higherIsBetter: boolean } | undefined {
-  if (!m.load) return undefined;
-  switch (m.scenario) {
-    case 'a':
-    case 'd':
-      return { value: m.load.megabytesPerSecond, name: 'MB/s', higherIsBetter: true };
-    case 'b':
-    case 'e':
-      return { value: m.load.requestsPerSecond, name: 'req/s', higherIsBetter: true };
-    case 'c':
-      return { value: (m.peakRssBytes ?? 0) / MB, name: 'RSS', higherIsBetter: false };
-  }
-}
+const mainFigure = judgedFigure;
 
 function ratioCell(m: Measurement, all: Measurement[]): string {
   const figure = mainFigure(m);
@@ -98,6 +85,11 @@ export function renderReport(measurements: Measurement[], goals: GoalVerdict[], 
   if (failures.length) {
     out.push('', 'FAILED measurements (not to be trusted):');
     for (const m of failures) out.push(`  ${m.step} ${m.target}: ${m.failures.join('; ')}`);
+  }
+  const repeated = measurements.filter((m) => m.rounds);
+  if (repeated.length) {
+    out.push('', 'Rounds (--repeat; each row above is its target\'s median round):');
+    for (const m of repeated) out.push(`  ${m.step} ${m.target}: ${m.rounds!.map((v) => v.toFixed(1)).join(', ')} ${mainFigure(m)?.name ?? ''}`);
   }
   const stored = measurements.filter((m) => m.stored);
   if (stored.length) {
