@@ -1,4 +1,4 @@
-// The goals of issue 6, judged from the ratios of one run. A goal whose measurements failed
+// The goals of issue 6 (and issue 16's for the WeCom and Feishu wires), judged from the ratios of one run. A goal whose measurements failed
 // (errors, data not stored) does not hold, whatever its figure.
 
 import type { Measurement } from './measure.ts';
@@ -18,14 +18,32 @@ function find(ms: Measurement[], step: string, target: TargetName): Measurement 
   return ms.find((m) => m.step === step && m.target === target && !m.skipped && m.load);
 }
 
-function ratioGoal(ms: Measurement[], id: string, goal: string, step: string, peer: TargetName, metric: 'megabytesPerSecond' | 'requestsPerSecond', atLeast: number): GoalVerdict {
-  const ours = find(ms, step, 'oapi-media');
+/** Milliseconds of server CPU per successful request, from the CPU % and the rate of one measurement. */
+function cpuMsPerRequest(m: Measurement): string {
+  if (m.serverCpuPercent === undefined || !m.load?.requestsPerSecond) return '?';
+  return ((m.serverCpuPercent / 100 / m.load.requestsPerSecond) * 1000).toFixed(2);
+}
+
+function ratioGoal(
+  ms: Measurement[],
+  id: string,
+  goal: string,
+  step: string,
+  peer: TargetName,
+  metric: 'megabytesPerSecond' | 'requestsPerSecond',
+  atLeast: number,
+  subject: TargetName = 'oapi-media',
+): GoalVerdict {
+  const ours = find(ms, step, subject);
   const theirs = find(ms, step, peer);
-  if (!ours || !theirs) return { id, goal, holds: null, evidence: `not measured (${!ours ? 'oapi-media' : peer} has no figure)` };
+  if (!ours || !theirs) return { id, goal, holds: null, evidence: `not measured (${!ours ? subject : peer} has no figure)` };
   const ratio = ours.load![metric] / theirs.load![metric];
   const unit = metric === 'megabytesPerSecond' ? 'MB/s' : 'req/s';
   const failed = [ours, theirs].filter((m) => m.failures.length > 0).map((m) => m.target);
-  const evidence = `${ratio.toFixed(2)}× (${ours.load![metric].toFixed(1)} vs ${theirs.load![metric].toFixed(1)} ${unit})${failed.length ? `; FAILED measurement: ${failed.join(', ')}` : ''}`;
+  // Between two wires of the product, the server CPU per request says whether a gap is the wire's
+  // work or the shared machine (CPU time is much less disturbed by other load than the rate is).
+  const cpu = subject !== 'oapi-media' && peer === 'oapi-media' ? `; server CPU per upload ${cpuMsPerRequest(ours)} vs ${cpuMsPerRequest(theirs)} ms` : '';
+  const evidence = `${ratio.toFixed(2)}× (${ours.load![metric].toFixed(1)} vs ${theirs.load![metric].toFixed(1)} ${unit})${cpu}${failed.length ? `; FAILED measurement: ${failed.join(', ')}` : ''}`;
   return { id, goal, holds: ours.failures.length === 0 && theirs.failures.length === 0 && ratio >= atLeast, evidence };
 }
 
@@ -66,6 +84,9 @@ export function judgeGoals(ms: Measurement[]): GoalVerdict[] {
     ratioGoal(ms, 'a nginx', '(a) 20 MiB uploads: ≥ 0.9× nginx WebDAV PUT (MB/s)', 'a', 'nginx-webdav', 'megabytesPerSecond', 0.9),
     ratioGoal(ms, 'a express', '(a) 20 MiB uploads: ≥ 1.5× Express + multer (MB/s)', 'a', 'express-multer', 'megabytesPerSecond', 1.5),
     ratioGoal(ms, 'b', '(b) 8 KiB uploads: ≥ 1.0× Fastify + multipart + SQLite (uploads/s)', 'b', 'fastify-multipart-sqlite', 'requestsPerSecond', 1.0),
+    // Issue 16: the other wires share the core; their per-request work must not cost more than a tenth.
+    ratioGoal(ms, 'b wecom', '(b) WeCom ≥ 0.9× (b) DingTalk (uploads/s, oapi-media-wecom ÷ oapi-media)', 'b', 'oapi-media', 'requestsPerSecond', 0.9, 'oapi-media-wecom'),
+    ratioGoal(ms, 'b feishu', '(b) Feishu ≥ 0.9× (b) DingTalk (uploads/s, oapi-media-feishu ÷ oapi-media)', 'b', 'oapi-media', 'requestsPerSecond', 0.9, 'oapi-media-feishu'),
     rssGoal(ms),
     ratioGoal(ms, 'd', '(d) 20 MiB downloads: ≥ 0.8× nginx static sendfile (MB/s)', 'd', 'nginx-webdav', 'megabytesPerSecond', 0.8),
     growthGoal(ms, 'upload'),

@@ -12,7 +12,15 @@ import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 
 export type LoadBody =
-  | { kind: 'multipart'; payloadPath: string; fieldName: string; fileName: string; contentType: string }
+  | {
+      kind: 'multipart';
+      payloadPath: string;
+      fieldName: string;
+      fileName: string;
+      contentType: string;
+      /** Text fields sent before the file part, in this order (Feishu's file_type, file_name). */
+      fields?: [name: string, value: string][];
+    }
   | { kind: 'raw'; payloadPath: string }
   | { kind: 'none' };
 
@@ -21,15 +29,23 @@ export interface LoadPlan {
   /** Used in turn. `{n}` in a URL is replaced by a number unique to the request (WebDAV PUT names). */
   urls: string[];
   body: LoadBody;
+  /** Sent with every request besides content-length/content-type (Feishu's `Authorization: Bearer`). */
+  headers?: Record<string, string>;
   concurrency: number;
   durationMs: number;
-  /** 'http-2xx': any 2xx is a success; 'errcode-0': also needs JSON `"errcode":0` (DingTalk shape). */
-  success: 'http-2xx' | 'errcode-0';
+  /**
+   * 'http-2xx': any 2xx is a success; 'errcode-0': also needs JSON `"errcode":0` (DingTalk and
+   * WeCom); 'code-0': also needs JSON `"code":0` (Feishu).
+   */
+  success: 'http-2xx' | 'errcode-0' | 'code-0';
   /** GET: a success must carry exactly this many body bytes. */
   expectedResponseBytes?: number;
   /** Bytes of media each success stands for (uploaded or downloaded), for MB/s. */
   payloadBytes: number;
-  /** A JSON field of each successful answer to keep (oapi-media's media_id), for verification. */
+  /**
+   * A JSON field of each successful answer to keep (oapi-media's media_id), for verification; a
+   * dotted path reaches into objects (Feishu's `data.file_key`).
+   */
   collectField?: string;
   requestTimeoutMs: number;
 }
@@ -70,8 +86,12 @@ function prepareBody(body: LoadBody): PreparedBody {
   if (body.kind === 'none') return { chunks: [], length: 0 };
   const payload = readFileSync(body.payloadPath);
   if (body.kind === 'raw') return { chunks: [payload], length: payload.length, contentType: 'application/octet-stream' };
+  const fields = (body.fields ?? [])
+    .map(([name, value]) => `--${MULTIPART_BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`)
+    .join('');
   const head = Buffer.from(
-    `--${MULTIPART_BOUNDARY}\r\n` +
+    fields +
+      `--${MULTIPART_BOUNDARY}\r\n` +
       `Content-Disposition: form-data; name="${body.fieldName}"; filename="${body.fileName}"\r\n` +
       `Content-Type: ${body.contentType}\r\n\r\n`,
   );
@@ -102,6 +122,16 @@ function summarise(latencies: number[]): LatencySummary {
   };
 }
 
+/** `answer.a.b` for the path "a.b"; undefined where a step is missing or not an object. */
+export function fieldAt(answer: Record<string, unknown>, path: string): unknown {
+  let value: unknown = answer;
+  for (const step of path.split('.')) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<string, unknown>)[step];
+  }
+  return value;
+}
+
 type Outcome = { ok: true; collected?: string } | { ok: false; message: string };
 
 function judge(plan: LoadPlan, response: IncomingMessage, text: string, receivedBytes: number): Outcome {
@@ -120,7 +150,10 @@ function judge(plan: LoadPlan, response: IncomingMessage, text: string, received
   if (plan.success === 'errcode-0' && answer.errcode !== 0) {
     return { ok: false, message: `errcode ${String(answer.errcode)} ${String(answer.errmsg)}` };
   }
-  const collected = plan.collectField ? answer[plan.collectField] : undefined;
+  if (plan.success === 'code-0' && answer.code !== 0) {
+    return { ok: false, message: `code ${String(answer.code)} ${String(answer.msg)}` };
+  }
+  const collected = plan.collectField ? fieldAt(answer, plan.collectField) : undefined;
   return typeof collected === 'string' ? { ok: true, collected } : { ok: true };
 }
 
@@ -154,7 +187,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
         }
         resolve();
       };
-      const headers: Record<string, string | number> = { 'content-length': body.length };
+      const headers: Record<string, string | number> = { ...plan.headers, 'content-length': body.length };
       if (body.contentType) headers['content-type'] = body.contentType;
       const req = request(url, { method: plan.method, agent, headers }, (response) => {
         let text = '';

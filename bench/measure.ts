@@ -33,6 +33,43 @@ export interface Measurement {
   failures: string[];
   /** Set when it was not measured at all, with the reason. */
   skipped?: string;
+  /** With --repeat: the judged figure of every round, in the order run; this measurement is the median one. */
+  rounds?: number[];
+}
+
+/** The figure each scenario is judged on, and whether more is better. */
+export function judgedFigure(m: Measurement): { value: number; name: string; higherIsBetter: boolean } | undefined {
+  if (!m.load) return undefined;
+  switch (m.scenario) {
+    case 'a':
+    case 'd':
+      return { value: m.load.megabytesPerSecond, name: 'MB/s', higherIsBetter: true };
+    case 'b':
+    case 'e':
+      return { value: m.load.requestsPerSecond, name: 'req/s', higherIsBetter: true };
+    case 'c':
+      return { value: (m.peakRssBytes ?? 0) / 1e6, name: 'RSS', higherIsBetter: false };
+  }
+}
+
+/**
+ * One target's rounds of a scenario as one measurement: the median round by the judged figure (of
+ * an even count, the worse of the middle two), carrying every round's figure and every round's
+ * failures (a failure in any round fails the target).
+ */
+export function medianRound(rounds: Measurement[]): Measurement {
+  if (rounds.length === 1) return rounds[0]!;
+  const measured = rounds.filter((m) => judgedFigure(m));
+  if (measured.length === 0) return { ...rounds[0]!, failures: rounds.flatMap((m, i) => m.failures.map((f) => `round ${i + 1}: ${f}`)) };
+  const better = judgedFigure(measured[0]!)!.higherIsBetter;
+  // Worst first, so the lower middle of an even count is the worse of the two.
+  const sorted = [...measured].sort((x, y) => (judgedFigure(x)!.value - judgedFigure(y)!.value) * (better ? 1 : -1));
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return {
+    ...median,
+    rounds: rounds.map((m) => judgedFigure(m)?.value ?? Number.NaN),
+    failures: rounds.flatMap((m, i) => m.failures.map((f) => `round ${i + 1}: ${f}`)),
+  };
 }
 
 export interface LoadSpec {
@@ -174,7 +211,7 @@ export async function measureLoad(
     if (stored.contentMismatch) measurement.failures.push(stored.contentMismatch);
   }
   if (spec.direction === 'download') {
-    const sample = await sha256OfUrl(request.urls[0]!);
+    const sample = await sha256OfUrl(request.urls[0]!, request.headers);
     if (sample.sha256 !== spec.payload.sha256) measurement.failures.push(`a downloaded copy differs from the payload (HTTP ${sample.status}, ${sample.bytes} bytes)`);
   }
   process.stderr.write(`bench: ${label}: ${summaryLine(measurement)}\n`);

@@ -5,6 +5,8 @@
 //   --no-nginx              skip the nginx target
 //   --duration SECONDS      seconds per scenario (at most 20)
 //   --growth-counts N,N     media rows seeded for scenario (e) (default 10000,100000,1000000)
+//   --repeat N              run each of a, b, c, d N times, the targets in a rotating order, and
+//                           judge each target by its median round (a shared machine's noise)
 //   --keep                  keep the run's temp folder (for looking at what a target stored)
 
 import { TARGET_NAMES, type TargetName } from './target.ts';
@@ -21,6 +23,8 @@ export interface BenchOptions {
   targets: TargetName[];
   scenarioMs: number;
   growthCounts: number[];
+  /** Rounds of each scenario a–d (targets rotated each round); each target's median round is judged. */
+  repeat: number;
   keepTemp: boolean;
 }
 
@@ -38,6 +42,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   let seconds: number | undefined;
   let growthCounts = [10_000, 100_000, 1_000_000];
   let keepTemp = false;
+  let repeat = 1;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -64,17 +69,21 @@ export function parseOptions(argv: string[]): BenchOptions {
         growthCounts = (value() ?? '').split(',').map(Number);
         if (growthCounts.some((n) => !Number.isInteger(n) || n < 0)) throw new Error('--growth-counts takes whole numbers, e.g. 10000,100000');
         break;
+      case '--repeat':
+        repeat = Number(value());
+        if (!Number.isInteger(repeat) || repeat < 1 || repeat > 9) throw new Error('--repeat takes a whole number from 1 to 9');
+        break;
       case '--keep':
         keepTemp = true;
         break;
       case '--help':
       case '-h':
-        console.log('npm run bench -- [--quick] [--only a,b,c,d,e] [--targets NAME,...] [--no-nginx] [--duration S] [--growth-counts N,...] [--keep]');
+        console.log('npm run bench -- [--quick] [--only a,b,c,d,e] [--targets NAME,...] [--no-nginx] [--duration S] [--growth-counts N,...] [--repeat N] [--keep]');
         process.exit(0);
       default:
         throw new Error(`unknown flag ${arg} (try --help)`);
     }
   }
   const scenarioSeconds = seconds ?? (quick ? QUICK_SCENARIO_SECONDS : MAX_SCENARIO_SECONDS);
-  return { quick, scenarios, targets, scenarioMs: scenarioSeconds * 1000, growthCounts, keepTemp };
+  return { quick, scenarios, targets, scenarioMs: scenarioSeconds * 1000, growthCounts, repeat, keepTemp };
 }

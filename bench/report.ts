@@ -3,25 +3,12 @@
 
 import type { GoalVerdict } from './goals.ts';
 import { verdictMark } from './goals.ts';
-import type { Measurement } from './measure.ts';
+import { judgedFigure, type Measurement } from './measure.ts';
 import type { Target } from './target.ts';
 
 const MB = 1e6;
 
-/** The figure each scenario is judged on, and whether more is better. */
-function mainFigure(m: Measurement): { value: number; name: string; higherIsBetter: boolean } | undefined {
-  if (!m.load) return undefined;
-  switch (m.scenario) {
-    case 'a':
-    case 'd':
-      return { value: m.load.megabytesPerSecond, name: 'MB/s', higherIsBetter: true };
-    case 'b':
-    case 'e':
-      return { value: m.load.requestsPerSecond, name: 'req/s', higherIsBetter: true };
-    case 'c':
-      return { value: (m.peakRssBytes ?? 0) / MB, name: 'RSS', higherIsBetter: false };
-  }
-}
+const mainFigure = judgedFigure;
 
 function ratioCell(m: Measurement, all: Measurement[]): string {
   const figure = mainFigure(m);
@@ -34,6 +21,13 @@ function ratioCell(m: Measurement, all: Measurement[]): string {
     return `${(figure.value / mainFigure(base)!.value).toFixed(2)}× of ${base.rowsSeeded} rows`;
   }
   if (m.target === 'oapi-media') return '—';
+  // The product on another wire: its figure as a fraction of the DingTalk wire's (issue 16).
+  if (m.target.startsWith('oapi-media-')) {
+    const dingtalk = all.find((o) => o.step === m.step && o.target === 'oapi-media' && o.load);
+    if (!dingtalk) return 'n/a';
+    const ratio = figure.value / mainFigure(dingtalk)!.value;
+    return `${ratio.toFixed(2)}× of DingTalk ${figure.name}`;
+  }
   const ours = all.find((o) => o.step === m.step && o.target === 'oapi-media' && o.load);
   if (!ours) return 'n/a';
   return `${(mainFigure(ours)!.value / figure.value).toFixed(2)}× ${figure.name}`;
@@ -92,6 +86,11 @@ export function renderReport(measurements: Measurement[], goals: GoalVerdict[], 
     out.push('', 'FAILED measurements (not to be trusted):');
     for (const m of failures) out.push(`  ${m.step} ${m.target}: ${m.failures.join('; ')}`);
   }
+  const repeated = measurements.filter((m) => m.rounds);
+  if (repeated.length) {
+    out.push('', 'Rounds (--repeat; each row above is its target\'s median round):');
+    for (const m of repeated) out.push(`  ${m.step} ${m.target}: ${m.rounds!.map((v) => v.toFixed(1)).join(', ')} ${mainFigure(m)?.name ?? ''}`);
+  }
   const stored = measurements.filter((m) => m.stored);
   if (stored.length) {
     out.push('', 'What each target stored:');
@@ -99,7 +98,7 @@ export function renderReport(measurements: Measurement[], goals: GoalVerdict[], 
       out.push(`  ${m.step} ${m.target}: stored ${m.stored!.files} files / ${m.stored!.bytes} bytes, expected ≥ ${m.stored!.expectedFiles} / ${m.stored!.expectedBytes} acknowledged (${m.stored!.detail})`);
     }
   }
-  out.push('', 'Goals (issue 6):');
+  out.push('', 'Goals (issues 6 and 16):');
   for (const g of goals) out.push(`  ${verdictMark(g.holds)} ${g.goal}: ${g.evidence}`);
   out.push('', 'Targets:');
   for (const t of targets) out.push(`  ${t.name}: ${unavailable.has(t.name) ? `SKIPPED — ${unavailable.get(t.name)}` : t.description}`);

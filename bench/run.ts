@@ -20,9 +20,9 @@ import { bareHttp } from './targets/bare-http.ts';
 import { expressMulter } from './targets/express-multer.ts';
 import { fastifyMultipartSqlite } from './targets/fastify-multipart-sqlite.ts';
 import { nginxWebdav } from './targets/nginx-webdav.ts';
-import { oapiMedia } from './targets/oapi-media.ts';
+import { oapiMedia, oapiMediaFeishu, oapiMediaWecom } from './targets/oapi-media.ts';
 
-const ALL_TARGETS: Target[] = [bareHttp, nginxWebdav, expressMulter, fastifyMultipartSqlite, oapiMedia];
+const ALL_TARGETS: Target[] = [bareHttp, nginxWebdav, expressMulter, fastifyMultipartSqlite, oapiMedia, oapiMediaWecom, oapiMediaFeishu];
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 function nginxVersion(): string | null {

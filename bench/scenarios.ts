@@ -5,7 +5,7 @@
 //   (d) 20 MiB downloads, concurrency 8: oapi-media vs nginx static sendfile
 //   (e) oapi-media upload and download rate with 10 k, 100 k, 1 M media rows already stored
 
-import { failedToRun, measureLoad, skipped, withTarget, type LoadSpec, type Measurement } from './measure.ts';
+import { failedToRun, measureLoad, medianRound, skipped, withTarget, type LoadSpec, type Measurement } from './measure.ts';
 import type { BenchOptions, ScenarioId } from './options.ts';
 import { KiB, MiB, type Payload } from './payloads.ts';
 import { stopProcess } from './processes.ts';
@@ -29,27 +29,36 @@ export interface ScenarioContext {
   unavailable: Map<TargetName, string>;
 }
 
-/** Runs one load against every target (fresh process and folder each). */
-async function acrossTargets(ctx: ScenarioContext, spec: LoadSpec, targets = ctx.targets): Promise<Measurement[]> {
-  const measurements: Measurement[] = [];
-  for (const target of targets) {
-    const reason = ctx.unavailable.get(target.name);
-    if (reason) {
-      measurements.push(skipped(spec, target.name, reason));
-      continue;
-    }
-    try {
-      measurements.push(
-        await withTarget(target, ctx.workDir, ctx.options.keepTemp, async (running) => {
-          const request = spec.direction === 'upload' ? running.upload(spec.payload) : await running.prepareDownload!(spec.payload);
-          return measureLoad(target, running, request, spec, ctx.workDir);
-        }),
-      );
-    } catch (error) {
-      measurements.push(failedToRun(spec, target.name, error));
-    }
+/** One load against one target in a fresh process and folder. */
+async function measureOne(ctx: ScenarioContext, spec: LoadSpec, target: Target): Promise<Measurement> {
+  try {
+    return await withTarget(target, ctx.workDir, ctx.options.keepTemp, async (running) => {
+      const request = spec.direction === 'upload' ? running.upload(spec.payload) : await running.prepareDownload!(spec.payload);
+      return measureLoad(target, running, request, spec, ctx.workDir);
+    });
+  } catch (error) {
+    return failedToRun(spec, target.name, error);
   }
-  return measurements;
+}
+
+/**
+ * Runs one load against every target that takes part in the scenario (fresh process and folder
+ * each); with --repeat N, N rounds with the targets' order rotated each round (so that none is
+ * always first or last on a machine whose load drifts), each target judged by its median round.
+ */
+async function acrossTargets(ctx: ScenarioContext, spec: LoadSpec, targets = ctx.targets): Promise<Measurement[]> {
+  const taking = targets.filter((t) => !t.scenarios || t.scenarios.includes(spec.scenario));
+  const runnable = taking.filter((t) => !ctx.unavailable.has(t.name));
+  const rounds = new Map<TargetName, Measurement[]>(runnable.map((t) => [t.name, []]));
+  for (let round = 0; round < ctx.options.repeat; round++) {
+    if (ctx.options.repeat > 1) process.stderr.write(`bench: ${spec.step}: round ${round + 1} of ${ctx.options.repeat}\n`);
+    const order = runnable.map((_, i) => runnable[(i + round) % runnable.length]!);
+    for (const target of order) rounds.get(target.name)!.push(await measureOne(ctx, spec, target));
+  }
+  return taking.map((target) => {
+    const reason = ctx.unavailable.get(target.name);
+    return reason ? skipped(spec, target.name, reason) : medianRound(rounds.get(target.name)!);
+  });
 }
 
 async function growth(ctx: ScenarioContext): Promise<Measurement[]> {
@@ -128,7 +137,7 @@ export async function runScenario(id: ScenarioId, ctx: ScenarioContext): Promise
       return acrossTargets(
         ctx,
         { step: 'd', scenario: 'd', direction: 'download', payload: large, concurrency: 8, durationMs },
-        ctx.targets.filter((t) => t.name === 'nginx-webdav' || t.name === 'oapi-media'),
+        ctx.targets.filter((t) => t.name === 'nginx-webdav' || t.name.startsWith('oapi-media')),
       );
     case 'e':
       return growth(ctx);

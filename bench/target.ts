@@ -3,13 +3,22 @@
 // targets/.
 
 import type { LoadPlan } from './load.ts';
+import type { ScenarioId } from './options.ts';
 import type { Payload } from './payloads.ts';
 
-export const TARGET_NAMES = ['bare-http', 'nginx-webdav', 'express-multer', 'fastify-multipart-sqlite', 'oapi-media'] as const;
+export const TARGET_NAMES = [
+  'bare-http',
+  'nginx-webdav',
+  'express-multer',
+  'fastify-multipart-sqlite',
+  'oapi-media',
+  'oapi-media-wecom',
+  'oapi-media-feishu',
+] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 /** The parts of a load plan that depend on the target; the scenario adds concurrency and time. */
-export type TargetRequest = Pick<LoadPlan, 'method' | 'urls' | 'body' | 'success' | 'collectField' | 'expectedResponseBytes'>;
+export type TargetRequest = Pick<LoadPlan, 'method' | 'urls' | 'headers' | 'body' | 'success' | 'collectField' | 'expectedResponseBytes'>;
 
 export interface StoredCount {
   files: number;
@@ -34,6 +43,8 @@ export interface Target {
   name: TargetName;
   /** One line for the README and the table's legend. */
   description: string;
+  /** The scenarios it takes part in; all of a, b, c when absent (d and e name their own targets). */
+  scenarios?: readonly ScenarioId[];
   /** True when it keeps nothing (bare-http): there is nothing to verify. */
   discardsBytes?: boolean;
   /** null when it can run here, else why it is skipped (said in the output). */

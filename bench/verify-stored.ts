@@ -56,9 +56,9 @@ export async function countPayloadFiles(dir: string, payload: Payload): Promise<
 }
 
 /** GETs a URL and hashes the body: a download compared with the payload it should be. */
-export function sha256OfUrl(url: string): Promise<{ status: number; bytes: number; sha256: string }> {
+export function sha256OfUrl(url: string, headers?: Record<string, string>): Promise<{ status: number; bytes: number; sha256: string }> {
   return new Promise((resolve, reject) => {
-    const req = get(url, (response) => {
+    const req = get(url, { headers }, (response) => {
       const hash = createHash('sha256');
       let bytes = 0;
       response.on('data', (chunk: Buffer) => {
