@@ -1,7 +1,7 @@
 // The goals of issue 6 (and issue 16's for the WeCom and Feishu wires), judged from the ratios of one run. A goal whose measurements failed
 // (errors, data not stored) does not hold, whatever its figure.
 
-import type { Measurement } from './measure.ts';
+import { cpuMsPerRequest, type Measurement } from './measure.ts';
 import type { TargetName } from './target.ts';
 
 export interface GoalVerdict {
@@ -18,11 +18,7 @@ function find(ms: Measurement[], step: string, target: TargetName): Measurement 
   return ms.find((m) => m.step === step && m.target === target && !m.skipped && m.load);
 }
 
-/** Milliseconds of server CPU per successful request, from the CPU % and the rate of one measurement. */
-function cpuMsPerRequest(m: Measurement): string {
-  if (m.serverCpuPercent === undefined || !m.load?.requestsPerSecond) return '?';
-  return ((m.serverCpuPercent / 100 / m.load.requestsPerSecond) * 1000).toFixed(2);
-}
+const cpuMs = (m: Measurement): string => cpuMsPerRequest(m)?.toFixed(2) ?? '?';
 
 function ratioGoal(
   ms: Measurement[],
@@ -42,7 +38,7 @@ function ratioGoal(
   const failed = [ours, theirs].filter((m) => m.failures.length > 0).map((m) => m.target);
   // Between two wires of the product, the server CPU per request says whether a gap is the wire's
   // work or the shared machine (CPU time is much less disturbed by other load than the rate is).
-  const cpu = subject !== 'oapi-media' && peer === 'oapi-media' ? `; server CPU per upload ${cpuMsPerRequest(ours)} vs ${cpuMsPerRequest(theirs)} ms` : '';
+  const cpu = subject !== 'oapi-media' && peer === 'oapi-media' ? `; server CPU per upload ${cpuMs(ours)} vs ${cpuMs(theirs)} ms` : '';
   const evidence = `${ratio.toFixed(2)}× (${ours.load![metric].toFixed(1)} vs ${theirs.load![metric].toFixed(1)} ${unit})${cpu}${failed.length ? `; FAILED measurement: ${failed.join(', ')}` : ''}`;
   return { id, goal, holds: ours.failures.length === 0 && theirs.failures.length === 0 && ratio >= atLeast, evidence };
 }

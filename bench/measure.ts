@@ -35,6 +35,14 @@ export interface Measurement {
   skipped?: string;
   /** With --repeat: the judged figure of every round, in the order run; this measurement is the median one. */
   rounds?: number[];
+  /** With --repeat: the server CPU per successful request of every round, in ms. */
+  roundCpuMsPerRequest?: number[];
+}
+
+/** Milliseconds of server CPU per successful request, from the CPU % and the rate of one measurement. */
+export function cpuMsPerRequest(m: Measurement): number | undefined {
+  if (m.serverCpuPercent === undefined || !m.load?.requestsPerSecond) return undefined;
+  return (m.serverCpuPercent / 100 / m.load.requestsPerSecond) * 1000;
 }
 
 /** The figure each scenario is judged on, and whether more is better. */
@@ -68,6 +76,7 @@ export function medianRound(rounds: Measurement[]): Measurement {
   return {
     ...median,
     rounds: rounds.map((m) => judgedFigure(m)?.value ?? Number.NaN),
+    roundCpuMsPerRequest: rounds.map((m) => cpuMsPerRequest(m) ?? Number.NaN),
     failures: rounds.flatMap((m, i) => m.failures.map((f) => `round ${i + 1}: ${f}`)),
   };
 }

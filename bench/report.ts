@@ -89,7 +89,10 @@ export function renderReport(measurements: Measurement[], goals: GoalVerdict[], 
   const repeated = measurements.filter((m) => m.rounds);
   if (repeated.length) {
     out.push('', 'Rounds (--repeat; each row above is its target\'s median round):');
-    for (const m of repeated) out.push(`  ${m.step} ${m.target}: ${m.rounds!.map((v) => v.toFixed(1)).join(', ')} ${mainFigure(m)?.name ?? ''}`);
+    for (const m of repeated) {
+      const cpu = m.roundCpuMsPerRequest ? `; server CPU per request ${m.roundCpuMsPerRequest.map((v) => v.toFixed(2)).join(', ')} ms` : '';
+      out.push(`  ${m.step} ${m.target}: ${m.rounds!.map((v) => v.toFixed(1)).join(', ')} ${mainFigure(m)?.name ?? ''}${cpu}`);
+    }
   }
   const stored = measurements.filter((m) => m.stored);
   if (stored.length) {
