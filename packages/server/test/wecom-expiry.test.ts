@@ -10,6 +10,7 @@ import { sample, sampleOfSize } from './fixtures/samples.ts';
 import { downloadUrl, getToken, sha256, upload as dingtalkUpload } from './helpers/e2e-http.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 import { assertWeComError, mediaPart, wecomGet, wecomGetError, wecomPost, wecomToken, wecomUpload } from './helpers/wecom-http.ts';
+import { withAnotherFirstCharacter } from './helpers/near-miss.ts';
 
 const THREE_DAYS_MS = 3 * 24 * 3600 * 1000;
 /** Larger than the inline limit (64 KiB): its bytes are a blob of their own, not kept with the row. */
@@ -76,7 +77,7 @@ describe('a WeCom media_id lives 3 days', () => {
     const expired = await wecomGetError(server.baseUrl, lateToken, blob.mediaId);
     assertWeComError(expired, 40007, 'invalid media_id');
     assertWeComError(await wecomGetError(server.baseUrl, lateToken, inline.mediaId), 40007, 'invalid media_id');
-    const unknown = await wecomGetError(server.baseUrl, lateToken, `9${blob.mediaId.slice(1)}`);
+    const unknown = await wecomGetError(server.baseUrl, lateToken, withAnotherFirstCharacter(blob.mediaId, '98'));
     assert.equal(String(expired.json.errmsg).split(', hint:')[0], String(unknown.json.errmsg).split(', hint:')[0]);
 
     const lateDingTalk = await getToken(server.baseUrl, dingtalk.appKey, dingtalk.appSecret);

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { sample, sampleOfSize } from './fixtures/samples.ts';
 import { downloadUrl, sha256, tokenOf, upload as dingtalkUpload } from './helpers/e2e-http.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
+import { withAnotherFirstCharacter } from './helpers/near-miss.ts';
 import {
   assertWeComError, mediaPart, wecomGet, wecomGetError, wecomGettoken, wecomPost, wecomToken, wecomUpload,
 } from './helpers/wecom-http.ts';
@@ -51,7 +52,7 @@ describe('GET /cgi-bin/gettoken', () => {
   test('missing corpid 41002, missing corpsecret 41004, wrong secret or unknown corpid 40001', async () => {
     assertWeComError(await wecomGettoken(server.baseUrl, { corpsecret: wecom.appSecret }), 41002, 'corpid missing');
     assertWeComError(await wecomGettoken(server.baseUrl, { corpid: wecom.appKey }), 41004, 'corpsecret missing');
-    assertWeComError(await wecomGettoken(server.baseUrl, { corpid: wecom.appKey, corpsecret: `x${wecom.appSecret.slice(1)}` }), 40001, 'invalid credential');
+    assertWeComError(await wecomGettoken(server.baseUrl, { corpid: wecom.appKey, corpsecret: withAnotherFirstCharacter(wecom.appSecret) }), 40001, 'invalid credential');
     assertWeComError(await wecomGettoken(server.baseUrl, { corpid: 'ww0000000000000000', corpsecret: wecom.appSecret }), 40001, 'invalid credential');
   });
 
@@ -185,7 +186,7 @@ describe('each wire its own tokens and ids; organizations apart', () => {
     const { mediaId } = await wecomUpload(server.baseUrl, token, 'file', 'secret.txt', Buffer.from('org A only'));
     const foreign = await wecomGetError(server.baseUrl, otherToken, mediaId);
     assertWeComError(foreign, 40007, 'invalid media_id');
-    const unknown = await wecomGetError(server.baseUrl, otherToken, `9${mediaId.slice(1)}`);
+    const unknown = await wecomGetError(server.baseUrl, otherToken, withAnotherFirstCharacter(mediaId, '98'));
     assert.equal(String(foreign.json.errmsg).split(', hint:')[0], String(unknown.json.errmsg).split(', hint:')[0]);
     assert.deepEqual(await server.mediaIds('wecom-other-org'), []);
     const own = await wecomUpload(server.baseUrl, otherToken, 'file', 'b.txt', Buffer.from('org B only'));
