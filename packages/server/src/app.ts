@@ -9,7 +9,7 @@ import packageJson from '../package.json' with { type: 'json' };
 import { pino, type Logger } from 'pino';
 import type { Services } from './composition-root.ts';
 import type { DialectContext } from './dialects/dialect.ts';
-import { mountedDialects } from './dialects/index.ts';
+import { mountedDialects, type MountedDialect } from './dialects/index.ts';
 import { ApiError } from '@oapi-media/core';
 import { guardDrain } from './http/body-budget.ts';
 import { DrainState } from './http/draining.ts';
@@ -25,6 +25,14 @@ export interface AppOptions {
   logger?: Logger;
   /** The node's shutdown state (server.ts begins it on a signal); default: never draining. */
   drain?: DrainState;
+  /** Routes and hooks of a mode (the emulator's /__oapi/), registered before the wires so that its hooks see every request. */
+  extension?: AppExtension;
+}
+
+export interface AppExtension {
+  /** Its tag in the OpenAPI document. */
+  tag: { name: string; description: string };
+  register(app: FastifyInstance, mounts: readonly MountedDialect[], context: DialectContext): Promise<void> | void;
 }
 
 /** Still answered once the listener has closed: liveness, readiness (503 then) and metrics. */
@@ -152,6 +160,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
         { name: 'WeCom', description: 'WeCom\'s (企业微信) media API under /cgi-bin, byte for byte (docs/api.md "WeCom"); its own tokens and media ids' },
         { name: 'Feishu', description: 'Feishu\'s / Lark\'s media API (/open-apis): token, im/v1 images and files; errors are HTTP 4xx (docs/api.md "Feishu")' },
         { name: 'Operations', description: 'Health, readiness and metrics of this node' },
+        ...(options.extension ? [options.extension.tag] : []),
       ],
       components: {
         securitySchemes: {
@@ -167,6 +176,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   // The API described for people, from npm's copy of Swagger UI (nothing from a CDN).
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { tryItOutEnabled: false } });
 
+  if (options.extension) await options.extension.register(app, mounts, context);
   for (const { dialect, prefix } of mounts) {
     await app.register(async (wire) => {
       await dialect.register(wire, context);

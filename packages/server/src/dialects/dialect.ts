@@ -33,6 +33,12 @@ export interface Dialect {
   answerNotFound(request: FastifyRequest, reply: FastifyReply, context: DialectContext): FastifyReply;
   /** The wire's answer to a failure outside its routes (e.g. a malformed URL), for the root prefix. */
   answerError(error: unknown, request: FastifyRequest, reply: FastifyReply, context: DialectContext): FastifyReply;
+  /**
+   * The wire's answer carrying `code` (its errcode or Feishu code) as an injected fault of the
+   * emulator: that code's entry of the wire's table when it has one (its message, its HTTP status
+   * unless `httpStatus` is given), else the code with a generic message.
+   */
+  answerCode(code: number, httpStatus: number | undefined, request: FastifyRequest, reply: FastifyReply, context: DialectContext): FastifyReply;
   /** The wire's answer to HTTP that Node's parser refused before it was a request, for the root prefix. */
   answerMalformedHttp(kind: MalformedHttpKind, requestId: string, config: Config): RawAnswer;
 }

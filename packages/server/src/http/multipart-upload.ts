@@ -3,6 +3,7 @@
 // buffered whole); small fields (access_token, type) are collected whether they come before or
 // after the file (api.md "Conventions": DingTalk's own curl sends them with -F, before the file).
 
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import busboy from 'busboy';
@@ -39,6 +40,34 @@ export interface UploadFormRules {
  */
 export function unescapeFormDataName(name: string): string {
   return name.replace(/%(22|0D|0A)/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** One part of an upload form as it arrived, for the emulator's request journal (never kept otherwise). */
+export interface FormPartSummary {
+  field: string;
+  /** A text part's value (the first 256 characters); absent for a file part. */
+  value?: string;
+  /** A file part: its filename as sent (undefined when it had none), declared type, size and sha256. */
+  fileName?: string | undefined;
+  declaredType?: string;
+  size?: number;
+  sha256?: string;
+  /** The part the server took as the media. */
+  media?: boolean;
+}
+
+/** The forms being summarized: only requests someone asked about (watchUploadForm). */
+const formSummaries = new WeakMap<IncomingMessage, FormPartSummary[]>();
+const SUMMARY_VALUE_CHARS = 256;
+
+/** Asks readUploadForm to summarize this request's form, part by part (the emulator's journal). */
+export function watchUploadForm(request: IncomingMessage): void {
+  formSummaries.set(request, []);
+}
+
+/** The parts read so far of a watched request's form, in their order; undefined if not watched or never read as a form. */
+export function uploadFormSummary(request: IncomingMessage): readonly FormPartSummary[] | undefined {
+  return formSummaries.get(request);
 }
 
 /** Room for the multipart framing and small fields around the file part. */
@@ -90,6 +119,29 @@ export function malformedPartHeaderKind(tail: Buffer, boundary: string | undefin
   return tail.length >= TAIL_BYTES && tail.indexOf(delimiter) === -1 ? 'partHeaderTooLarge' : 'multipartRequired';
 }
 
+/** The media part's size and sha256, once staged (a refused one keeps neither). */
+function summarizeStaged(part: FormPartSummary, staging$: Promise<StagedUpload>): void {
+  part.media = true;
+  staging$.then((staged) => {
+    part.size = staged.size;
+    part.sha256 = staged.sha256;
+  }, () => {});
+}
+
+/** A part read past: its size and sha256 as it streams by (only in a watched form). */
+function summarizeSkipped(part: FormPartSummary, stream: Readable): void {
+  const hash = createHash('sha256');
+  let size = 0;
+  stream.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    hash.update(chunk);
+  });
+  stream.on('end', () => {
+    part.size = size;
+    part.sha256 = hash.digest('hex');
+  });
+}
+
 /**
  * Resolves once the whole form is read and the file part is staged; rejects with the staging
  * error (StagingLimitError past `capBytes`) as soon as it happens, or ApiError for a form that
@@ -111,6 +163,7 @@ export function readUploadForm(request: IncomingMessage, rules: UploadFormRules,
       return;
     }
     const fields = new Map<string, string>();
+    const summary = formSummaries.get(request);
     let staging$: Promise<StagedUpload> | undefined;
     let fileName: string | undefined;
     let limitReached: UploadForm['limitReached'];
@@ -148,6 +201,8 @@ export function readUploadForm(request: IncomingMessage, rules: UploadFormRules,
       // busboy hands `undefined` for a part whose declared charset it cannot decode (e.g.
       // charset=utf-16); a throw here would be uncaught (inside busboy's write) and end the process.
       // A file part with neither a filename nor a binary type arrives as a field: still the media.
+      const part: FormPartSummary | undefined = summary && { field: name, value: (value ?? '').slice(0, SUMMARY_VALUE_CHARS), declaredType: info.mimeType };
+      if (part) summary!.push(part);
       if (isFilePart(name) && staging$ === undefined) {
         if (info.valueTruncated || typeof value !== 'string') {
           fail(new ApiError('formatNotAllowed', 'media sent as a text part too large or in an unknown charset'));
@@ -155,6 +210,7 @@ export function readUploadForm(request: IncomingMessage, rules: UploadFormRules,
         }
         staging$ = rules.receive(Readable.from([Buffer.from(value, 'latin1')]), capBytes);
         staging$.catch(fail);
+        if (part) summarizeStaged(part, staging$);
         return;
       }
       if (typeof value === 'string' && !fields.has(name)) fields.set(name, value);
@@ -165,13 +221,18 @@ export function readUploadForm(request: IncomingMessage, rules: UploadFormRules,
       // none until the stager's pipeline is attached (after an await). The form's own error/close
       // path answers the request; the pipeline still sees the stream's error when it attaches.
       stream.on('error', () => {});
+      const partName = info.filename === undefined ? undefined : unescapeFormDataName(info.filename);
+      const part: FormPartSummary | undefined = summary && { field: name, fileName: partName, declaredType: info.mimeType };
+      if (part) summary!.push(part);
       if (!isFilePart(name) || staging$ !== undefined) {
+        if (part) summarizeSkipped(part, stream);
         stream.resume(); // extra parts are read past, not stored
         return;
       }
-      fileName = info.filename === undefined ? undefined : unescapeFormDataName(info.filename);
+      fileName = partName;
       staging$ = rules.receive(stream, capBytes);
       staging$.catch(fail);
+      if (part) summarizeStaged(part, staging$);
     });
     parser.on('fieldsLimit', () => { limitReached ??= 'fields'; });
     parser.on('filesLimit', () => { limitReached ??= 'files'; });

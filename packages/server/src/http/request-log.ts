@@ -12,6 +12,11 @@ export function noteOnRequest(request: FastifyRequest, fields: Record<string, un
   notes.set(request, { ...notes.get(request), ...fields });
 }
 
+/** Everything the routes noted on the request (media_id, errcode, errorKind, …), for the emulator's journal. */
+export function requestNotes(request: FastifyRequest): Readonly<Record<string, unknown>> {
+  return notes.get(request) ?? {};
+}
+
 /** What the routes note that metrics count: the error kind answered, bytes stored, bytes sent. */
 export interface RequestFacts {
   errorKind: string | undefined;

@@ -192,7 +192,8 @@ export class AdminService {
     return (await this.#metadata.getOrgById(org.id))!;
   }
 
-  async createApp(orgName: string, appName: string, wire: string = 'dingtalk'): Promise<AppCredentials> {
+  /** A new app; `given` credentials instead of random ones are for the emulator's well-known apps and fixtures. */
+  async createApp(orgName: string, appName: string, wire: string = 'dingtalk', given?: { appkey: string; appsecret: string }): Promise<AppCredentials> {
     if (!NAME_PATTERN.test(appName)) throw new AdminError(`invalid app name ${JSON.stringify(appName)}`);
     if (!isWire(wire)) throw new AdminError(`invalid wire ${JSON.stringify(wire)}: one of ${WIRES.join(', ')}`);
     const org = await this.requireOrg(orgName);
@@ -200,8 +201,9 @@ export class AdminService {
     if ((await this.#metadata.listApps(org.id)).some((app) => app.name === appName)) {
       throw new AdminError(`organization ${org.name} already has an app named ${appName} (see: oapi-media app list --org ${org.name})`);
     }
-    const appkey = APP_CREDENTIALS[wire].key();
-    const appsecret = APP_CREDENTIALS[wire].secret();
+    const appkey = given?.appkey ?? APP_CREDENTIALS[wire].key();
+    const appsecret = given?.appsecret ?? APP_CREDENTIALS[wire].secret();
+    if (given && (await this.#metadata.getAppByKey(appkey))) throw new AdminError(`an app with appkey ${appkey} already exists`);
     await this.#metadata.createApp({
       id: newId(), orgId: org.id, name: appName, appKey: appkey, secretHash: sha256Hex(appsecret), createdAt: this.#now(), wire,
     });

@@ -28,6 +28,7 @@ export class StagedUpload {
   readonly #staging: StagingArea;
   #file: StagedFile | undefined;
   readonly size: number;
+  readonly sha256: string;
   /** The first bytes (up to 4100, what format detection samples): enough for most image headers. */
   readonly head: Buffer;
 
@@ -35,6 +36,7 @@ export class StagedUpload {
     this.#staging = staging;
     this.#file = file;
     this.size = file.size;
+    this.sha256 = file.sha256;
     this.head = file.head;
   }
 

@@ -1,5 +1,6 @@
 // Identifiers and secrets. All random, all URL-safe (api.md "Notes": SDKs paste them into URLs unencoded).
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
 import type { MediaType, Wire } from '@oapi-media/core';
 
@@ -13,6 +14,8 @@ const base64url = (bytes: Buffer): string => bytes.toString('base64url');
 const randomPool = Buffer.alloc(4096);
 let randomPoolOffset = randomPool.length;
 function randomBytes(count: number): Buffer {
+  const seeded = idRandomness.getStore();
+  if (seeded !== undefined) return seeded.bytes(count);
   if (count > randomPool.length) return randomFillSync(Buffer.alloc(count));
   if (randomPoolOffset + count > randomPool.length) {
     randomFillSync(randomPool);
@@ -24,6 +27,49 @@ function randomBytes(count: number): Buffer {
   return bytes;
 }
 export { randomBytes as randomIdBytes };
+
+/** Where ids draw their bytes from instead of the system's randomness (the emulator's --seed). */
+export interface IdRandomSource {
+  bytes(count: number): Buffer;
+}
+
+/**
+ * Bytes that follow from a seed alone: SHA-256 of (seed, stream, block number), block after block.
+ * Not secret and not meant to be: the emulator's ids repeat run after run under the same seed.
+ */
+export class SeededRandom implements IdRandomSource {
+  readonly #prefix: string;
+  #block = 0;
+  #buffered = Buffer.alloc(0);
+
+  constructor(seed: number | string, stream = 'ids') {
+    this.#prefix = `oapi-media seed ${seed} ${stream} `;
+  }
+
+  bytes(count: number): Buffer {
+    const blocks = [this.#buffered];
+    let available = this.#buffered.length;
+    while (available < count) {
+      const block = createHash('sha256').update(`${this.#prefix}${this.#block++}`).digest();
+      blocks.push(block);
+      available += block.length;
+    }
+    const all = Buffer.concat(blocks, available);
+    this.#buffered = all.subarray(count);
+    return Buffer.from(all.subarray(0, count));
+  }
+
+  /** A number in [0, 1), for probabilities. */
+  fraction(): number {
+    return this.bytes(6).readUIntBE(0, 6) / 2 ** 48;
+  }
+}
+
+/**
+ * The id source of the code running now: set around each request of a seeded emulator (and its
+ * seeding), so that many emulators in one process each follow their own seed; unset, ids are random.
+ */
+export const idRandomness = new AsyncLocalStorage<IdRandomSource>();
 
 /** api.md "POST /media/upload": '@' + URL-safe characters, ≥ 128 bits of randomness, revealing nothing. 144 bits here. */
 export const newMediaId = (): string => `@${base64url(randomBytes(18))}`;

@@ -62,11 +62,11 @@ export function errorBody(kind: DingTalkAnswerKind, requestId: string, config: C
   return JSON.stringify({ errcode: answer.errcode, errmsg: answer[config.errmsgLanguage], request_id: requestId });
 }
 
-export function sendError(reply: FastifyReply, request: FastifyRequest, kind: DingTalkAnswerKind, config: Config): FastifyReply {
+export function sendError(reply: FastifyReply, request: FastifyRequest, kind: DingTalkAnswerKind, config: Config, httpStatus?: number): FastifyReply {
   const answer = DINGTALK_ERRORS[kind];
   noteOnRequest(request, { errcode: answer.errcode, errorKind: kind });
   return reply
-    .code(answer.httpStatus)
+    .code(httpStatus ?? answer.httpStatus)
     .header('content-type', JSON_TYPE)
     .send(errorBody(kind, request.id, config));
 }
@@ -79,4 +79,13 @@ export function sendFailure(reply: FastifyReply, request: FastifyRequest, error:
   }
   const kind = failureKind(request, error);
   return sendError(reply, request, kind, config);
+}
+
+/** An answer with `errcode` (an injected fault): its entry of DingTalk's table, or the bare code. */
+export function sendCode(reply: FastifyReply, request: FastifyRequest, errcode: number, httpStatus: number | undefined, config: Config): FastifyReply {
+  const kind = (Object.keys(DINGTALK_ERRORS) as DingTalkAnswerKind[]).find((k) => DINGTALK_ERRORS[k].errcode === errcode);
+  if (kind !== undefined) return sendError(reply, request, kind, config, httpStatus);
+  noteOnRequest(request, { errcode });
+  return reply.code(httpStatus ?? 200).header('content-type', JSON_TYPE)
+    .send(JSON.stringify({ errcode, errmsg: config.errmsgLanguage === 'en' ? 'error (injected)' : '系统错误', request_id: request.id }));
 }

@@ -4,7 +4,7 @@
 import { ApiError, DINGTALK_ERRORS } from '@oapi-media/core';
 import type { Dialect } from '../dialect.ts';
 import { closeIfOverBudget } from '../../http/body-budget.ts';
-import { errorBody, sendError, sendFailure } from './answers.ts';
+import { errorBody, sendCode, sendError, sendFailure } from './answers.ts';
 import { registerGetCorpToken } from './get-corp-token.ts';
 import { registerGettoken } from './gettoken.ts';
 import { registerLargeFiles } from './large-files.ts';
@@ -46,6 +46,8 @@ export const dingtalk: Dialect = {
     closeIfOverBudget(request, reply, DRAIN_BUDGET_BYTES);
     return sendFailure(reply, request, error, config);
   },
+
+  answerCode: (code, httpStatus, request, reply, { config }) => sendCode(reply, request, code, httpStatus, config),
 
   answerMalformedHttp: (kind, requestId, config) => ({ status: DINGTALK_ERRORS[kind].httpStatus, body: errorBody(kind, requestId, config) }),
 };

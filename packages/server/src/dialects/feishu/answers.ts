@@ -25,7 +25,7 @@ export function sendOk(reply: FastifyReply, request: FastifyRequest, body: Recor
   return reply.code(200).header('x-tt-logid', request.id).header('content-type', JSON_TYPE).send(JSON.stringify(body));
 }
 
-export function sendError(reply: FastifyReply, request: FastifyRequest, kind: FeishuAnswerKind, error?: unknown): FastifyReply {
+export function sendError(reply: FastifyReply, request: FastifyRequest, kind: FeishuAnswerKind, error?: unknown, httpStatus?: number): FastifyReply {
   const answer = FEISHU_ERRORS[kind];
   noteOnRequest(request, { errcode: answer.code, errorKind: kind });
   if (error instanceof RateLimitedError) {
@@ -33,7 +33,7 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, kind: Fe
     reply.header('x-ogw-ratelimit-limit', String(error.perSecond)).header('x-ogw-ratelimit-reset', '1');
   }
   return reply
-    .code(answer.httpStatus)
+    .code(httpStatus ?? answer.httpStatus)
     .header('x-tt-logid', request.id)
     .header('content-type', JSON_TYPE)
     .send(JSON.stringify({ code: answer.code, msg: answer.msg, error: { log_id: request.id } }));
@@ -47,6 +47,15 @@ export function sendFailure(reply: FastifyReply, request: FastifyRequest, error:
   }
   const kind = failureKind(request, error);
   return sendError(reply, request, kind, error);
+}
+
+/** An answer with `code` (an injected fault): its entry of Feishu's table, or the bare code (HTTP 400 unless told). */
+export function sendCode(reply: FastifyReply, request: FastifyRequest, code: number, httpStatus: number | undefined): FastifyReply {
+  const kind = (Object.keys(FEISHU_ERRORS) as FeishuAnswerKind[]).find((k) => FEISHU_ERRORS[k].code === code);
+  if (kind !== undefined) return sendError(reply, request, kind, undefined, httpStatus);
+  noteOnRequest(request, { errcode: code });
+  return reply.code(httpStatus ?? 400).header('x-tt-logid', request.id).header('content-type', JSON_TYPE)
+    .send(JSON.stringify({ code, msg: 'error (injected)', error: { log_id: request.id } }));
 }
 
 /** Feishu's error answer, for the OpenAPI document. */

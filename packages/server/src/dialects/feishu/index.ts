@@ -5,7 +5,7 @@
 import { ApiError, FEISHU_ERRORS } from '@oapi-media/core';
 import type { Dialect } from '../dialect.ts';
 import { closeIfOverBudget } from '../../http/body-budget.ts';
-import { sendError, sendFailure } from './answers.ts';
+import { sendCode, sendError, sendFailure } from './answers.ts';
 import { registerMediaDownload } from './media-download.ts';
 import { DRAIN_BUDGET_BYTES, registerMediaUpload } from './media-upload.ts';
 import { registerToken } from './token.ts';
@@ -44,6 +44,8 @@ export const feishu: Dialect = {
     closeIfOverBudget(request, reply, DRAIN_BUDGET_BYTES);
     return sendFailure(reply, request, error);
   },
+
+  answerCode: (code, httpStatus, request, reply) => sendCode(reply, request, code, httpStatus),
 
   answerMalformedHttp: (kind, requestId) => {
     const { code, msg, httpStatus } = FEISHU_ERRORS[kind];

@@ -82,3 +82,12 @@ export const NOT_AN_API_CALL_RESPONSES = {
 /** The calls that carry an access_token (in the query only, as WeCom requires). */
 export const ACCESS_TOKEN_SECURITY = [{ accessToken: [] }];
 export const NO_SECURITY: never[] = [];
+
+/** An answer with `errcode` (an injected fault): its entry of WeCom's table, or the bare code with WeCom's errmsg suffix. */
+export function sendCode(reply: FastifyReply, request: FastifyRequest, errcode: number, httpStatus: number | undefined, config: Config): FastifyReply {
+  const kind = (Object.keys(WECOM_ERRORS) as WeComAnswerKind[]).find((k) => WECOM_ERRORS[k].errcode === errcode);
+  if (kind !== undefined) return sendError(reply, request, kind, config, httpStatus);
+  noteOnRequest(request, { errcode });
+  const errmsg = `error (injected), hint: [${hintOf(request.id, config.now())}], from ip: ${request.ip}, more info at ${WECOM_ERROR_INFO_URL}${errcode}`;
+  return reply.code(httpStatus ?? 200).header('content-type', JSON_TYPE).send(JSON.stringify({ errcode, errmsg }));
+}

@@ -4,7 +4,7 @@
 import { ApiError, WECOM_ERRORS } from '@oapi-media/core';
 import type { Dialect } from '../dialect.ts';
 import { closeIfOverBudget } from '../../http/body-budget.ts';
-import { rawErrorBody, sendError, sendFailure } from './answers.ts';
+import { rawErrorBody, sendCode, sendError, sendFailure } from './answers.ts';
 import { registerGettoken } from './gettoken.ts';
 import { PublishedImageMissing, registerMediaDownload } from './media-download.ts';
 import { DRAIN_BUDGET_BYTES, registerMediaUpload } from './media-upload.ts';
@@ -43,6 +43,8 @@ export const wecom: Dialect = {
     closeIfOverBudget(request, reply, DRAIN_BUDGET_BYTES);
     return sendFailure(reply, request, error, config);
   },
+
+  answerCode: (code, httpStatus, request, reply, { config }) => sendCode(reply, request, code, httpStatus, config),
 
   answerMalformedHttp: (kind, requestId, config) => ({ status: WECOM_ERRORS[kind].httpStatus, body: rawErrorBody(kind, requestId, config) }),
 };
