@@ -57,7 +57,7 @@ async function buildServer() {
   // migrations are TypeScript modules (stores/metadata/schema.ts), so the bundle carries them.
   rmSync(`${dir}/dist`, { recursive: true, force: true });
   await build({
-    entryPoints: { cli: `${dir}/src/cli.ts`, index: `${dir}/src/index.ts` },
+    entryPoints: { cli: `${dir}/src/cli.ts`, index: `${dir}/src/index.ts`, emulator: `${dir}/src/emulator/index.ts` },
     outdir: `${dir}/dist`,
     bundle: true,
     splitting: true,
@@ -69,6 +69,7 @@ async function buildServer() {
     logLevel: 'warning',
   });
   await bundleDeclarations(`${dir}/src/index.ts`, `${dir}/dist/index.d.ts`, external);
+  await bundleDeclarations(`${dir}/src/emulator/index.ts`, `${dir}/dist/emulator.d.ts`, external);
 }
 
 async function buildClient() {

@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import type { Command } from 'commander';
 import { operatorProgram, runCli } from '../src/cli/program.ts';
+import { EMULATOR_ENVIRONMENT } from '../src/cli/emulate.ts';
 import { ENVIRONMENT } from '../src/config.ts';
 import { CONFIG_VARIABLES } from './helpers/operator-env.ts';
 
@@ -72,7 +73,9 @@ test('config.ts\'s list of environment variables is exactly what the sources rea
   assert.equal(new Set(listed).size, listed.length, 'each variable once');
   const read = await variablesReadInSources();
   assert.ok(read.size >= 15, `found ${[...read].join(', ')}`);
-  for (const name of read) assert.ok(listed.includes(name), `${name} is read but not listed in config.ts ENVIRONMENT`);
+  const emulatorOnly = EMULATOR_ENVIRONMENT.map((v) => v.name);
+  for (const name of read) assert.ok(listed.includes(name) || emulatorOnly.includes(name), `${name} is read but not listed in config.ts ENVIRONMENT (or cli/emulate.ts EMULATOR_ENVIRONMENT)`);
+  for (const name of emulatorOnly) assert.ok(read.has(name), `${name} is listed in EMULATOR_ENVIRONMENT but nothing reads it`);
   for (const name of listed) assert.ok(read.has(name) || name.startsWith('AWS_'), `${name} is listed but nothing reads it`);
   for (const name of CONFIG_VARIABLES) assert.ok(listed.includes(name), `${name} (ConfigInput) is not listed`);
 });
@@ -95,4 +98,9 @@ test('the README names every command of --help, every option of serve and every 
     if (flag[1] !== '--help') assert.ok(readme.includes(`\`${flag[1]}\``), `README lacks serve's ${flag[1]}`);
   }
   for (const { name } of ENVIRONMENT) assert.ok(readme.includes(`\`${name}\``), `README lacks \`${name}\``);
+  const emulateHelp = await help(['emulate']);
+  for (const { name, flag } of EMULATOR_ENVIRONMENT) {
+    assert.ok(readme.includes(`\`${name}\``), `README lacks \`${name}\``);
+    assert.ok(emulateHelp.includes(name) && emulateHelp.includes(flag), `emulate --help lacks ${name} or ${flag}`);
+  }
 });

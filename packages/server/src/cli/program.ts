@@ -20,6 +20,7 @@ import { addMediaCommands } from './media.ts';
 import { addMigrateCommand } from './migrate.ts';
 import { addOrgCommands } from './orgs.ts';
 import { addServeCommand } from './serve.ts';
+import { addEmulateCommand } from './emulate.ts';
 import { addSuiteCommands } from './suites.ts';
 import { addTokenCommands } from './tokens.ts';
 
@@ -116,6 +117,7 @@ function buildProgram(io: CliIo): Command {
     },
   };
   addServeCommand(program, kit);
+  addEmulateCommand(program, kit);
   addMigrateCommand(program, kit);
   addOrgCommands(program, kit);
   addAppCommands(program, kit);
