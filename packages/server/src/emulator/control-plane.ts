@@ -31,6 +31,8 @@ interface Tracked {
   entry: JournalEntry | undefined;
   started: number;
   wire: Wire | null;
+  /** A reset or close to apply instead of the answer (afterHandling). */
+  instead?: FaultAction;
 }
 
 /** Header values are Latin-1: anything else (a Chinese file name in a hint) is written as \uXXXX. */
@@ -130,11 +132,30 @@ function registerHooks(app: FastifyInstance, mounts: readonly MountedDialect[], 
     }
     if (!action) return;
     if (entry) entry.fault = describeFault(action);
+    if (action.afterHandling) {
+      tracked.get(request)!.instead = action;
+      return;
+    }
     return applyFault(action, request, reply, mount, context, emulator, entry);
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
     const known = tracked.get(request);
+    if (known?.instead) {
+      // Handled, and now the answer is lost: nothing of it reaches the client.
+      const socket = request.raw.socket;
+      if (known.entry) {
+        known.entry.answer.errcode = answeredErrcode(request);
+        const noted = requestNotes(request).mediaId;
+        known.entry.answer.mediaId = typeof noted === 'string' ? noted : null;
+        known.entry.form = uploadFormSummary(request.raw)?.map((part) => ({ ...part })) ?? null;
+        known.entry.durationMs = Math.round((performance.now() - known.started) * 10) / 10;
+        known.entry = undefined; // its answer was never sent: status stays null
+      }
+      if (known.instead.kind === 'reset') socket.resetAndDestroy();
+      else socket.destroy();
+      return payload;
+    }
     if (!known?.entry) return payload;
     const errcode = answeredErrcode(request);
     if (errcode === 0 && reply.statusCode < 400) return payload;

@@ -7,7 +7,7 @@ import { pathMatches } from './journal.ts';
  * What a fault does:
  * - errcode: answers that code in the wire's shape (its table's message and HTTP status, or `status`);
  * - delay: waits `delayMs`, then the request goes on (or answers `errcode` if given too);
- * - reset: resets the connection (TCP RST), no answer;
+ * - reset: resets the connection (TCP RST), no answer (afterHandling: once the request was handled);
  * - close: closes the connection without an answer (curl: "Empty reply from server");
  * - empty: HTTP 200 with an empty body;
  * - stall: answers nothing for `stallMs` (default 120 s, past any client's timeout), then resets;
@@ -20,6 +20,11 @@ export const DEFAULT_STALL_MS = 120_000;
 
 export interface FaultAction {
   kind: FaultKind;
+  /**
+   * reset and close only: the request is handled first (an upload is stored), then the connection
+   * goes instead of the answer — a lost answer, the case that makes retries need idempotency.
+   */
+  afterHandling?: boolean;
   errcode?: number;
   status?: number;
   delayMs?: number;
@@ -58,7 +63,7 @@ const isPositiveInteger = (value: unknown): value is number => typeof value === 
 export function parseFaultInput(input: unknown): FaultInput {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new FaultError('a fault is a JSON object, e.g. {"path":"/media/upload","errcode":45009,"times":1}');
   const raw = input as Record<string, unknown>;
-  const known = new Set(['path', 'method', 'app', 'mediaType', 'kind', 'errcode', 'status', 'delayMs', 'stallMs', 'times', 'probability']);
+  const known = new Set(['path', 'method', 'app', 'mediaType', 'kind', 'errcode', 'status', 'delayMs', 'stallMs', 'times', 'probability', 'afterHandling']);
   const unknown = Object.keys(raw).filter((key) => !known.has(key));
   if (unknown.length > 0) throw new FaultError(`unknown field(s) ${unknown.join(', ')}: a fault has ${[...known].join(', ')}`);
   for (const key of ['path', 'method', 'app', 'mediaType'] as const) {
@@ -77,6 +82,8 @@ export function parseFaultInput(input: unknown): FaultInput {
     throw new FaultError(`kind must be one of ${FAULT_KINDS.join(', ')} (or give errcode or delayMs)`);
   }
   if (kind === 'errcode' && raw.errcode === undefined) throw new FaultError('kind errcode needs an errcode');
+  if (raw.afterHandling !== undefined && typeof raw.afterHandling !== 'boolean') throw new FaultError('afterHandling must be true or false');
+  if (raw.afterHandling === true && kind !== 'reset' && kind !== 'close') throw new FaultError('afterHandling is for kind reset or close (the answer is lost after the request was handled)');
   if (kind === 'delay' && raw.delayMs === undefined) throw new FaultError('kind delay needs delayMs');
   return { ...(raw as Omit<FaultInput, 'kind'>), kind: kind as FaultKind, ...(raw.method === undefined ? {} : { method: (raw.method as string).toUpperCase() }) };
 }
@@ -97,11 +104,13 @@ export function parseFaultHeader(header: string): FaultAction {
       case 'delay': action.kind ??= 'delay'; action.delayMs = number; break;
       case 'stall': action.kind = 'stall'; if (number !== undefined) action.stallMs = number; break;
       case 'reset': case 'close': case 'empty': case 'gateway413': action.kind = name; break;
-      default: throw new FaultError(`X-Oapi-Fault: unknown ${JSON.stringify(name)} (errcode=N[,status=N], delay=MS, reset, close, empty, stall[=MS], gateway413)`);
+      case 'after': action.afterHandling = true; break;
+      default: throw new FaultError(`X-Oapi-Fault: unknown ${JSON.stringify(name)} (errcode=N[,status=N], delay=MS, reset[,after], close[,after], empty, stall[=MS], gateway413)`);
     }
   }
   if (action.kind === undefined) throw new FaultError('X-Oapi-Fault: empty (e.g. errcode=45009 or reset)');
   if (action.kind === 'errcode' && action.errcode === undefined) throw new FaultError('X-Oapi-Fault: errcode needs a value (errcode=45009)');
+  if (action.afterHandling && action.kind !== 'reset' && action.kind !== 'close') throw new FaultError('X-Oapi-Fault: after goes with reset or close (reset,after)');
   return action as FaultAction;
 }
 
@@ -112,6 +121,7 @@ export function describeFault(action: FaultAction): string {
   if (action.delayMs !== undefined) parts.push(`delay=${action.delayMs}`);
   if (action.errcode !== undefined) parts.push(`errcode=${action.errcode}`);
   if (action.status !== undefined) parts.push(`status=${action.status}`);
+  if (action.afterHandling) parts.push('after');
   return parts.join(',');
 }
 
