@@ -19,6 +19,8 @@ export interface Dialect {
    * routes are mounted under the configured prefix plus this, and so is its not-found answer.
    */
   readonly basePath: string;
+  /** Where under its prefix all of its routes are when that is narrower than basePath (Feishu: /open-apis): which wire a path is. */
+  readonly routesUnder?: string;
   /**
    * The most a request of this wire may send past an early answer (e.g. "too large" mid-upload)
    * before the connection is cut rather than read to its end and dropped.

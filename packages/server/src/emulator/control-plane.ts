@@ -86,8 +86,9 @@ export function controlPlane(emulator: EmulatorController): AppExtension {
 }
 
 function registerHooks(app: FastifyInstance, mounts: readonly MountedDialect[], context: DialectContext, emulator: EmulatorController): void {
-  const byPrefix = [...mounts].sort((a, b) => b.prefix.length - a.prefix.length);
-  const mountOf = (path: string) => byPrefix.find(({ prefix }) => prefix === '' || path === prefix || path.startsWith(`${prefix}/`));
+  const under = (mount: MountedDialect) => `${mount.prefix}${mount.dialect.routesUnder ?? ''}`;
+  const byPrefix = [...mounts].sort((a, b) => under(b).length - under(a).length);
+  const mountOf = (path: string) => byPrefix.find((mount) => under(mount) === '' || path === under(mount) || path.startsWith(`${under(mount)}/`));
   const tracked = new WeakMap<FastifyRequest, Tracked>();
 
   /** The calling app's key: from the credentials in the query, or from its token. */

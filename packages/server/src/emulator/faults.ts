@@ -69,7 +69,8 @@ export function parseFaultInput(input: unknown): FaultInput {
   for (const key of ['path', 'method', 'app', 'mediaType'] as const) {
     if (raw[key] !== undefined && typeof raw[key] !== 'string') throw new FaultError(`${key} must be a string`);
   }
-  for (const key of ['errcode', 'status', 'delayMs', 'stallMs', 'times'] as const) {
+  if (raw.errcode !== undefined && !Number.isInteger(raw.errcode)) throw new FaultError('errcode must be a whole number (e.g. 45009, or -1)');
+  for (const key of ['status', 'delayMs', 'stallMs', 'times'] as const) {
     if (raw[key] !== undefined && !isPositiveInteger(raw[key])) throw new FaultError(`${key} must be a whole number ≥ 0`);
   }
   if (raw.probability !== undefined && (typeof raw.probability !== 'number' || raw.probability < 0 || raw.probability > 1)) {
@@ -97,7 +98,9 @@ export function parseFaultHeader(header: string): FaultAction {
   for (const item of header.split(',').map((part) => part.trim()).filter(Boolean)) {
     const [name = '', value] = item.split('=').map((part) => part.trim());
     const number = value === undefined ? undefined : Number(value);
-    if (value !== undefined && !isPositiveInteger(number)) throw new FaultError(`X-Oapi-Fault: ${name} needs a whole number, not ${JSON.stringify(value)}`);
+    // Only an errcode may be negative (-1: DingTalk's and WeCom's "system busy").
+    const valid = name === 'errcode' ? Number.isInteger(number) : isPositiveInteger(number);
+    if (value !== undefined && !valid) throw new FaultError(`X-Oapi-Fault: ${name} needs a whole number, not ${JSON.stringify(value)}`);
     switch (name) {
       case 'errcode': action.kind ??= 'errcode'; action.errcode = number; break;
       case 'status': action.status = number; break;

@@ -17,6 +17,7 @@ export const feishu: Dialect = {
   name: 'feishu',
   // Its routes name their whole path (/open-apis/...), with a catch-all for its unknown paths.
   basePath: '',
+  routesUnder: '/open-apis',
   bodyBudgetBytes: DRAIN_BUDGET_BYTES,
 
   register(app, { services }) {
