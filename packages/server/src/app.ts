@@ -99,6 +99,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     uploadsWaiting: () => services.uploadSlots.waiting,
     ...(services.sharedLimits === undefined ? {} : { sharedLimits: services.sharedLimits }),
   });
+  app.addHook('onClose', async () => metrics.clear());
   logSharedLimits(services, app.log as Logger);
   const context: DialectContext = { services: services.dialect, config };
   // Past an early answer a body is drained within the largest budget of the wires served.
@@ -202,7 +203,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.get('/metrics', operations('metrics', 'Prometheus metrics', {
     200: { description: 'Prometheus text exposition', content: { 'text/plain': { schema: { type: 'string' } } } },
   }), async (_request, reply) =>
-    reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
+    reply.header('content-type', metrics.contentType).send(await metrics.scrape()),
   );
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -146,7 +146,11 @@ export async function seedFixtures(app: FastifyInstance, admin: AdminService, fi
     const tokens = new Map<string, string>();
     for (const media of org.media ?? []) {
       const uploader = media.app === undefined ? apps[0] : apps.find((a) => a.name === media.app || a.key === media.app);
-      if (!uploader) throw new FixtureError(`fixtures: organization ${org.name} has no app ${JSON.stringify(media.app)} for ${media.fileName}`);
+      if (!uploader) {
+        throw new FixtureError(media.app === undefined
+          ? `fixtures: organization ${org.name} has no app to upload ${media.fileName}: give it one under "apps"`
+          : `fixtures: organization ${org.name} has no app ${JSON.stringify(media.app)} for ${media.fileName}`);
+      }
       let bytes: Buffer;
       if (media.base64 !== undefined) bytes = Buffer.from(media.base64, 'base64');
       else if (media.path !== undefined) bytes = await readFile(resolve(baseDir, media.path)).catch((error: Error) => { throw new FixtureError(`fixtures: cannot read ${media.path}: ${error.message}`); });

@@ -124,6 +124,8 @@ export async function hintFor(facts: HintFacts, metadata: MetadataStore): Promis
       return `this media belongs to organization ${owner?.name ?? row.orgId}; the token is of organization ${caller?.name ?? tokenRow.orgId} (an organization sees only its own media)`;
     }
     if (row && row.expiresAt !== null && row.expiresAt <= facts.now) return 'this media has expired (WeCom keeps temporary media 3 days; the emulator\'s clock may have been advanced)';
+    if (!row && facts.wire === 'wecom') return 'no such media: WeCom\'s temporary media last 3 days (the emulator\'s clock may have been advanced), and ids of the real platform or of another emulator run are unknown here';
+    if (!row && facts.wire === 'wecom') return 'no such media: WeCom\'s temporary media last 3 days (the emulator\'s clock may have been advanced), and ids of the real platform or another emulator run are unknown here';
   }
   return undefined;
 }

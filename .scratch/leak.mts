@@ -1,0 +1,14 @@
+import { startEmulator } from '/work/main/packages/server/src/emulator/index.ts';
+const w = await startEmulator(); await w.close();
+await new Promise((r) => setTimeout(r, 100));
+console.log('before', process.getActiveResourcesInfo());
+const emu = await startEmulator({ seed: 1 });
+const tok = (await (await fetch(`${emu.baseUrl}/gettoken?appkey=dingoapiemulator&appsecret=oapi-media-emulator-secret`)).json()).access_token;
+const form = new FormData(); form.append('media', new Blob([Buffer.from('%PDF-1.4\n' + 'x'.repeat(100))]), 'a.pdf');
+await (await fetch(`${emu.baseUrl}/media/upload?access_token=${tok}&type=file`, { method: 'POST', body: form })).json();
+await emu.close();
+console.log('right after', process.getActiveResourcesInfo());
+await new Promise((r) => setTimeout(r, 200));
+console.log('200ms', process.getActiveResourcesInfo());
+await new Promise((r) => setTimeout(r, 2000));
+console.log('2s', process.getActiveResourcesInfo());

@@ -1,0 +1,16 @@
+import { createHook } from 'node:async_hooks';
+import { writeSync } from 'node:fs';
+import { startEmulator } from '/work/main/packages/server/src/emulator/index.ts';
+const w = await startEmulator(); await w.close();
+const emu = await startEmulator({ seed: 1 });
+const tok = (await (await fetch(`${emu.baseUrl}/gettoken?appkey=dingoapiemulator&appsecret=oapi-media-emulator-secret`)).json()).access_token;
+const form = new FormData(); form.append('media', new Blob([Buffer.from('%PDF-1.4\n' + 'x'.repeat(100))]), 'a.pdf');
+await (await fetch(`${emu.baseUrl}/media/upload?access_token=${tok}&type=file`, { method: 'POST', body: form })).json();
+let closed = false;
+const live = new Map();
+createHook({ init(id, type) { if (closed && type.startsWith('FSREQ')) live.set(id, new Error().stack); }, destroy(id) { live.delete(id); } }).enable();
+closed = true;
+await emu.close();
+closed = false;
+for (const s of live.values()) writeSync(2, s + '\n----\n');
+await new Promise((r) => setTimeout(r, 300));
