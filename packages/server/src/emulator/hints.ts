@@ -1,7 +1,7 @@
 // X-Oapi-Hint (emulator mode): with every error answer, the probable mistake in plain words, for the
 // mistakes platform users actually make. The answer itself stays exactly the wire's.
 
-import type { Wire } from '@oapi-media/core';
+import { DINGTALK_MEDIA_LIMITS, EXTENSION_FORMATS, isMediaType, WECOM_MEDIA_LIMITS, type Wire } from '@oapi-media/core';
 import type { FormPartSummary } from '../http/multipart-upload.ts';
 import { CHUNKED_MEDIA_ID_PATTERN, MEDIA_IDS, sha256Hex, TOKEN_PATTERN, UPLOAD_SESSION_ID_PATTERN } from '../service/ids.ts';
 import type { MetadataStore } from '../stores/metadata/interface.ts';
@@ -73,16 +73,31 @@ export async function hintFor(facts: HintFacts, metadata: MetadataStore): Promis
   }
   const filePart = form?.find((part) => part.media);
   if (form && filePart && filePart.value !== undefined && looksLikePath(filePart.value)) {
-    return `the ${filePart.field} part is a text field holding ${JSON.stringify(filePart.value.slice(0, 80))}, not a file: send the file's bytes as a file part (curl -F "${filePart.field}=@path" — note the @)`;
+    return `the ${filePart.field} part is a text field holding ${JSON.stringify(filePart.value.slice(0, 80))}, not a file: send the file's bytes as a file part (curl -F "${filePart.field}=@path", note the @)`;
   }
   if (form && !filePart && form.some((part) => part.fileName !== undefined)) {
     const names = form.filter((part) => part.fileName !== undefined).map((part) => part.field);
     const expected = facts.wire === 'feishu' ? (facts.path.endsWith('/images') ? 'image' : 'file') : 'media';
     return `the file part is named ${names.map((n) => JSON.stringify(n)).join(', ')}: this call reads the part named "${expected}"`;
   }
-  if (filePart && filePart.value === undefined && (errorKind === 'formatNotAllowed' || errorKind === 'unknownMediaType')) {
-    if (filePart.fileName === undefined || filePart.fileName === '') return `the ${filePart.field} part has no filename: send filename="name.ext" (the extension names the format)`;
-    if (!/\.[A-Za-z0-9]+$/.test(filePart.fileName)) return `filename ${JSON.stringify(filePart.fileName)} has no extension: the format is checked against it (e.g. photo.jpg)`;
+  const type = facts.query.type ?? form?.find((part) => part.field === 'type')?.value;
+  const limits = facts.wire === 'wecom' ? WECOM_MEDIA_LIMITS : facts.wire === 'dingtalk' ? DINGTALK_MEDIA_LIMITS : undefined;
+  if (filePart && filePart.value === undefined && errorKind === 'formatNotAllowed' && limits && type !== undefined && isMediaType(type)) {
+    const formats = limits[type].formats;
+    const extension = /\.([A-Za-z0-9]+)$/.exec(filePart.fileName ?? '')?.[1]?.toLowerCase();
+    const named = extension === undefined ? undefined : EXTENSION_FORMATS[extension];
+    if (extension !== undefined && (named === undefined || !formats.includes(named))) {
+      return `extension .${extension} is not a format of type ${type} (${type} takes ${formats.join(', ')})`;
+    }
+    if (extension === undefined) {
+      const what = filePart.fileName === undefined || filePart.fileName === '' ? 'has no filename' : `is named ${JSON.stringify(filePart.fileName)}, without an extension,`;
+      return `the bytes are not a format of type ${type} (${formats.join(', ')}), and the ${filePart.field} part ${what} to go by: check type, and send filename="name.ext"`;
+    }
+    return `the bytes are not a ${named} file, as the name ${JSON.stringify(filePart.fileName)} says: the content and the extension must agree`;
+  }
+  if (facts.wire === 'feishu' && facts.path.endsWith('/im/v1/files') && errorKind !== undefined && errorKind !== 'invalidToken' && errorKind !== 'missingToken') {
+    const name = form?.find((part) => part.field === 'file_name')?.value;
+    if (name === undefined || name === '') return 'no file_name: Feishu\'s file upload needs the field file_name, with its extension';
   }
   if (errorKind === 'unknownMediaType' || (errorKind === 'missingParameter' && uploading)) {
     const typeField = form?.findIndex((part) => part.field === 'type') ?? -1;
@@ -97,7 +112,7 @@ export async function hintFor(facts: HintFacts, metadata: MetadataStore): Promis
   const token = requestToken(facts.query, facts.authorization);
   if (errorKind === 'invalidToken' && token !== undefined) {
     const shape = shapeOf(token);
-    if (shape && shape.kind !== 'access_token') return `access_token holds a ${shape.wire ? `${WIRE_NAMES[shape.wire]} ` : ''}${shape.kind}, not a token: get one from ${TOKEN_CALL[facts.wire ?? 'dingtalk']}`;
+    if (shape && shape.kind !== 'access_token') return `access_token holds ${shape.wire ? `a ${WIRE_NAMES[shape.wire]} ` : 'an '}${shape.kind}, not a token: get one from ${TOKEN_CALL[facts.wire ?? 'dingtalk']}`;
     const row = TOKEN_PATTERN.test(token) ? await metadata.getToken(sha256Hex(token)) : null;
     if (row && facts.wire && row.wire !== facts.wire) {
       return `this access_token was issued on the ${WIRE_NAMES[row.wire]} wire; ${WIRE_NAMES[facts.wire]} calls need a token of ${TOKEN_CALL[facts.wire]}`;
@@ -115,7 +130,7 @@ export async function hintFor(facts: HintFacts, metadata: MetadataStore): Promis
   const mediaId = requestedMediaId(facts.path, facts.query);
   if (errorKind === 'unknownMedia' && mediaId !== undefined && facts.wire) {
     const shape = shapeOf(mediaId);
-    if (shape && shape.kind !== 'media_id') return `media_id holds a ${shape.wire ? `${WIRE_NAMES[shape.wire]} ` : ''}${shape.kind}, not a media_id`;
+    if (shape && shape.kind !== 'media_id') return `media_id holds ${shape.wire ? `a ${WIRE_NAMES[shape.wire]} ` : 'an '}${shape.kind}, not a media_id`;
     if (shape?.wire && shape.wire !== facts.wire) return `this id is a ${WIRE_NAMES[shape.wire]} media_id: download it with ${DOWNLOAD_CALL[shape.wire]} and a ${WIRE_NAMES[shape.wire]} token`;
     const row = await metadata.getMedia(mediaId);
     const tokenRow = token !== undefined && TOKEN_PATTERN.test(token) ? await metadata.getToken(sha256Hex(token)) : null;

@@ -1,0 +1,10 @@
+import { startEmulator } from '/work/main/packages/server/src/emulator/index.ts';
+import { multipartBody } from '/work/main/packages/server/test/helpers/e2e-http.ts';
+import { sample } from '/work/main/packages/server/test/fixtures/samples.ts';
+const emu = await startEmulator();
+const t = (await (await fetch(`${emu.baseUrl}/open-apis/auth/v3/tenant_access_token/internal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app_id: 'cli_oapiemulator', app_secret: 'oapi-media-emulator-secret' }) })).json());
+console.log(t);
+const { contentType, body } = multipartBody([{ name: 'file_type', value: 'pdf' }, { name: 'file', data: sample('pdf'), filename: 'report.pdf' }]);
+const r = await fetch(`${emu.baseUrl}/open-apis/im/v1/files`, { method: 'POST', headers: { 'content-type': contentType, authorization: `Bearer ${t.tenant_access_token}` }, body: new Uint8Array(body) });
+console.log(r.status, await r.text(), r.headers.get('x-oapi-hint'));
+await emu.close();
