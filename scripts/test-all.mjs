@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: the whole suite, and how long each part took.
-//   typecheck; every *.test.ts; the API suite on PostgreSQL + S3 (s3rver); the API files that can,
+//   typecheck; every *.test.ts; the API suite on PostgreSQL + S3 (s3rver) and against the emulator; the API files that can,
 //   through the bundle on SQLite + disk and on PostgreSQL + s3rver; the packaging test.
 // The packaging test (scripts/test-packages.mjs) spends most of its time in `npm install` and a
 // native build, so it runs beside the other parts; its output is printed when it ends, in one piece.
@@ -35,6 +35,7 @@ if (build?.status === 0) {
   for (const [name, args] of [
     ['every *.test.ts', ['scripts/run-tests.mjs']],
     ['API suite on PostgreSQL + s3rver', ['scripts/test-engines.mjs']],
+    ['API suite against the emulator', ['scripts/test-engines.mjs', '--emulator']],
     ['bundle on SQLite + disk', ['scripts/test-engines.mjs', '--bundle', '--embedded']],
     ['bundle on PostgreSQL + s3rver', ['scripts/test-engines.mjs', '--bundle']],
   ]) {

@@ -6,6 +6,9 @@
 //   ... --bundle                            -> the API files that can, through the bundle (built first,
 //                                              so never stale; TEST_SERVER=bundle)  (part of npm test)
 //   ... --embedded                          -> on SQLite + disk instead (with --bundle: part of npm test)
+//   ... --emulator                          -> the API suite against emulator mode (TEST_SERVER=emulator,
+//                                              in-process, its memory folder): every file but those
+//                                              marked `// TEST_SERVER=emulator: not, ...` (part of npm test)
 //   ... [FILE...]                           -> only those test files
 // Creates a fresh database oapi_api_<random> on the machine's PostgreSQL (OAPI_TEST_POSTGRES_URL,
 // default postgres://postgres@127.0.0.1:5432/test), sets TEST_DATABASE_URL / TEST_STORAGE_URL (the
@@ -26,7 +29,8 @@ const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const ceph = args.includes('--ceph');
 const bundle = args.includes('--bundle');
-const embedded = args.includes('--embedded');
+const emulator = args.includes('--emulator');
+const embedded = args.includes('--embedded') || emulator;
 const explicit = args.filter((a) => !a.startsWith('--'));
 const adminUrl = process.env.OAPI_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -68,6 +72,18 @@ function bundleFiles(files) {
   if (problems.length > 0) throw new Error(problems.join('\n'));
   console.log(`test-engines: through the bundle (${through.length}): ${through.map((f) => relative('packages', f)).join(', ')}`);
   console.log(`test-engines: in-process only, not through the bundle (${inProcess.length}): ${inProcess.join('; ')}`);
+  return through;
+}
+
+const NOT_ON_EMULATOR = /^\/\/ TEST_SERVER=emulator: not, (.+)$/m;
+/** The files that run against the emulator; prints why each other one does not. */
+function emulatorFiles(files) {
+  const through = [];
+  for (const file of files) {
+    const reason = NOT_ON_EMULATOR.exec(readFileSync(join(root, file), 'utf8'))?.[1];
+    if (reason === undefined) through.push(file);
+    else console.log(`test-engines: not against the emulator: ${relative('packages', file)} (${reason})`);
+  }
   return through;
 }
 
@@ -125,6 +141,7 @@ const engineEnv = { ...process.env };
 delete engineEnv.TEST_DATABASE_URL;
 delete engineEnv.TEST_STORAGE_URL;
 if (bundle) engineEnv.TEST_SERVER = 'bundle';
+else if (emulator) engineEnv.TEST_SERVER = 'emulator';
 else delete engineEnv.TEST_SERVER;
 
 let status = 1;
@@ -133,9 +150,9 @@ let database;
 const started = performance.now();
 try {
   const candidates = explicit.length > 0 ? explicit : apiTestFiles();
-  const files = bundle ? bundleFiles(candidates) : candidates;
+  const files = bundle ? bundleFiles(candidates) : emulator ? emulatorFiles(candidates) : candidates;
   if (bundle) buildBundle();
-  const build = bundle ? 'the bundle' : 'the TypeScript';
+  const build = bundle ? 'the bundle' : emulator ? 'the emulator (TypeScript)' : 'the TypeScript';
   if (embedded) {
     console.log(`test-engines: ${build} on SQLite + disk; ${files.length} files`);
     status = await runTests(files, engineEnv);

@@ -48,7 +48,7 @@ function defaultLogger(level: string): Logger {
 }
 
 /** Node's own header deadline (it answers 408 past it), checked every quarter of it, at most every 2 s. */
-function headerDeadline(timeoutMs: number): { headersTimeout: number; connectionsCheckingInterval: number } {
+export function headerDeadline(timeoutMs: number): { headersTimeout: number; connectionsCheckingInterval: number } {
   return { headersTimeout: timeoutMs, connectionsCheckingInterval: Math.max(250, Math.min(2_000, Math.floor(timeoutMs / 4))) };
 }
 

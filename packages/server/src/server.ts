@@ -145,7 +145,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
  * Removes expired media every `intervalMs` (none when 0); one sweep at a time per node, and a
  * stop waits for the sweep under way, so that nothing is removed after the stores close.
  */
-function startExpirySweep(services: Services, intervalMs: number, log: FastifyInstance['log']): { stop(): Promise<void> } {
+export function startExpirySweep(services: Services, intervalMs: number, log: FastifyInstance['log']): { stop(): Promise<void> } {
   if (intervalMs === 0) return { stop: async () => {} };
   let running: Promise<void> | undefined;
   const timer = setInterval(() => {

@@ -1,6 +1,7 @@
 // The data folder is the server user's alone: small media live inside meta.sqlite, the blobs and
 // the key beside it. Folders 0700, files 0600, whatever the umask; an older folder is tightened.
 // TEST_SERVER=bundle: runs through the bundle too (only HTTP and the data folder).
+// TEST_SERVER=emulator: not, an emulator keeps no data folder: its permissions are the server's.
 
 import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';

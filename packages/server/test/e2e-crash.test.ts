@@ -2,6 +2,7 @@
 // (issue 3; api.md "visible only once completely and durably stored"): leftover temp files go at
 // start, orphan blobs go in the start-up sweep, and stored media survive byte for byte.
 // TEST_SERVER=bundle: runs through the bundle too (only HTTP, kill -9, the operator CLI and the data folder).
+// TEST_SERVER=emulator: not, restarts and kill -9 on a data folder: an emulator keeps none to restart on.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

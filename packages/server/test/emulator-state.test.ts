@@ -10,7 +10,9 @@ import { after, before, test } from 'node:test';
 import { startEmulator, type Emulator } from '../src/emulator/index.ts';
 import { sample } from './fixtures/samples.ts';
 import { downloadBytes, getToken, multipartBody, sha256, upload } from './helpers/e2e-http.ts';
-import { startTestServer } from './helpers/test-server.ts';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config.ts';
+import { startServer } from '../src/server.ts';
 
 let emu: Emulator;
 before(async () => {
@@ -214,18 +216,22 @@ test('--init fixtures: organizations with limits, apps with given credentials, a
 });
 
 test('outside emulator mode /__oapi/ is an unknown path like any other, and no X-Oapi-Hint is sent', async () => {
-  const server = await startTestServer();
+  // The server itself, started here (test-server.ts would start an emulator under TEST_SERVER=emulator).
+  const dataDir = await mkdtemp(join(tmpdir(), 'oapi-media-not-emulator-'));
+  const server = await startServer(loadConfig({ host: '127.0.0.1', port: 0, dataDir, logLevel: 'silent', shutdownGraceMs: 2_000 }, {}), { logger: pino({ level: 'silent' }) });
+  const baseUrl = server.url;
   try {
-    const response = await fetch(`${server.baseUrl}/__oapi/requests`);
+    const response = await fetch(`${baseUrl}/__oapi/requests`);
     assert.equal(response.status, 404);
     assert.equal((await response.json() as { errcode: number }).errcode, 404);
-    const faulted = await fetch(`${server.baseUrl}/gettoken?appkey=a&appsecret=b`, { headers: { 'x-oapi-fault': 'errcode=1' } });
+    const faulted = await fetch(`${baseUrl}/gettoken?appkey=a&appsecret=b`, { headers: { 'x-oapi-fault': 'errcode=1' } });
     assert.equal((await faulted.json() as { errcode: number }).errcode, 40096, 'X-Oapi-Fault means nothing to the server');
     assert.equal(faulted.headers.get('x-oapi-hint'), null);
-    const document = await (await fetch(`${server.baseUrl}/openapi.json`)).json() as { paths: Record<string, unknown> };
+    const document = await (await fetch(`${baseUrl}/openapi.json`)).json() as { paths: Record<string, unknown> };
     assert.equal(Object.keys(document.paths).some((path) => path.startsWith('/__oapi')), false);
   } finally {
     await server.close();
+    await rm(dataDir, { recursive: true, force: true });
   }
   const document = await (await fetch(`${emu.baseUrl}/openapi.json`)).json() as { paths: Record<string, unknown>; tags: { name: string }[] };
   for (const path of ['/__oapi/reset', '/__oapi/requests', '/__oapi/faults', '/__oapi/faults/{id}', '/__oapi/clock', '/__oapi/ids/{id}']) {

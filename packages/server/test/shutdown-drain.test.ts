@@ -2,6 +2,7 @@
 // server with no drain delay (the default): the listener is gone at once, an upload stalled
 // mid-body is cut before the grace ends and leaves nothing. The drill against a real process
 // (64 uploads, drain delay, restart, the launcher) is reliability/graceful-shutdown.test.ts.
+// TEST_SERVER=emulator: not, the server's graceful shutdown: an emulator's close() cuts at once.
 
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';

@@ -1,6 +1,7 @@
 // Third-party suites (issue 8): POST /service/get_corp_token with DingTalk's signature and errcodes,
 // tickets that rotate with the last two valid, per-org tokens whose media belong to the org, and
 // revocation that ends the suite's tokens at once. The clock is the injectable one (no sleeping).
+// TEST_SERVER=emulator: not, its operator-CLI round trip runs the CLI on a data folder, which an emulator has none of.
 
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';

@@ -367,9 +367,7 @@ async function onlyStagingFileSize(dataDir: string): Promise<number> {
 }
 
 function openConnections(server: TestServer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.server.app.server.getConnections((error, count) => (error ? reject(error) : resolve(count)));
-  });
+  return server.connections();
 }
 
 /** Upload A: 1 MiB of mp4 (a temp file from the first 64 KiB on), its first 256 KiB sent. */

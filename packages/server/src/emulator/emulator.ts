@@ -4,16 +4,17 @@
 // a clock that can be advanced, and the /__oapi/ control plane. Many can run in one process.
 
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { buildApp } from '../app.ts';
+import { buildApp, headerDeadline } from '../app.ts';
 import { openServices, type Services } from '../composition-root.ts';
 import { loadConfig, type ConfigInput } from '../config.ts';
+import { startExpirySweep } from '../server.ts';
 import { idRandomness, SeededRandom, randomIdBytes } from '../service/ids.ts';
 import { controlPlane } from './control-plane.ts';
 import { FaultRules, parseFaultInput, type FaultRule } from './faults.ts';
@@ -79,6 +80,10 @@ export interface Emulator {
   lookup(id: string): Promise<IdDescription>;
   /** The running server's services (its stores), for tests that look behind the API. */
   readonly services: Services;
+  /** The running server's Fastify app (a reset replaces it), for tests that inject requests. */
+  readonly app: FastifyInstance;
+  /** The node:http server that listens at baseUrl (the same across resets). */
+  readonly server: Server;
   close(): Promise<void>;
 }
 
@@ -89,6 +94,8 @@ function memoryFolder(): string {
 
 interface State {
   dir: string;
+  /** The periodic expiry sweep, when config.expirySweepIntervalMs asks for one (by default the clock's advance sweeps). */
+  sweep: { stop(): Promise<void> };
   services: Services;
   app: FastifyInstance;
   /** The seed's id stream of this state (each reset starts it again), or undefined for random ids. */
@@ -169,7 +176,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
             seeding = false;
           }
         });
-        return { dir, services, app, random, media };
+        return { dir, services, app, random, media, sweep: startExpirySweep(services, config.expirySweepIntervalMs, app.log) };
       } catch (error) {
         await app?.close().catch(() => {});
         await services.close();
@@ -182,6 +189,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
 
   const closeState = async (old: State): Promise<void> => {
+    await old.sweep.stop();
     await old.app.close();
     await old.services.close();
     await rm(old.dir, { recursive: true, force: true });
@@ -238,15 +246,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
 
   state = await build();
-  const server = createServer((request, response) => {
+  const config = state.services.config;
+  // The server fastify would have listened with (app.ts): its header deadline and check interval.
+  const server = createServer(headerDeadline(config.headerTimeoutMs), (request, response) => {
     const current = state;
     if (current.random) idRandomness.run(current.random, () => current.app.routing(request, response));
     else current.app.routing(request, response);
   });
-  const config = state.services.config;
-  // What fastify sets on a server it listens with itself (app.ts): idle and header deadlines.
-  server.setTimeout(config.requestIdleTimeoutMs);
-  server.headersTimeout = config.headerTimeoutMs;
+  // And what fastify set on it: its idle timeout, keep-alive (72 s: clients reusing an idle
+  // connection must not race a 5 s close, ECONNRESET) and request timeout.
+  const model = state.app.server;
+  server.setTimeout(model.timeout);
+  server.keepAliveTimeout = model.keepAliveTimeout;
+  server.requestTimeout = model.requestTimeout;
+  server.maxRequestsPerSocket = model.maxRequestsPerSocket ?? 0;
   server.on('clientError', (error, socket) => state.app.server.emit('clientError', error, socket));
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
@@ -296,6 +309,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     reset: (scope = 'all') => controller.reset(scope),
     lookup: (id) => controller.lookup(id),
     get services() { return state.services; },
+    get app() { return state.app; },
+    server,
     close() {
       closing ??= (async () => {
         waits.endAll();

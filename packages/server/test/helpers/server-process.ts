@@ -18,12 +18,16 @@ const runFile = promisify(execFile);
 /** What a test's server process runs: the TypeScript (through tsx) or the bundle `npm start` runs. */
 export type ServerBuild = 'source' | 'bundle';
 
-/** TEST_SERVER=bundle selects the bundle; unset, the TypeScript (in-process where a file can). */
+/**
+ * TEST_SERVER=bundle selects the bundle; unset, the TypeScript (in-process where a file can).
+ * TEST_SERVER=emulator runs test-server.ts's servers as emulators (in-process, the TypeScript);
+ * a server process a file spawns itself is then the TypeScript too.
+ */
 export function testServerBuild(env: NodeJS.ProcessEnv = process.env): ServerBuild {
   const value = env.TEST_SERVER ?? '';
-  if (value === '') return 'source';
+  if (value === '' || value === 'emulator') return 'source';
   if (value === 'bundle') return 'bundle';
-  throw new Error(`TEST_SERVER=${value}: unknown (bundle, or unset for the TypeScript)`);
+  throw new Error(`TEST_SERVER=${value}: unknown (bundle, emulator, or unset for the TypeScript)`);
 }
 
 /** package.json config.serve_node_flags: the node flags `npm start` runs the bundle with. */

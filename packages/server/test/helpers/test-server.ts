@@ -5,10 +5,11 @@
 // environment and administered through its own CLI, as an operator runs it.
 
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { loadConfig, type ConfigInput } from '../../src/config.ts';
+import { DEFAULT_EXPIRY_SWEEP_INTERVAL_MS, loadConfig, type ConfigInput } from '../../src/config.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { testEngines } from './engines.ts';
 import { operatorEnv } from './operator-env.ts';
@@ -29,6 +30,8 @@ export interface TestServer {
   createApp(orgName?: string, wire?: 'dingtalk' | 'wecom' | 'feishu'): Promise<{ appKey: string; appSecret: string }>;
   /** media_ids of every media of `orgName`. */
   mediaIds(orgName?: string): Promise<string[]>;
+  /** Connections open on the listening server now (in-process only). */
+  connections(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -49,31 +52,18 @@ export const TEST_SHUTDOWN_GRACE_MS = 2_000;
 const appName = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  if (process.env.TEST_SERVER === 'emulator') return startEmulatorServer(options);
   return testServerBuild() === 'bundle' ? startBundleServer(options) : startInProcessServer(options);
 }
 
-async function startInProcessServer(options: TestServerOptions): Promise<TestServer> {
-  const ownsDir = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'oapi-media-test-')));
-  const engines = testEngines(options.config);
-  const config = loadConfig({
-    host: '127.0.0.1',
-    port: 0,
-    dataDir,
-    logLevel: 'silent',
-    shutdownGraceMs: TEST_SHUTDOWN_GRACE_MS,
-    ...engines.config,
-    now: options.now,
-  }, {});
-  const server = await startServer(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
-  const creds = server.firstStartCredentials ?? (await server.services.admin.createApp('default', appName('test')));
-  const { admin, metadata } = server.services;
+function connectionsOf(listening: Server): Promise<number> {
+  return new Promise((resolve, reject) => listening.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+}
+
+/** The TestServer's org and app lookups, over an in-process server's services. */
+function serviceLookups(services: RunningServer['services']): Pick<TestServer, 'createApp' | 'mediaIds'> {
+  const { admin, metadata } = services;
   return {
-    baseUrl: server.url,
-    appKey: creds.appkey,
-    appSecret: creds.appsecret,
-    dataDir,
-    server,
     async createApp(orgName = 'default', wire = 'dingtalk') {
       if (!(await metadata.getOrgByName(orgName))) await admin.createOrg(orgName);
       const app = await admin.createApp(orgName, appName('app'), wire);
@@ -91,6 +81,66 @@ async function startInProcessServer(options: TestServerOptions): Promise<TestSer
       } while (after !== undefined);
       return ids.sort();
     },
+  };
+}
+
+/**
+ * TEST_SERVER=emulator (scripts/test-engines.mjs --emulator): the API suite against emulator mode,
+ * which must hold every errcode, limit and tenancy rule of the server. Org `default` and its app
+ * are made as a first start makes them; the emulator's own well-known orgs are there too.
+ */
+async function startEmulatorServer(options: TestServerOptions): Promise<TestServer> {
+  if (options.dataDir !== undefined) throw new Error('TEST_SERVER=emulator: an emulator keeps no data folder to restart on');
+  const { startEmulator } = await import('../../src/emulator/index.ts');
+  const emulator = await startEmulator({
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    config: { shutdownGraceMs: TEST_SHUTDOWN_GRACE_MS, expirySweepIntervalMs: DEFAULT_EXPIRY_SWEEP_INTERVAL_MS, ...options.config, ...(options.now ? { now: options.now } : {}) },
+  });
+  const { admin } = emulator.services;
+  await admin.createOrg('default');
+  const creds = await admin.createApp('default', 'default');
+  const server: RunningServer = {
+    get app() { return emulator.app; },
+    get services() { return emulator.services; },
+    url: emulator.baseUrl,
+    firstStartCredentials: creds,
+    close: () => emulator.close(),
+  };
+  return {
+    baseUrl: emulator.baseUrl,
+    appKey: creds.appkey,
+    appSecret: creds.appsecret,
+    get dataDir() { return emulator.services.config.dataDir; },
+    server,
+    ...serviceLookups(emulator.services),
+    connections: () => connectionsOf(emulator.server),
+    close: () => emulator.close(),
+  };
+}
+
+async function startInProcessServer(options: TestServerOptions): Promise<TestServer> {
+  const ownsDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'oapi-media-test-')));
+  const engines = testEngines(options.config);
+  const config = loadConfig({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    logLevel: 'silent',
+    shutdownGraceMs: TEST_SHUTDOWN_GRACE_MS,
+    ...engines.config,
+    now: options.now,
+  }, {});
+  const server = await startServer(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const creds = server.firstStartCredentials ?? (await server.services.admin.createApp('default', appName('test')));
+  return {
+    baseUrl: server.url,
+    appKey: creds.appkey,
+    appSecret: creds.appsecret,
+    dataDir,
+    server,
+    ...serviceLookups(server.services),
+    connections: () => connectionsOf(server.app.server),
     async close() {
       try {
         await server.close();
@@ -145,6 +195,9 @@ async function startBundleServer(options: TestServerOptions): Promise<TestServer
       async mediaIds(orgName = 'default') {
         const rows = JSON.parse(await cli('media', 'list', '--org', orgName, '--limit', '1000000', '--json')) as Array<{ media_id: string }>;
         return rows.map((r) => r.media_id).sort();
+      },
+      connections() {
+        throw new Error('TEST_SERVER=bundle: connections() counts the in-process server\'s; this file cannot run through the bundle');
       },
       async close() {
         try {
