@@ -219,8 +219,28 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   await Promise.all(Array.from({ length: plan.concurrency }, worker));
   const elapsedMs = performance.now() - start;
   agent.destroy();
+  return loadResult({ requests, succeeded, errors, elapsedMs, payloadBytes: plan.payloadBytes, rated: succeeded, latencies, collected });
+}
 
-  const acknowledgedBytes = succeeded * plan.payloadBytes;
+export interface LoadCounts {
+  requests: number;
+  succeeded: number;
+  /** Each distinct error message with its count. */
+  errors: Map<string, number>;
+  elapsedMs: number;
+  /** Bytes of media each success stands for. */
+  payloadBytes: number;
+  /** The requests the req/s figure counts (the successes; scenario f: its chunk requests). */
+  rated: number;
+  /** Of the requests `rated` counts, in milliseconds. */
+  latencies: number[];
+  collected: string[];
+}
+
+/** A load's figures from its counts: MB/s of what was acknowledged, req/s of the rated requests, their latencies. */
+export function loadResult(counts: LoadCounts): LoadResult {
+  const { requests, succeeded, errors, elapsedMs } = counts;
+  const acknowledgedBytes = succeeded * counts.payloadBytes;
   return {
     requests,
     succeeded,
@@ -229,9 +249,9 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     elapsedMs,
     acknowledgedBytes,
     megabytesPerSecond: acknowledgedBytes / 1e6 / (elapsedMs / 1000),
-    requestsPerSecond: succeeded / (elapsedMs / 1000),
-    latencyMs: summarise(latencies),
-    collected,
+    requestsPerSecond: counts.rated / (elapsedMs / 1000),
+    latencyMs: summarise(counts.latencies),
+    collected: counts.collected,
   };
 }
 

@@ -51,6 +51,7 @@ export function judgedFigure(m: Measurement): { value: number; name: string; hig
   switch (m.scenario) {
     case 'a':
     case 'd':
+    case 'f':
       return { value: m.load.megabytesPerSecond, name: 'MB/s', higherIsBetter: true };
     case 'b':
     case 'e':
@@ -97,16 +98,16 @@ const REQUEST_TIMEOUT_MS = 120_000;
 let folderSequence = 0;
 
 /** Runs `work` with the target started in a fresh folder under workDir; stops it and removes the folder. */
-export async function withTarget<T>(
-  target: Target,
+export async function withTarget<T, R extends Pick<RunningTarget, 'stop'> = RunningTarget>(
+  target: { name: TargetName; start(dataDir: string, workDir: string): Promise<R> },
   workDir: string,
   keepFolder: boolean,
-  work: (running: RunningTarget, dataDir: string) => Promise<T>,
-  start: (dataDir: string) => Promise<RunningTarget> = (dataDir) => target.start(dataDir, workDir),
+  work: (running: R, dataDir: string) => Promise<T>,
+  start: (dataDir: string) => Promise<R> = (dataDir) => target.start(dataDir, workDir),
 ): Promise<T> {
   const dataDir = join(workDir, `${target.name}-${++folderSequence}`);
   mkdirSync(dataDir, { recursive: true });
-  let running: RunningTarget | undefined;
+  let running: R | undefined;
   try {
     running = await start(dataDir);
     return await work(running, dataDir);
@@ -184,12 +185,31 @@ export async function measureLoad(
   };
   const label = `${target.name} ${spec.step}`;
   process.stderr.write(`bench: ${label}: ${spec.direction} ${spec.payload.size} bytes × concurrency ${spec.concurrency} for ${spec.durationMs / 1000} s\n`);
+  const measurement = await measureRun(target, running, spec, () => runLoadInChild(plan, workDir, label));
+  if (spec.direction === 'download') {
+    const sample = await sha256OfUrl(request.urls[0]!, request.headers);
+    if (sample.sha256 !== spec.payload.sha256) measurement.failures.push(`a downloaded copy differs from the payload (HTTP ${sample.status}, ${sample.bytes} bytes)`);
+  }
+  process.stderr.write(`bench: ${label}: ${summaryLine(measurement)}\n`);
+  return measurement;
+}
+
+/**
+ * Runs one load generator against a running target with the server's RSS and CPU sampled
+ * meanwhile; then, for uploads, counts what the target stored against what it acknowledged.
+ */
+export async function measureRun(
+  target: Pick<Target, 'name' | 'discardsBytes'>,
+  running: Pick<RunningTarget, 'pid' | 'countStored'>,
+  spec: LoadSpec,
+  generate: () => Promise<LoadResult>,
+): Promise<Measurement> {
   const rss = sampleRss(running.pid);
   const cpuBefore = cpuSeconds(running.pid);
   let result: LoadResult;
   let peak: RssPeak;
   try {
-    result = await runLoadInChild(plan, workDir, label);
+    result = await generate();
   } finally {
     peak = rss.stop();
   }
@@ -219,11 +239,6 @@ export async function measureLoad(
     if (stored.files < load.succeeded) measurement.failures.push(`stored ${stored.files} files but acknowledged ${load.succeeded}`);
     if (stored.contentMismatch) measurement.failures.push(stored.contentMismatch);
   }
-  if (spec.direction === 'download') {
-    const sample = await sha256OfUrl(request.urls[0]!, request.headers);
-    if (sample.sha256 !== spec.payload.sha256) measurement.failures.push(`a downloaded copy differs from the payload (HTTP ${sample.status}, ${sample.bytes} bytes)`);
-  }
-  process.stderr.write(`bench: ${label}: ${summaryLine(measurement)}\n`);
   return measurement;
 }
 

@@ -7,15 +7,19 @@
 //   --growth-counts N,N     media rows seeded for scenario (e) (default 10000,100000,1000000)
 //   --repeat N              run each of a, b, c, d N times, the targets in a rotating order, and
 //                           judge each target by its median round (a shared machine's noise)
+//   --large-file-mib N      scenario f's file size in MiB (default 1024; 64 with --quick)
 //   --keep                  keep the run's temp folder (for looking at what a target stored)
 
 import { TARGET_NAMES, type TargetName } from './target.ts';
 
-export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'e'] as const;
+export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export const MAX_SCENARIO_SECONDS = 20;
 export const QUICK_SCENARIO_SECONDS = 4;
+/** Scenario f: the file each upload session sends, in MiB. */
+export const LARGE_FILE_MIB = 1024;
+export const QUICK_LARGE_FILE_MIB = 64;
 
 export interface BenchOptions {
   quick: boolean;
@@ -25,6 +29,8 @@ export interface BenchOptions {
   growthCounts: number[];
   /** Rounds of each scenario a–d (targets rotated each round); each target's median round is judged. */
   repeat: number;
+  /** Scenario f: the size of the file each session sends. */
+  largeFileBytes: number;
   keepTemp: boolean;
 }
 
@@ -43,6 +49,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   let growthCounts = [10_000, 100_000, 1_000_000];
   let keepTemp = false;
   let repeat = 1;
+  let largeFileMib: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -73,17 +80,22 @@ export function parseOptions(argv: string[]): BenchOptions {
         repeat = Number(value());
         if (!Number.isInteger(repeat) || repeat < 1 || repeat > 9) throw new Error('--repeat takes a whole number from 1 to 9');
         break;
+      case '--large-file-mib':
+        largeFileMib = Number(value());
+        if (!Number.isInteger(largeFileMib) || largeFileMib < 1 || largeFileMib > 4096) throw new Error('--large-file-mib takes a whole number from 1 to 4096');
+        break;
       case '--keep':
         keepTemp = true;
         break;
       case '--help':
       case '-h':
-        console.log('npm run bench -- [--quick] [--only a,b,c,d,e] [--targets NAME,...] [--no-nginx] [--duration S] [--growth-counts N,...] [--repeat N] [--keep]');
+        console.log('npm run bench -- [--quick] [--only a,b,c,d,e] [--targets NAME,...] [--no-nginx] [--duration S] [--growth-counts N,...] [--repeat N] [--large-file-mib N] [--keep]');
         process.exit(0);
       default:
         throw new Error(`unknown flag ${arg} (try --help)`);
     }
   }
   const scenarioSeconds = seconds ?? (quick ? QUICK_SCENARIO_SECONDS : MAX_SCENARIO_SECONDS);
-  return { quick, scenarios, targets, scenarioMs: scenarioSeconds * 1000, growthCounts, repeat, keepTemp };
+  const largeFileBytes = (largeFileMib ?? (quick ? QUICK_LARGE_FILE_MIB : LARGE_FILE_MIB)) * 1024 * 1024;
+  return { quick, scenarios, targets, scenarioMs: scenarioSeconds * 1000, growthCounts, repeat, largeFileBytes, keepTemp };
 }

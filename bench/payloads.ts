@@ -4,7 +4,7 @@
 // written once per run and reused by every request (issue 6: bodies are not generated per request).
 
 import { createHash, randomFillSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const KiB = 1024;
@@ -74,4 +74,24 @@ export function writePdfPayload(dir: string, size: number): Payload {
   const path = join(dir, fileName);
   writeFileSync(path, bytes);
   return { path, size, sha256: createHash('sha256').update(bytes).digest('hex'), fileName, contentType: 'application/pdf' };
+}
+
+/** A file of `size` random bytes, written and hashed 8 MiB at a time (scenario f: up to GiBs, never whole in memory). */
+export function writeRandomPayload(dir: string, size: number): Payload {
+  const fileName = `bench-${size}.bin`;
+  const path = join(dir, fileName);
+  const hash = createHash('sha256');
+  const block = Buffer.allocUnsafe(8 * MiB);
+  const fd = openSync(path, 'w');
+  try {
+    for (let written = 0; written < size;) {
+      const bytes = randomFillSync(block).subarray(0, Math.min(block.length, size - written));
+      hash.update(bytes);
+      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at);
+      written += bytes.length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { path, size, sha256: hash.digest('hex'), fileName, contentType: 'application/octet-stream' };
 }

@@ -20,6 +20,7 @@ function ratioCell(m: Measurement, all: Measurement[]): string {
     if (!base || base === m) return 'baseline';
     return `${(figure.value / mainFigure(base)!.value).toFixed(2)}× of ${base.rowsSeeded} rows`;
   }
+  if (m.scenario === 'f') return largeFileRatioCell(m, all);
   if (m.target === 'oapi-media') return '—';
   // The product on another wire: its figure as a fraction of the DingTalk wire's (issue 16).
   if (m.target.startsWith('oapi-media-')) {
@@ -31,6 +32,16 @@ function ratioCell(m: Measurement, all: Measurement[]): string {
   const ours = all.find((o) => o.step === m.step && o.target === 'oapi-media' && o.load);
   if (!ours) return 'n/a';
   return `${(mainFigure(ours)!.value / figure.value).toFixed(2)}× ${figure.name}`;
+}
+
+/** Scenario f: oapi-media's tus against the tus reference server; the DingTalk chunked upload against oapi-media's tus. */
+function largeFileRatioCell(m: Measurement, all: Measurement[]): string {
+  if (m.target === 'oapi-media-tus') return '—';
+  const tus = all.find((o) => o.step === m.step && o.target === 'oapi-media-tus' && o.load);
+  if (!tus) return 'n/a';
+  const ours = mainFigure(tus)!.value;
+  const theirs = mainFigure(m)!.value;
+  return m.target === 'oapi-media-chunked' ? `${(theirs / ours).toFixed(2)}× of tus MB/s` : `${(ours / theirs).toFixed(2)}× MB/s`;
 }
 
 function storedCell(m: Measurement): string {
@@ -78,7 +89,7 @@ export function renderTable(measurements: Measurement[]): string {
   return [line(rows[0]!), rule, ...rows.slice(1).map(line)].join('\n');
 }
 
-export function renderReport(measurements: Measurement[], goals: GoalVerdict[], targets: Target[], unavailable: Map<string, string>): string {
+export function renderReport(measurements: Measurement[], goals: GoalVerdict[], targets: Pick<Target, 'name' | 'description'>[], unavailable: Map<string, string>): string {
   const out: string[] = [];
   out.push(renderTable(measurements));
   const failures = measurements.filter((m) => m.failures.length > 0);

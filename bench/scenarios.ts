@@ -4,9 +4,11 @@
 //   (c) 64 concurrent uploads of 20 MiB and of 2 MiB: peak RSS of the server process
 //   (d) 20 MiB downloads, concurrency 8: oapi-media vs nginx static sendfile
 //   (e) oapi-media upload and download rate with 10 k, 100 k, 1 M media rows already stored
+//   (f) large files (issue 18): 4 upload sessions of 1 GiB in 8 MiB chunks, tus and DingTalk's chunked upload (large-files.ts)
 
 import { failedToRun, measureLoad, medianRound, skipped, withTarget, type LoadSpec, type Measurement } from './measure.ts';
 import type { BenchOptions, ScenarioId } from './options.ts';
+import { largeFiles } from './large-files.ts';
 import { KiB, MiB, type Payload } from './payloads.ts';
 import { stopProcess } from './processes.ts';
 import { seedMediaRows } from './seed-media-rows.ts';
@@ -141,5 +143,7 @@ export async function runScenario(id: ScenarioId, ctx: ScenarioContext): Promise
       );
     case 'e':
       return growth(ctx);
+    case 'f':
+      return largeFiles(ctx);
   }
 }

@@ -5,6 +5,7 @@
 import type { LoadPlan } from './load.ts';
 import type { ScenarioId } from './options.ts';
 import type { Payload } from './payloads.ts';
+import type { SessionPlan } from './session-load.ts';
 
 export const TARGET_NAMES = [
   'bare-http',
@@ -14,6 +15,10 @@ export const TARGET_NAMES = [
   'oapi-media',
   'oapi-media-wecom',
   'oapi-media-feishu',
+  // Scenario f (large files) only: SessionTarget.
+  'oapi-media-tus',
+  'oapi-media-chunked',
+  'tus-file-store',
 ] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
@@ -50,4 +55,18 @@ export interface Target {
   /** null when it can run here, else why it is skipped (said in the output). */
   unavailableReason(): Promise<string | null>;
   start(dataDir: string, workDir: string): Promise<RunningTarget>;
+}
+
+/** The parts of a session plan (scenario f) that depend on the target: protocol, where, credentials. */
+export type SessionRequest = Pick<SessionPlan, 'protocol' | 'url' | 'headers' | 'accessToken'>;
+
+export interface RunningSessionTarget extends Pick<RunningTarget, 'pid' | 'countStored' | 'stop'> {
+  sessions(): SessionRequest;
+}
+
+/** A target of scenario f: takes a large file in upload sessions (tus, DingTalk's chunked upload). */
+export interface SessionTarget {
+  name: TargetName;
+  description: string;
+  start(dataDir: string, workDir: string): Promise<RunningSessionTarget>;
 }

@@ -45,6 +45,43 @@ test('org create, app create --json, and the new app gets a token from the runni
   assert.match(await token(creds.appkey, creds.appsecret), /^[A-Za-z0-9_-]{43}$/);
 });
 
+test('org limits --max-chunked-bytes: shown in --json and org list; a chunked or tus upload above it -> 40006, at it -> 0; none returns to 4 GiB', async () => {
+  const creds = JSON.parse((await cli(['app', 'create', '--org', 'acme', '--name', 'chunker', '--json', '--data', dataDir])).stdout);
+  const tok = await token(creds.appkey, creds.appsecret);
+  const cap = 300_000;
+  const openTransaction = async (fileSize: number) => (await (await fetch(
+    `${server.url}/file/upload/transaction?${new URLSearchParams({ access_token: tok, agent_id: '1', file_size: String(fileSize), chunk_numbers: '1' })}`,
+  )).json()).errcode as number;
+  const tusCreate = (length: number) => fetch(`${server.url}/tus/files`, {
+    method: 'POST', headers: { 'tus-resumable': '1.0.0', authorization: `Bearer ${tok}`, 'upload-length': String(length) },
+  });
+
+  const set = await cli(['org', 'limits', 'acme', '--max-chunked-bytes', String(cap), '--json', '--data', dataDir]);
+  assert.equal(set.code, 0, set.stderr);
+  assert.equal(JSON.parse(set.stdout).maxChunkedBytes, cap);
+  const listed = JSON.parse((await cli(['org', 'list', '--json', '--data', dataDir])).stdout) as { org: string; maxChunkedBytes: number }[];
+  assert.deepEqual(listed.map((o) => [o.org, o.maxChunkedBytes]), [['default', 4 * 1024 ** 3], ['acme', cap]], 'the default org keeps the default cap');
+  const shown = await cli(['org', 'limits', 'acme', '--data', dataDir]);
+  assert.match(shown.stdout, /^acme\tquota none\trate default\tchunked file 300000 bytes\n$/);
+
+  assert.equal(await openTransaction(cap + 1), 40006, 'one byte over the cap');
+  assert.equal(await openTransaction(cap), 0, 'exactly at the cap');
+  const refused = await tusCreate(cap + 1);
+  assert.equal(refused.status, 413);
+  assert.equal((await refused.json()).errcode, 40006);
+  assert.equal((await tusCreate(cap)).status, 201);
+
+  const bad = await cli(['org', 'limits', 'acme', '--max-chunked-bytes', '1.5', '--data', dataDir]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /invalid max-chunked-bytes "1\.5": a whole number >= 1, or none/);
+
+  const reset = await cli(['org', 'limits', 'acme', '--max-chunked-bytes', 'none', '--json', '--data', dataDir]);
+  assert.equal(reset.code, 0, reset.stderr);
+  assert.equal(JSON.parse(reset.stdout).maxChunkedBytes, 4 * 1024 ** 3);
+  assert.equal(await openTransaction(cap + 1), 0, 'back to the default cap');
+  assert.equal((await tusCreate(4 * 1024 ** 3 + 1)).status, 413, 'the default cap holds');
+});
+
 test('errors are clear and exit non-zero: duplicate org, app in a missing org', async () => {
   const again = await cli(['org', 'create', 'acme', '--data', dataDir]);
   assert.notEqual(again.code, 0);

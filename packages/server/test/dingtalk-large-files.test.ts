@@ -6,7 +6,10 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import { DINGTALK_ERRORS } from '@oapi-media/core';
+import { TUS_STATUS } from '../src/dialects/dingtalk/tus.ts';
 import { assertNothingStored, storedState } from './helpers/data-folder.ts';
 import { getToken, sha256, upload } from './helpers/e2e-http.ts';
 import {
@@ -202,5 +205,40 @@ describe('DingTalk chunked upload: every bad input has its errcode and stores no
     assert.equal(await single({}, Buffer.alloc(0)), 44001);
     assert.equal(await single({ access_token: 'bad' }, randomBytes(10)), 40014);
     await assertNothingStored(server, before);
+  });
+});
+
+describe('api.md "Large files" says what the code answers', () => {
+  const section = async () => {
+    const text = await readFile(new URL('../../../docs/api.md', import.meta.url), 'utf8');
+    const start = text.indexOf('\n## Large files\n');
+    assert.ok(start >= 0, 'api.md has a "Large files" section');
+    return text.slice(start, text.indexOf('\n## ', start + 1));
+  };
+  const rows = (text: string, columns: number) => text.split('\n')
+    .filter((line) => line.startsWith('| ') && !line.startsWith('|--'))
+    .map((line) => line.slice(2, -2).split(' | ').map((cell) => cell.trim()))
+    .filter((cells) => cells.length === columns && /^[-*\d]/.test(cells[0]!));
+
+  test('the product\'s own errcodes 45020-45025: exactly those of DINGTALK_ERRORS, with their errmsg texts', async () => {
+    const documented = rows(await section(), 3).map(([code, zh, en]) => [Number(code), zh, en]);
+    const own = Object.values(DINGTALK_ERRORS).filter((a) => a.errcode >= 45020 && a.errcode <= 45029).map((a) => [a.errcode, a.zh, a.en]);
+    assert.deepEqual(documented.sort(), own.sort());
+  });
+
+  test('each errcode\'s tus HTTP status in the table is the one tus.ts answers', async () => {
+    const table = rows(await section(), 4);
+    assert.ok(table.length >= 20, `found ${table.length} rows`);
+    let checked = 0;
+    for (const [codes, , , status] of table) {
+      for (const code of codes!.replaceAll('*', '').split(', ').map(Number)) {
+        for (const [kind, answered] of Object.entries(TUS_STATUS)) {
+          if (DINGTALK_ERRORS[kind as keyof typeof DINGTALK_ERRORS].errcode !== code || status === '—') continue;
+          assert.equal(Number.parseInt(status!, 10), answered, `errcode ${code} (${kind}): api.md says ${status}`);
+          checked++;
+        }
+      }
+    }
+    assert.ok(checked >= 15, `${checked} statuses checked`);
   });
 });

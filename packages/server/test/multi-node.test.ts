@@ -2,7 +2,8 @@
 // this process) and Redis, as behind a load balancer (issue 7). They start at once (migrations and
 // the first-start bootstrap race); a token from any node works on every node; uploads through one
 // node download through another; 200 mixed requests go round-robin; an org quota and a rate limit
-// hold across nodes; then one node is killed with SIGKILL while uploads are in flight: every
+// hold across nodes; a DingTalk chunked upload and a tus upload (issue 18) go on from node to node,
+// one request each, and download byte-exact from every node; then one node is killed with SIGKILL while uploads are in flight: every
 // acknowledged upload downloads from the survivors with its sha256, no row lacks its object, and
 // the only orphans are the killed node's in-flight uploads, which the sweep removes.
 // With CI=true an unreachable PostgreSQL or Redis fails the run.
@@ -20,6 +21,7 @@ import { openServices, type Services } from '../src/composition-root.ts';
 import { sampleOfSize } from './fixtures/samples.ts';
 import { serve, type ServeProcess } from './helpers/cli.ts';
 import { downloadBytes, getToken, sha256, upload } from './helpers/e2e-http.ts';
+import { commitTransaction, largeFileUrl, openTransaction, sendChunk } from './helpers/large-files.ts';
 import { startS3rver, type RunningS3rver } from './helpers/s3rver.ts';
 import { redisUnreachableReason, TEST_REDIS_URL } from './helpers/redis.ts';
 
@@ -222,6 +224,65 @@ if (unreachable !== null && process.env.CI === 'true') {
       t.diagnostic(`admitted ${admitted} of 30 (limit 5/s, burst took ${(performance.now() - started).toFixed(0)} ms)`);
       assert.ok(admitted >= 5 && admitted <= 5 + refilled, `admitted ${admitted}, at most ${5 + refilled}`);
       assert.ok(admitted < 15, 'not a per-node allowance');
+    });
+
+    /** The bytes of a '#' media through /file/download of every node, each one's sha256. */
+    async function largeFileShas(token: string, mediaId: string): Promise<string[]> {
+      return Promise.all(nodes.map(async (node) => {
+        const response = await fetch(largeFileUrl(node.url, token, mediaId));
+        assert.equal(response.status, 200, `${node.url}: ${response.status}`);
+        return sha256(Buffer.from(await response.arrayBuffer()));
+      }));
+    }
+
+    test('a DingTalk chunked upload across nodes: opened on 1, chunk 1 to 1, chunk 2 to 2 (and chunk 1 again to 3), commit on 3, retried on 1; byte-exact from every node', async () => {
+      const [n1, n2, n3] = nodes.map((node) => node.url) as [string, string, string];
+      const token = await getToken(n1, appKey, appSecret);
+      const data = randomBytes(5 * 1024 * KiB + 12_345);
+      const chunks = [data.subarray(0, 4 * 1024 * KiB), data.subarray(4 * 1024 * KiB)];
+      const query = { access_token: token, file_size: String(data.length), chunk_numbers: '2' };
+      const opened = await openTransaction(n1, query);
+      assert.equal(opened.errcode, 0, JSON.stringify(opened));
+      const uploadId = opened.upload_id!;
+      assert.deepEqual(await sendChunk(n1, token, uploadId, 1, chunks[0]!), { errcode: 0, errmsg: 'ok' });
+      assert.deepEqual(await sendChunk(n2, token, uploadId, 2, chunks[1]!), { errcode: 0, errmsg: 'ok' });
+      assert.deepEqual(await sendChunk(n3, token, uploadId, 1, chunks[0]!), { errcode: 0, errmsg: 'ok' }, 'the same chunk again, on another node: acknowledged, nothing changed');
+      assert.equal((await sendChunk(n3, token, uploadId, 1, chunks[1]!.subarray(0, 200 * KiB))).errcode, 45022, 'chunk 1 with other bytes, on another node');
+      const committed = await commitTransaction(n3, { ...query, upload_id: uploadId });
+      assert.equal(committed.errcode, 0, JSON.stringify(committed));
+      assert.match(committed.media_id!, /^#/);
+      const retried = await commitTransaction(n1, { ...query, upload_id: uploadId });
+      assert.deepEqual(retried, { errcode: 0, errmsg: 'ok', media_id: committed.media_id }, 'a commit retried on another node answers the same media_id');
+      assert.deepEqual(await largeFileShas(token, committed.media_id!), [sha256(data), sha256(data), sha256(data)]);
+    });
+
+    test('a tus upload across nodes: POST on 1, PATCHes on 2, 3 and 1, HEAD on 3 between them; the media_id on the final PATCH and on HEAD of 2; byte-exact from every node', async () => {
+      const [n1, n2, n3] = nodes.map((node) => node.url) as [string, string, string];
+      const token = await getToken(n2, appKey, appSecret);
+      const data = randomBytes(3 * 1024 * KiB + 999);
+      const headers = { 'tus-resumable': '1.0.0', authorization: `Bearer ${token}` };
+      const created = await fetch(`${n1}/tus/files`, { method: 'POST', headers: { ...headers, 'upload-length': String(data.length), 'upload-metadata': `filename ${Buffer.from('nodes.bin').toString('base64')}` } });
+      assert.equal(created.status, 201, await created.text());
+      const path = created.headers.get('location')!;
+      const patch = (url: string, from: number, to: number) => fetch(`${url}${path}`, {
+        method: 'PATCH', body: new Uint8Array(data.subarray(from, to)),
+        headers: { ...headers, 'content-type': 'application/offset+octet-stream', 'upload-offset': String(from) },
+      });
+      const offsetOn = async (url: string) => (await fetch(`${url}${path}`, { method: 'HEAD', headers })).headers.get('upload-offset');
+      const cuts = [0, 1024 * KiB, 2048 * KiB + 7, data.length];
+      const first = await patch(n2, cuts[0]!, cuts[1]!);
+      assert.equal(first.status, 204);
+      assert.equal(await offsetOn(n3), String(cuts[1]), 'node 3 sees what node 2 acknowledged');
+      assert.equal((await patch(n1, cuts[0]!, cuts[1]!)).status, 409, 'a stale offset on another node');
+      assert.equal((await patch(n3, cuts[1]!, cuts[2]!)).status, 204);
+      const last = await patch(n1, cuts[2]!, cuts[3]!);
+      assert.equal(last.status, 204, await last.text());
+      const mediaId = last.headers.get('oapi-media-id');
+      assert.match(mediaId ?? '', /^#/);
+      const head = await fetch(`${n2}${path}`, { method: 'HEAD', headers });
+      assert.equal(head.headers.get('oapi-media-id'), mediaId, 'HEAD on another node answers the media_id');
+      assert.equal(head.headers.get('upload-offset'), String(data.length));
+      assert.deepEqual(await largeFileShas(token, mediaId!), [sha256(data), sha256(data), sha256(data)]);
     });
 
     test('kill -9 of one node mid-load: every acknowledged upload downloads from the survivors; nothing half-written', async (t) => {

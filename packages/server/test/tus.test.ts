@@ -2,16 +2,25 @@
 // tus-js-client, unchanged, uploads in several PATCHes and with creation-with-upload; the media_id
 // comes in Oapi-Media-Id on the final PATCH and on HEAD; the bytes download byte-exact from
 // /file/download. Then the protocol by hand: OPTIONS, Tus-Resumable, tokens, offsets, checksums,
-// termination, another organization's upload, and a resume from the offset HEAD reports.
-// TEST_SERVER=bundle: runs through the bundle too (only HTTP, the operator CLI and the data folder).
+// termination, another organization's upload, and a resume from the offset HEAD reports. Last, a
+// real server process killed with kill -9 in the middle of a PATCH: restarted on the same data
+// folder (and engines), HEAD answers the offset of the acknowledged PATCHes and the upload ends there.
+// TEST_SERVER=bundle: runs through the bundle too (only HTTP, kill -9, the operator CLI and the data folder).
 
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tus from 'tus-js-client';
-import { assertNothingStored, storedState } from './helpers/data-folder.ts';
+import { assertNothingStored, blobFiles, stagingFiles, storedState } from './helpers/data-folder.ts';
+import { testEngines } from './helpers/engines.ts';
 import { getToken, sha256 } from './helpers/e2e-http.ts';
 import { largeFileUrl } from './helpers/large-files.ts';
+import { operatorEnv } from './helpers/operator-env.ts';
+import { spawnServerProcess, type ServerProcess } from './helpers/server-process.ts';
 import { startTestServer, type TestServer } from './helpers/test-server.ts';
 import { sampleOfSize } from './fixtures/samples.ts';
 
@@ -163,5 +172,112 @@ describe('tus by hand: each refusal has its status and changes nothing', () => {
     assert.equal(((await refused.json()) as { errcode: number }).errcode, 40005);
     assert.deepEqual((await storedState(server)).rows, before.rows);
     assert.equal((await tusFetch(url, { method: 'DELETE' })).status, 204);
+  });
+});
+
+describe('tus across kill -9 of a real server process', () => {
+  const data = randomBytes(6 * MiB);
+  const acknowledged = 2 * MiB;
+
+  async function waitUntil(condition: () => Promise<boolean>, withinMs: number): Promise<boolean> {
+    const deadline = Date.now() + withinMs;
+    while (!(await condition())) {
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return true;
+  }
+
+  /** A PATCH of `body` at `offset` whose first `sent` bytes are written, the rest never: it stays open. */
+  function halfSentPatch(url: string, bearer: string, offset: number, body: Buffer, sent: number): { outcome: Promise<unknown> } {
+    const request = httpRequest(url, {
+      method: 'PATCH',
+      headers: {
+        'tus-resumable': '1.0.0', authorization: `Bearer ${bearer}`, 'content-type': 'application/offset+octet-stream',
+        'upload-offset': String(offset), 'content-length': body.length,
+      },
+    });
+    // Settles with the error the kill gives it (or an answer, which would fail the test below).
+    const outcome = new Promise((resolve) => {
+      request.on('response', (response) => { response.resume(); resolve(response.statusCode); });
+      request.on('error', resolve);
+    });
+    request.write(body.subarray(0, sent));
+    return { outcome };
+  }
+
+  test(`6 MiB: 2 MiB acknowledged, a PATCH killed half-way; after the restart HEAD says ${acknowledged}, the rest completes it byte-exact`, { timeout: 90_000 }, async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'oapi-media-tus-crash-'));
+    // The engines the run selects (embedded, or PostgreSQL + S3 under scripts/test-engines.mjs), kept across the restart.
+    const engines = testEngines();
+    const env = operatorEnv({ dataDir, ...engines.config });
+    let running: ServerProcess | undefined;
+    try {
+      running = await spawnServerProcess({ env });
+      const first = running;
+      assert.ok(first.appKey && first.appSecret, 'first start: the default app');
+      const firstToken = await getToken(first.baseUrl, first.appKey, first.appSecret);
+      const created = await tusFetch(`${first.baseUrl}/tus/files`, {
+        method: 'POST', headers: { 'upload-length': String(data.length), 'upload-metadata': `filename ${Buffer.from('crash.bin').toString('base64')}` },
+      }, firstToken);
+      assert.equal(created.status, 201, await created.text());
+      const path = created.headers.get('location')!;
+      const firstPatch = await tusFetch(`${first.baseUrl}${path}`, {
+        method: 'PATCH', body: new Uint8Array(data.subarray(0, acknowledged)),
+        headers: { 'content-type': 'application/offset+octet-stream', 'upload-offset': '0' },
+      }, firstToken);
+      assert.equal(firstPatch.status, 204);
+      assert.equal(firstPatch.headers.get('upload-offset'), String(acknowledged));
+
+      const cut = halfSentPatch(`${first.baseUrl}${path}`, firstToken, acknowledged, data.subarray(acknowledged, acknowledged + 2 * MiB), MiB);
+      assert.ok(await waitUntil(async () => (await stagingFiles(dataDir)).length > 0, 5_000), 'the server was staging the second PATCH');
+      await first.killHard();
+      const outcome = await cut.outcome;
+      assert.ok(outcome instanceof Error, `the half-sent PATCH got no answer, only the cut connection (got ${String(outcome)})`);
+
+      running = await spawnServerProcess({ env });
+      const second = running;
+      assert.deepEqual(await stagingFiles(dataDir), [], 'the restart removed the killed PATCH\'s temp file');
+      const url = `${second.baseUrl}${path}`;
+      // The token issued before the kill still works after it.
+      const head = await tusFetch(url, { method: 'HEAD' }, firstToken);
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('upload-offset'), String(acknowledged), 'exactly what was acknowledged: the cut PATCH left nothing');
+      assert.equal(head.headers.get('upload-length'), String(data.length));
+      const offset = Number(head.headers.get('upload-offset'));
+
+      const stale = await tusFetch(url, {
+        method: 'PATCH', body: new Uint8Array(data.subarray(acknowledged + MiB)),
+        headers: { 'content-type': 'application/offset+octet-stream', 'upload-offset': String(acknowledged + MiB) },
+      }, firstToken);
+      assert.equal(stale.status, 409, 'resuming past the reported offset (where the cut PATCH stood) is refused');
+      assert.equal(((await stale.json()) as { errcode: number }).errcode, 45025);
+
+      const rest = await tusFetch(url, {
+        method: 'PATCH', body: new Uint8Array(data.subarray(offset)),
+        headers: { 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset) },
+      }, firstToken);
+      assert.equal(rest.status, 204, await rest.text());
+      assert.equal(rest.headers.get('upload-offset'), String(data.length));
+      const mediaId = rest.headers.get('oapi-media-id');
+      assert.match(mediaId ?? '', /^#[A-Za-z0-9_-]{16,64}$/);
+
+      const download = await fetch(largeFileUrl(second.baseUrl, firstToken, mediaId!));
+      assert.equal(download.status, 200);
+      assert.equal(sha256(Buffer.from(await download.arrayBuffer())), sha256(data));
+      if (engines.config.databaseUrl !== undefined) {
+        await assert.rejects(stat(join(dataDir, 'meta.sqlite')), { code: 'ENOENT' }, 'the run\'s PostgreSQL held the session, not an embedded database');
+      }
+      if (engines.config.storageUrl === undefined) {
+        // The chunk blobs went with the commit: one blob file, the media's.
+        assert.ok(await waitUntil(async () => (await blobFiles(dataDir)).length === 1, 5_000), `blob files: ${(await blobFiles(dataDir)).join(', ')}`);
+      }
+      await second.stop();
+      running = undefined;
+    } finally {
+      await running?.killHard();
+      await engines.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

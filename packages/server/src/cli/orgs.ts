@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import { parseLimit, type OrgLimits, type OrgSummary } from '../service/admin.ts';
+import { DEFAULT_MAX_CHUNKED_BYTES } from '../service/upload-sessions.ts';
 import type { CommandKit, DataFlags } from './program.ts';
 
 interface JsonFlags extends DataFlags {
@@ -9,7 +10,8 @@ interface JsonFlags extends DataFlags {
 }
 
 function limitsText(r: OrgSummary): string {
-  return `quota ${r.quotaBytes === null ? 'none' : `${r.quotaBytes} bytes`}\trate ${r.rateLimitPerSecond === null ? 'default' : `${r.rateLimitPerSecond}/s`}`;
+  return `quota ${r.quotaBytes === null ? 'none' : `${r.quotaBytes} bytes`}\trate ${r.rateLimitPerSecond === null ? 'default' : `${r.rateLimitPerSecond}/s`}` +
+    `\tchunked file ${r.maxChunkedBytes} bytes`;
 }
 
 export function addOrgCommands(program: Command, { dataOption, withOperator, print, example }: CommandKit): void {
@@ -38,21 +40,23 @@ export function addOrgCommands(program: Command, { dataOption, withOperator, pri
     ), 'oapi-media org list --json');
   example(org
     .command('limits <name>')
-    .description('set (or show) the storage quota and per-app request rate of an organization')
+    .description('set (or show) the storage quota, per-app request rate and largest chunked file of an organization')
     .option('--quota <bytes>', 'storage quota in bytes (45010 past it), or none')
     .option('--rate <n>', 'requests per second per app (45009 past it), or none for the server default')
+    .option('--max-chunked-bytes <bytes>', `largest file of a chunked or tus upload (40006 past it), or none for the default ${DEFAULT_MAX_CHUNKED_BYTES} (4 GiB)`)
     .addOption(dataOption())
     .option('--json', 'print JSON')
-    .action(async (name: string, flags: JsonFlags & { quota?: string; rate?: string }) =>
+    .action(async (name: string, flags: JsonFlags & { quota?: string; rate?: string; maxChunkedBytes?: string }) =>
       withOperator(flags, async ({ admin }) => {
         const limits: OrgLimits = {};
         if (flags.quota !== undefined) limits.quotaBytes = parseLimit('quota', flags.quota, 0);
         if (flags.rate !== undefined) limits.rateLimitPerSecond = parseLimit('rate', flags.rate, 1);
+        if (flags.maxChunkedBytes !== undefined) limits.maxChunkedBytes = parseLimit('max-chunked-bytes', flags.maxChunkedBytes, 1);
         const updated = await admin.setOrgLimits(name, limits);
         const row = await admin.orgSummary(updated.name);
         print(!!flags.json, row, `${row.org}\t${limitsText(row)}`);
       }),
-    ), 'oapi-media org limits acme --quota 10737418240 --rate 50');
+    ), 'oapi-media org limits acme --quota 10737418240 --rate 50 --max-chunked-bytes 1073741824');
   example(org
     .command('delete <name>')
     .description('delete an organization; refused while it has apps or media unless --force, which deletes them (media rows and bytes), its tokens and suite authorizations with it')

@@ -6,6 +6,7 @@ import type { BlobStore } from '../stores/blobs/interface.ts';
 import { ConflictError, type App, type MediaRow, type MetadataStore, type Org, type OrgUsage } from '../stores/metadata/interface.ts';
 import { APP_CREDENTIALS, isInlineBlobKey, newCorpId, newId, sha256Hex, TOKEN_PATTERN } from './ids.ts';
 import { appPrincipal } from './tokens.ts';
+import { DEFAULT_MAX_CHUNKED_BYTES } from './upload-sessions.ts';
 
 export interface AppCredentials {
   org: string;
@@ -35,6 +36,8 @@ export interface OrgSummary extends OrgUsage {
   quotaBytes: number | null;
   /** null: the server default (OAPI_MEDIA_RATE_LIMIT). */
   rateLimitPerSecond: number | null;
+  /** The cap of one chunked or tus file (api.md "Large files"): the org's own or DEFAULT_MAX_CHUNKED_BYTES. */
+  maxChunkedBytes: number;
 }
 
 /** A stored media as operators see it. */
@@ -104,6 +107,8 @@ const MEDIA_PAGE_ROWS = 500;
 export interface OrgLimits {
   quotaBytes?: number | null;
   rateLimitPerSecond?: number | null;
+  /** null: back to DEFAULT_MAX_CHUNKED_BYTES. */
+  maxChunkedBytes?: number | null;
 }
 
 /** An operator's limit: a whole number >= `min`, or `none` (null: unlimited / server default). */
@@ -138,8 +143,11 @@ export class AdminService {
   }
 
   async #summaryOf(org: Org): Promise<OrgSummary> {
-    const usage = await this.#metadata.usage(org.id);
-    return { org: org.name, corpid: org.corpId, ...usage, quotaBytes: org.quotaBytes, rateLimitPerSecond: org.rateLimitPerSecond };
+    const [usage, maxChunkedBytes] = await Promise.all([this.#metadata.usage(org.id), this.#metadata.getMaxChunkedBytes(org.id)]);
+    return {
+      org: org.name, corpid: org.corpId, ...usage, quotaBytes: org.quotaBytes, rateLimitPerSecond: org.rateLimitPerSecond,
+      maxChunkedBytes: maxChunkedBytes ?? DEFAULT_MAX_CHUNKED_BYTES,
+    };
   }
 
   /** Up to `limit` media of an organization, in the store's listing order (newest first). */
@@ -183,12 +191,13 @@ export class AdminService {
   }
 
   /**
-   * Sets an org's storage quota and/or per-app request rate (null = unlimited / server default);
-   * a limit left undefined is kept. Returns the org as it now is.
+   * Sets an org's storage quota, per-app request rate and/or chunked-file cap (null = unlimited /
+   * server default / DEFAULT_MAX_CHUNKED_BYTES); a limit left undefined is kept. Returns the org as it now is.
    */
-  async setOrgLimits(orgName: string, limits: OrgLimits): Promise<Org> {
+  async setOrgLimits(orgName: string, { maxChunkedBytes, ...limits }: OrgLimits): Promise<Org> {
     const org = await this.requireOrg(orgName);
     await this.#metadata.updateOrgLimits(org.id, limits);
+    if (maxChunkedBytes !== undefined) await this.#metadata.setMaxChunkedBytes(org.id, maxChunkedBytes);
     return (await this.#metadata.getOrgById(org.id))!;
   }
 

@@ -148,7 +148,14 @@ export async function spawnServerProcess({ env, build = testServerBuild(), timeo
 
   const killHard = async () => {
     if (!gone()) child.kill('SIGKILL');
-    await exited;
+    // A timer holds this process open until the (unreferenced) child's exit is seen: with nothing
+    // else pending (a bundle test server is another process too) the test would end mid-await.
+    const holdOpen = setInterval(() => {}, 1000);
+    try {
+      await exited;
+    } finally {
+      clearInterval(holdOpen);
+    }
   };
   return {
     child,

@@ -46,7 +46,7 @@ test('quota set by the CLI: exactly at the quota passes, one byte over -> 45010;
   const over = await orgWithApp('quota-over');
   const setExact = await operator('org', 'limits', 'quota-exact', '--quota', String(A.length + B.length), '--json');
   await operator('org', 'limits', 'quota-over', '--quota', String(A.length + B.length - 1));
-  assert.deepEqual(setExact, { org: 'quota-exact', corpid: (setExact as { corpid: string }).corpid, mediaCount: 0, totalBytes: 0, quotaBytes: 30_000, rateLimitPerSecond: null });
+  assert.deepEqual(setExact, { org: 'quota-exact', corpid: (setExact as { corpid: string }).corpid, mediaCount: 0, totalBytes: 0, quotaBytes: 30_000, rateLimitPerSecond: null, maxChunkedBytes: 4 * 1024 ** 3 });
 
   const exactCodes = [
     (await upload(server.url, exact, 'image', A, 'a.png')).errcode,

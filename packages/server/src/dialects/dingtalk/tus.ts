@@ -31,7 +31,7 @@ export const MEDIA_ID_HEADER = 'oapi-media-id';
 const TUS_DRAIN_BUDGET_BYTES = 1024 * 1024;
 
 /** tus's HTTP status for each refusal; the body says which rule (DingTalk's errcode). */
-const STATUS: Partial<Record<DingTalkAnswerKind, number>> = {
+export const TUS_STATUS: Partial<Record<DingTalkAnswerKind, number>> = {
   missingToken: 401, invalidToken: 401, tokenExpired: 401, authLockedOut: 429, rateLimited: 429,
   unknownUploadSession: 404, offsetMismatch: 409, chunkConflict: 409, checksumMismatch: 460,
   mediaTooLarge: 413, chunkOutOfRules: 413, quotaExceeded: 413, formatNotAllowed: 415, emptyMedia: 400,
@@ -47,7 +47,7 @@ function tusHeaders(reply: FastifyReply): FastifyReply {
 function sendTusError(reply: FastifyReply, request: FastifyRequest, kind: DingTalkAnswerKind, config: Config): FastifyReply {
   const answer = DINGTALK_ERRORS[kind];
   noteOnRequest(request, { errcode: answer.errcode, errorKind: kind });
-  const status = STATUS[kind] ?? (answer.httpStatus >= 400 ? answer.httpStatus : kind === 'systemBusy' ? 503 : 400);
+  const status = TUS_STATUS[kind] ?? (answer.httpStatus >= 400 ? answer.httpStatus : kind === 'systemBusy' ? 503 : 400);
   return tusHeaders(reply).code(status).header('content-type', 'application/json; charset=utf-8').send(errorBody(kind, request.id, config));
 }
 
