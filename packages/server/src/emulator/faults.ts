@@ -58,6 +58,8 @@ export class FaultError extends Error {
 }
 
 const isPositiveInteger = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0;
+/** An errcode may be negative: DingTalk's and WeCom's -1 (system busy) is the commonest transient one. */
+const isErrcode = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value);
 
 /** Checks a rule as a user sent it (JSON), naming the first thing wrong. */
 export function parseFaultInput(input: unknown): FaultInput {
@@ -69,7 +71,8 @@ export function parseFaultInput(input: unknown): FaultInput {
   for (const key of ['path', 'method', 'app', 'mediaType'] as const) {
     if (raw[key] !== undefined && typeof raw[key] !== 'string') throw new FaultError(`${key} must be a string`);
   }
-  for (const key of ['errcode', 'status', 'delayMs', 'stallMs', 'times'] as const) {
+  if (raw.errcode !== undefined && !isErrcode(raw.errcode)) throw new FaultError('errcode must be a whole number (e.g. 45009, or -1)');
+  for (const key of ['status', 'delayMs', 'stallMs', 'times'] as const) {
     if (raw[key] !== undefined && !isPositiveInteger(raw[key])) throw new FaultError(`${key} must be a whole number ≥ 0`);
   }
   if (raw.probability !== undefined && (typeof raw.probability !== 'number' || raw.probability < 0 || raw.probability > 1)) {
@@ -97,7 +100,8 @@ export function parseFaultHeader(header: string): FaultAction {
   for (const item of header.split(',').map((part) => part.trim()).filter(Boolean)) {
     const [name = '', value] = item.split('=').map((part) => part.trim());
     const number = value === undefined ? undefined : Number(value);
-    if (value !== undefined && !isPositiveInteger(number)) throw new FaultError(`X-Oapi-Fault: ${name} needs a whole number, not ${JSON.stringify(value)}`);
+    const valid = name === 'errcode' ? isErrcode(number) : isPositiveInteger(number);
+    if (value !== undefined && !valid) throw new FaultError(`X-Oapi-Fault: ${name} needs a whole number, not ${JSON.stringify(value)}`);
     switch (name) {
       case 'errcode': action.kind ??= 'errcode'; action.errcode = number; break;
       case 'status': action.status = number; break;
