@@ -5,7 +5,7 @@ import { createClient, type ClientOptions } from '../../src/index.ts';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../../server/src/emulator/index.ts';
 import type { MediaSummary } from '../../../server/src/service/admin.ts';
 
-export type { Emulator };
+export { startEmulator, type Emulator };
 
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
