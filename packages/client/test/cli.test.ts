@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,16 +8,17 @@ import { Readable, Writable } from 'node:stream';
 import { formatBytes, formatDuration, progressLine, ProgressBar, shouldDrawProgress } from '../src/cli/progress-bar.ts';
 import { runCli } from '../src/cli/program.ts';
 import packageJson from '../package.json' with { type: 'json' };
-import { startFakeDingTalk, type FakeDingTalk } from './helpers/fake-dingtalk.ts';
+import { sampleOfSize } from '../../server/test/fixtures/samples.ts';
+import { callsTo, requestsArrived, sha256, storedMedia, withEmulator, type Emulator } from './helpers/emulator.ts';
 
 // The TypeScript through tsx (no build needed); the packaging test runs the installed bin.
 const CLI = ['--import', 'tsx', new URL('../src/cli.ts', import.meta.url).pathname];
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-const PNG = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), randomBytes(50_000)]);
+const PNG = sampleOfSize('png', 50_000);
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
 interface Run { code: number; stdout: string; stderr: string }
 
-/** Runs the CLI with stdout/stderr piped (so: never a progress bar). Async: the fake lives in this process. */
+/** Runs the CLI with stdout/stderr piped (so: never a progress bar). Async: the emulator lives in this process. */
 function cli(args: string[], env: Record<string, string> = {}, stdin?: Buffer | ((child: ChildProcess) => void)): Promise<Run> {
   return new Promise((resolve) => {
     const child = execFile(process.execPath, [...CLI, ...args], { env: { PATH: process.env.PATH, ...env }, encoding: 'latin1' }, (error, stdout, stderr) => {
@@ -29,26 +29,30 @@ function cli(args: string[], env: Record<string, string> = {}, stdin?: Buffer | 
   });
 }
 
-async function withFakeAndDir(run: (fake: FakeDingTalk, dir: string, env: Record<string, string>) => Promise<void>) {
-  const fake = await startFakeDingTalk();
+async function withEmulatorAndDir(run: (emu: Emulator, dir: string, env: Record<string, string>) => Promise<void>) {
   const dir = await mkdtemp(join(tmpdir(), 'oapi-cli-'));
   try {
-    await run(fake, dir, { DINGTALK_APPKEY: fake.appKey, DINGTALK_APPSECRET: fake.appSecret, DINGTALK_BASE_URL: fake.baseUrl });
+    await withEmulator(async (emu) => {
+      const { appkey, appsecret } = emu.credentials.dingtalk;
+      await run(emu, dir, { DINGTALK_APPKEY: appkey, DINGTALK_APPSECRET: appsecret, DINGTALK_BASE_URL: emu.baseUrl });
+    });
   } finally {
-    await fake.close();
     await rm(dir, { recursive: true, force: true });
   }
 }
 
+/** The stored media with this id: its size, sha256 and file name as the server keeps them. */
+const storedAs = async (emu: Emulator, mediaId: string) => (await storedMedia(emu)).find((m) => m.media_id === mediaId);
+
 test('cli: upload prints the media_id, download -o writes the same bytes, token prints a token; no progress bar when piped', async () => {
-  await withFakeAndDir(async (fake, dir, env) => {
+  await withEmulatorAndDir(async (emu, dir, env) => {
     const file = join(dir, 'photo.png');
     await writeFile(file, PNG);
     const up = await cli(['upload', file, '--type', 'image'], env);
     assert.equal(up.code, 0, up.stderr);
     assert.equal(up.stderr, '');
     const mediaId = up.stdout.trim();
-    assert.equal(sha256(fake.media.get(mediaId)!.bytes), sha256(PNG));
+    assert.equal((await storedAs(emu, mediaId))?.sha256, sha256(PNG));
 
     const out = join(dir, 'copy.png');
     const down = await cli(['download', mediaId, '-o', out], env);
@@ -61,26 +65,26 @@ test('cli: upload prints the media_id, download -o writes the same bytes, token 
     assert.deepEqual(await readFile(out), PNG.subarray(8, 18));
 
     const token = await cli(['token'], env);
-    assert.match(token.stdout, /^[0-9a-f]{32}\n$/);
-    for (const run of [up, down, part, token]) assert.ok(!(run.stdout + run.stderr).includes(fake.appSecret), 'the secret is never echoed');
+    assert.match(token.stdout, /^[A-Za-z0-9_-]{43}\n$/);
+    for (const run of [up, down, part, token]) assert.ok(!(run.stdout + run.stderr).includes(emu.credentials.dingtalk.appsecret), 'the secret is never echoed');
   });
 });
 
 test('cli: --json prints the answer; flags (after the command) work in place of env', async () => {
-  await withFakeAndDir(async (fake, dir) => {
+  await withEmulatorAndDir(async (emu, dir) => {
     const file = join(dir, 'photo.png');
     await writeFile(file, PNG);
-    const up = await cli(['upload', file, '--type', 'image', '--json', '--base-url', fake.baseUrl, '--appkey', fake.appKey, '--appsecret', fake.appSecret]);
+    const up = await cli(['upload', file, '--type', 'image', '--json', '--base-url', emu.baseUrl, '--appkey', emu.credentials.dingtalk.appkey, '--appsecret', emu.credentials.dingtalk.appsecret]);
     assert.equal(up.code, 0, up.stderr);
     const answer = JSON.parse(up.stdout);
     assert.equal(answer.errcode, 0);
     assert.equal(answer.type, 'image');
-    assert.ok(fake.media.has(answer.media_id));
+    assert.equal((await storedAs(emu, answer.media_id))?.sha256, sha256(PNG));
   });
 });
 
 test('cli: errors exit non-zero with "errcode errmsg" on stderr', async () => {
-  await withFakeAndDir(async (fake, dir, env) => {
+  await withEmulatorAndDir(async (emu, dir, env) => {
     const html = join(dir, 'page.html');
     await writeFile(html, '<html></html>');
     const local = await cli(['upload', html, '--type', 'image'], env);
@@ -89,41 +93,41 @@ test('cli: errors exit non-zero with "errcode errmsg" on stderr', async () => {
 
     const unknown = await cli(['download', '@nope', '-o', join(dir, 'x')], env);
     assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /^40007 不合法的媒体文件id\nrequest_id: fake-[0-9a-f]+\n$/);
+    assert.match(unknown.stderr, new RegExp(`^40007 不合法的媒体文件id\nrequest_id: ${UUID}\n$`));
 
     const wrong = await cli(['token'], { ...env, DINGTALK_APPSECRET: 'not-the-secret-123' });
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /^40096 不合法的appKey或appSecret\n/);
     assert.ok(!wrong.stderr.includes('not-the-secret-123'));
 
-    const missing = await cli(['token'], { DINGTALK_BASE_URL: fake.baseUrl });
+    const missing = await cli(['token'], { DINGTALK_BASE_URL: emu.baseUrl });
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /missing appkey .* and appsecret/);
 
     const noFile = await cli(['upload', join(dir, 'absent.png'), '--type', 'image'], env);
     assert.equal(noFile.code, 2);
     assert.match(noFile.stderr, /ENOENT/);
-    assert.equal(fake.count('/media/upload'), 0);
+    assert.equal(callsTo(emu, '/media/upload'), 0);
   });
 });
 
 test('cli: upload - reads stdin (with --filename); download -o - writes stdout; Ctrl-C interrupts with 130', async () => {
-  await withFakeAndDir(async (fake, _dir, env) => {
+  await withEmulatorAndDir(async (emu, _dir, env) => {
     const up = await cli(['upload', '-', '--type', 'image', '--filename', 'piped.png'], env, PNG);
     assert.equal(up.code, 0, up.stderr);
     const mediaId = up.stdout.trim();
-    assert.equal(fake.media.get(mediaId)?.filename, 'piped.png');
-    assert.equal(fake.requests.find((r) => r.path === '/media/upload')?.headers['transfer-encoding'], 'chunked');
+    assert.equal((await storedAs(emu, mediaId))?.file_name, 'piped.png');
+    assert.equal(emu.requests.list({ path: '/media/upload' })[0]?.headers['transfer-encoding'], 'chunked');
 
     const down = await cli(['download', mediaId, '-o', '-'], env);
     assert.equal(down.code, 0, down.stderr);
     assert.equal(sha256(Buffer.from(down.stdout, 'latin1')), sha256(PNG));
 
-    // An endless stdin upload, interrupted once the fake has received some of it.
+    // An endless stdin upload, interrupted once it has reached the emulator.
     const interrupted = await cli(['upload', '-', '--type', 'file', '--filename', 'endless.zip'], env, (child) => {
       child.stdin?.on('error', () => undefined); // EPIPE once the CLI has gone
       const feed = setInterval(() => child.stdin?.write(Buffer.alloc(16 * 1024)), 5);
-      void fake.receivedBytes('/media/upload', 64 * 1024).then(() => {
+      void requestsArrived(emu, '/media/upload', 2).then(() => {
         child.kill('SIGINT');
         clearInterval(feed);
       });
@@ -131,7 +135,8 @@ test('cli: upload - reads stdin (with --filename); download -o - writes stdout; 
     });
     assert.equal(interrupted.code, 130);
     assert.equal(interrupted.stderr, 'interrupted\n');
-    assert.equal(fake.media.size, 1);
+    assert.equal((await storedMedia(emu)).length, 1);
+    assert.equal(emu.requests.list({ path: '/media/upload' })[1]?.answer.mediaId, null);
   });
 });
 
@@ -171,13 +176,13 @@ test('cli: --version prints the package version and exits 0', async () => {
 });
 
 test('cli: a folder to upload, -o into a missing folder, a base URL that is no URL: one line naming the user\'s input, exit 2, nothing sent', async () => {
-  await withFakeAndDir(async (fake, dir, env) => {
+  await withEmulatorAndDir(async (emu, dir, env) => {
     const folder = join(dir, 'photos');
     await mkdir(folder);
     const up = await cli(['upload', folder, '--type', 'image'], env);
     assert.equal(up.code, 2);
     assert.equal(up.stderr, `cannot upload ${folder}: it is a folder (give a file, or - for standard input)\n`);
-    assert.equal(fake.count('/media/upload'), 0);
+    assert.equal(callsTo(emu, '/media/upload'), 0);
 
     const file = join(dir, 'photo.png');
     await writeFile(file, PNG);
@@ -196,12 +201,12 @@ test('cli: a folder to upload, -o into a missing folder, a base URL that is no U
     const badEnv = await cli(['token'], { ...env, DINGTALK_BASE_URL: 'ftp://files.example' });
     assert.equal(badEnv.code, 2);
     assert.equal(badEnv.stderr, `DINGTALK_BASE_URL must be an http:// or https:// URL with a host, ${valid}; got "ftp://files.example"\n`);
-    assert.equal(fake.count('/gettoken'), 2, 'only the upload and the download above fetched a token');
+    assert.equal(callsTo(emu, '/gettoken'), 2, 'only the upload and the download above fetched a token');
   });
 });
 
 test('cli: local-check errors in English (default) or Chinese (--lang zh, or a zh locale), saying nothing was sent', async () => {
-  await withFakeAndDir(async (fake, dir, env) => {
+  await withEmulatorAndDir(async (emu, dir, env) => {
     const html = join(dir, 'page.html');
     await writeFile(html, '<html></html>');
     const big = join(dir, 'huge.amr');
@@ -225,7 +230,7 @@ test('cli: local-check errors in English (default) or Chinese (--lang zh, or a z
     // A stream of unknown size stopped at the limit says so.
     const piped = await cli(['--lang', 'zh', 'upload', '-', '--type', 'voice', '--filename', 'a.amr'], env, Buffer.alloc(2 * 1024 * 1024 + 10));
     assert.equal(piped.stderr, '40006 不合法的文件大小（本地检查，上传在大小上限处停止）\n');
-    assert.equal(fake.media.size, 0);
+    assert.deepEqual(await storedMedia(emu), []);
   });
 });
 
@@ -237,14 +242,15 @@ function terminal(): Writable & { isTTY: true; columns: number; text: () => stri
 }
 
 test('cli: a stdin upload of 6.0 MiB on a terminal ends with the progress bar showing 6.0 MiB (the last frame is redrawn)', async () => {
-  await withFakeAndDir(async (fake, _dir, env) => {
+  await withEmulatorAndDir(async (emu, _dir, env) => {
     const size = 6 * 1024 * 1024;
-    const chunks = Array.from({ length: size / (64 * 1024) }, (_, i) => (i === 0 ? Buffer.concat([Buffer.from('504b0304', 'hex'), Buffer.alloc(64 * 1024 - 4)]) : Buffer.alloc(64 * 1024, i)));
+    const zip = sampleOfSize('zip', size);
+    const chunks = Array.from({ length: size / (64 * 1024) }, (_, i) => zip.subarray(i * 64 * 1024, (i + 1) * 64 * 1024));
     const stdout = terminal();
     const stderr = terminal();
     const code = await runCli(['upload', '-', '--type', 'file', '--filename', 'six.zip'], { env, stdin: Readable.from(chunks), stdout, stderr });
     assert.equal(code, 0, stderr.text());
-    assert.equal(fake.media.values().next().value?.bytes.length, size);
+    assert.deepEqual((await storedMedia(emu)).map((m) => [m.size, m.sha256]), [[size, sha256(zip)]]);
     const frames = stderr.text().split('\r').filter(Boolean);
     const last = frames.at(-1)!;
     assert.match(last, /^upload 6\.0 MiB [\d.]+ (B|KiB|MiB|GiB)\/s\x1b\[K\n$/, JSON.stringify(last));

@@ -1,29 +1,29 @@
-// Answers only real DingTalk gives (the oapi-media server cannot be made to), replayed by the fake.
+// How the SDK reads DingTalk's answers: errcodes outside api.md's table (injected in the
+// emulator), the request id in its two places, and rate limits on /gettoken.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient, DingTalkError } from '../src/index.ts';
-import { startFakeDingTalk } from './helpers/fake-dingtalk.ts';
+import { sample } from '../../server/test/fixtures/samples.ts';
+import { callsTo, clientOf, sha256, storedMedia, withEmulator } from './helpers/emulator.ts';
 
-const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+const PNG = sample('png');
 
 test('an errcode the SDK has never heard of is passed through as is, not retried', async () => {
-  const fake = await startFakeDingTalk();
-  try {
-    const client = createClient({ baseUrl: fake.baseUrl, appKey: fake.appKey, appSecret: fake.appSecret });
-    // DingTalk's "app not authorized for this API" family; not in api.md's table.
-    fake.script('/media/upload', { json: { errcode: 60011, errmsg: '没有调用该接口的权限', request_id: 'body-id-1' }, headers: {} });
+  await withEmulator(async (emu) => {
+    const client = clientOf(emu);
+    // DingTalk's "app not authorized for this API" family; not in api.md's table (the emulator words it 系统错误).
+    emu.faults.add({ path: '/media/upload', errcode: 60011 });
     await assert.rejects(client.media.upload(PNG, { type: 'image', filename: 'a.png' }), (e: unknown) => {
       assert.ok(e instanceof DingTalkError);
       assert.equal(e.errcode, 60011);
-      assert.equal(e.errmsg, '没有调用该接口的权限');
-      assert.equal(e.body?.request_id, 'body-id-1');
-      assert.match(e.message, /^60011 没有调用该接口的权限/);
+      assert.equal(e.errmsg, '系统错误');
+      assert.equal(typeof e.requestId, 'string');
+      assert.equal(e.body?.request_id, e.requestId);
+      assert.match(e.message, /^60011 系统错误/);
       return true;
     });
-    assert.equal(fake.count('/media/upload'), 1);
-  } finally {
-    await fake.close();
-  }
+    assert.equal(callsTo(emu, '/media/upload'), 1);
+  });
 });
 
 test('the request id comes from the x-request-id header, else from the body request_id', async () => {
@@ -46,16 +46,13 @@ test('the request id comes from the x-request-id header, else from the body requ
 });
 
 test('DingTalk answers a rate limit (45009) on /gettoken: retried with backoff, then the token works', async () => {
-  const fake = await startFakeDingTalk();
-  try {
-    const client = createClient({ baseUrl: fake.baseUrl, appKey: fake.appKey, appSecret: fake.appSecret, retries: { baseDelayMs: 5 } });
-    fake.script('/gettoken', { json: { errcode: 45009, errmsg: '接口调用超过限制' } });
+  await withEmulator(async (emu) => {
+    const client = clientOf(emu, { retries: { baseDelayMs: 5 } });
+    emu.faults.add({ path: '/gettoken', errcode: 45009, times: 1 });
     const { mediaId } = await client.media.upload(PNG, { type: 'image', filename: 'a.png' });
-    assert.equal(fake.count('/gettoken'), 2);
-    assert.ok(fake.media.has(mediaId));
-  } finally {
-    await fake.close();
-  }
+    assert.deepEqual(emu.requests.list({ path: '/gettoken' }).map((r) => r.answer.errcode), [45009, 0]);
+    assert.deepEqual((await storedMedia(emu)).map((m) => [m.media_id, m.sha256]), [[mediaId, sha256(PNG)]]);
+  });
 });
 
 test('a base URL with a path prefix (behind a proxy) keeps the prefix', async () => {

@@ -151,9 +151,10 @@ test('timeout: a token that never comes ends the call; a stream input that was n
 test('timeout: nothing is left behind: a process that timed out an upload and finished calls with a long timeout exits on its own', async () => {
   // A leaked timer (the 10-minute deadline of a finished call) or socket would keep the child
   // alive: it must exit by itself, with its listener closed gracefully (server.close waits for sockets).
+  // It loads the emulator too (seconds on a busy machine): 30 s is still far short of the 10-minute deadline a leak would wait for.
   const child = new URL('./helpers/timeout-child.ts', import.meta.url).pathname;
   const result = await new Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }>((resolve) => {
-    const run = execFile(process.execPath, ['--import', 'tsx', child], { timeout: 15_000 }, (error, stdout, stderr) => {
+    const run = execFile(process.execPath, ['--import', 'tsx', child], { timeout: 30_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr, killed: run.killed });
     });
   });

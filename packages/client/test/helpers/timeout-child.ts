@@ -3,7 +3,8 @@
 // socket left behind by the SDK would keep it alive until the test kills it).
 import { Readable } from 'node:stream';
 import { createClient, isTimeoutError } from '../../src/index.ts';
-import { startFakeDingTalk } from './fake-dingtalk.ts';
+import { startEmulator } from '../../../server/src/emulator/index.ts';
+import { sampleOfSize } from '../../../server/test/fixtures/samples.ts';
 import { startSilentServer } from './silent-server.ts';
 
 const silent = await startSilentServer({ readBodies: true });
@@ -15,15 +16,16 @@ const token = await hung.getAccessToken();
 const downloadTimedOut = await hung.media.download('@x', { timeout: 200 }).then(() => false, isTimeoutError);
 await silent.close(); // graceful: waits for every connection, so a socket the SDK kept would hang here
 
-const fake = await startFakeDingTalk();
-const client = createClient({ baseUrl: fake.baseUrl, appKey: fake.appKey, appSecret: fake.appSecret, timeout: 10 * 60_000 });
-const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(100_000, 5)]);
+const emulator = await startEmulator();
+const { appkey, appsecret } = emulator.credentials.dingtalk;
+const client = createClient({ baseUrl: emulator.baseUrl, appKey: appkey, appSecret: appsecret, timeout: 10 * 60_000 });
+const png = sampleOfSize('png', 100_000);
 const { mediaId } = await client.media.upload(png, { type: 'image', filename: 'a.png' });
 const whole = Buffer.from(await (await client.media.download(mediaId)).arrayBuffer());
 let streamed = 0;
 for await (const chunk of (await client.media.download(mediaId)).stream()) streamed += chunk.byteLength;
 await (await client.media.download(mediaId, { range: { start: 0, end: 9 } })).stream().cancel();
-await fake.close();
+await emulator.close();
 
 process.stdout.write(JSON.stringify({
   uploadTimedOut, inputDestroyed: input.destroyed, token, roundTrip: whole.equals(png) && streamed === png.length, downloadTimedOut,

@@ -15,7 +15,7 @@ import type { EmulatorController, ResetScope } from './emulator.ts';
 import { RESET_SCOPES } from './emulator.ts';
 import { DEFAULT_STALL_MS, describeFault, FaultError, parseFaultHeader, parseFaultInput, type FaultAction } from './faults.ts';
 import { hintFor, requestedMediaId, requestToken } from './hints.ts';
-import { maskSecret, type JournalEntry } from './journal.ts';
+import { journaledHeaders, maskSecret, type JournalEntry } from './journal.ts';
 import { EMULATOR_CREDENTIALS } from './well-known.ts';
 
 export const CONTROL_PREFIX = '/__oapi';
@@ -113,7 +113,7 @@ function registerHooks(app: FastifyInstance, mounts: readonly MountedDialect[], 
     const wire = (mount?.dialect.name ?? null) as Wire | null;
     watchUploadForm(request.raw);
     const masked = Object.fromEntries(Object.entries(query).map(([name, value]) => [name, maskSecret(name, value)]));
-    const entry = emulator.seeding ? undefined : emulator.journal.open({ at: emulator.now(), method: request.method, path, query: masked, wire, app: null });
+    const entry = emulator.seeding ? undefined : emulator.journal.open({ at: emulator.now(), method: request.method, path, query: masked, headers: journaledHeaders(request.headers), wire, app: null });
     tracked.set(request, { entry, started: performance.now(), wire });
     if (emulator.seeding) return;
     const appKey = await appOf(request, query);

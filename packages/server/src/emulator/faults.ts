@@ -58,7 +58,6 @@ export class FaultError extends Error {
 }
 
 const isPositiveInteger = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0;
-
 /** Checks a rule as a user sent it (JSON), naming the first thing wrong. */
 export function parseFaultInput(input: unknown): FaultInput {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new FaultError('a fault is a JSON object, e.g. {"path":"/media/upload","errcode":45009,"times":1}');

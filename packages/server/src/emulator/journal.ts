@@ -1,12 +1,18 @@
 // The emulator's request journal (GET /__oapi/requests): every API request it answered, bounded to
 // the newest `limit` entries, with secrets masked.
 
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Wire } from '@oapi-media/core';
 import type { FormPartSummary } from '../http/multipart-upload.ts';
 
 /** Query parameters and form fields whose values are secrets: shown as *** in the journal. */
 const SECRET_NAMES = /^(access_token|appsecret|corpsecret|app_secret|suite_secret|suite_ticket|signature)$/i;
 export const maskSecret = (name: string, value: string): string => (SECRET_NAMES.test(name) ? '***' : value);
+
+/** The request headers the journal keeps: how the body was framed and what range was asked. */
+const JOURNALED_HEADERS = ['content-type', 'content-length', 'transfer-encoding', 'range'] as const;
+export const journaledHeaders = (headers: IncomingHttpHeaders): Record<string, string> =>
+  Object.fromEntries(JOURNALED_HEADERS.flatMap((name) => (typeof headers[name] === 'string' ? [[name, headers[name]]] : [])));
 
 /** The journal keeps this many entries by default (the oldest go first). */
 export const DEFAULT_JOURNAL_LIMIT = 1000;
@@ -30,6 +36,8 @@ export interface JournalEntry {
   method: string;
   path: string;
   query: Record<string, string>;
+  /** The request's content-type, content-length, transfer-encoding and range, those it sent. */
+  headers: Record<string, string>;
   /** The wire whose path it was; null for a path no wire has. */
   wire: Wire | null;
   /** The calling app's key (appkey, corpid, app_id), from its credentials or its token; null when unknown. */
