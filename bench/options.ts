@@ -1,6 +1,6 @@
 // The flags of `npm run bench`:
 //   --quick                 short scenarios (4 s each instead of 20 s) for a first look
-//   --only a,b,c,d,e        run only these scenarios (default: all)
+//   --only a,b,c,d,e,f,g    run only these scenarios (default: all; g = emulator mode, bench/emulator.ts)
 //   --targets a,b           run only these targets (default: all), e.g. --targets oapi-media,nginx-webdav
 //   --no-nginx              skip the nginx target
 //   --duration SECONDS      seconds per scenario (at most 20)
@@ -12,7 +12,7 @@
 
 import { TARGET_NAMES, type TargetName } from './target.ts';
 
-export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
+export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export const MAX_SCENARIO_SECONDS = 20;

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { renderEmulatorReport, runEmulatorBench, type EmulatorBenchResult } from './emulator.ts';
 import { judgeGoals } from './goals.ts';
 import { SESSION_TARGETS } from './large-files.ts';
 import type { Measurement } from './measure.ts';
@@ -74,7 +75,11 @@ async function main(): Promise<void> {
   };
 
   const measurements: Measurement[] = [];
-  for (const scenario of options.scenarios) measurements.push(...(await runScenario(scenario, ctx)));
+  let emulator: EmulatorBenchResult | undefined;
+  for (const scenario of options.scenarios) {
+    if (scenario === 'g') emulator = await runEmulatorBench(options.quick);
+    else measurements.push(...(await runScenario(scenario, ctx)));
+  }
 
   const goals = judgeGoals(measurements);
   // Scenario f's targets (upload sessions) are listed with the others.
@@ -82,7 +87,8 @@ async function main(): Promise<void> {
   const loadAtEnd = loadavg();
   console.log('');
   console.log(`load average at end: ${loadAtEnd.map((l) => l.toFixed(2)).join(', ')}`);
-  console.log(renderReport(measurements, goals, described, unavailable));
+  if (measurements.length > 0) console.log(renderReport(measurements, goals, described, unavailable));
+  if (emulator) console.log(`\n${renderEmulatorReport(emulator)}`);
 
   mkdirSync(RESULTS_DIR, { recursive: true });
   const resultsPath = join(RESULTS_DIR, `${startedAt.toISOString().replace(/:/g, '-')}.json`);
@@ -103,6 +109,7 @@ async function main(): Promise<void> {
     targets: Object.fromEntries(described.map((t) => [t.name, unavailable.get(t.name) ? { skipped: unavailable.get(t.name) } : { description: t.description }])),
     measurements,
     goals,
+    ...(emulator ? { emulator } : {}),
   };
   writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
   console.log(`\nresults: ${resultsPath}`);

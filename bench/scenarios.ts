@@ -122,7 +122,8 @@ async function growth(ctx: ScenarioContext): Promise<Measurement[]> {
   return measurements;
 }
 
-export async function runScenario(id: ScenarioId, ctx: ScenarioContext): Promise<Measurement[]> {
+/** Scenarios a–f; g (emulator mode) has its own figures and table (bench/emulator.ts). */
+export async function runScenario(id: Exclude<ScenarioId, 'g'>, ctx: ScenarioContext): Promise<Measurement[]> {
   const durationMs = ctx.options.scenarioMs;
   const { small, medium, large } = ctx.payloads;
   switch (id) {

@@ -1,0 +1,13 @@
+const t0 = performance.now();
+const { startEmulator } = await import('/work/main/packages/server/dist/emulator.js');
+const t1 = performance.now();
+const emu = await startEmulator({ seed: 1 });
+const t2 = performance.now();
+const { appkey, appsecret } = emu.credentials.dingtalk;
+const tok = (await (await fetch(`${emu.baseUrl}/gettoken?appkey=${appkey}&appsecret=${appsecret}`)).json()).access_token;
+const form = new FormData(); form.append('media', new Blob([Buffer.from('%PDF-1.4\n' + 'x'.repeat(8000))]), 'a.pdf');
+const up = await (await fetch(`${emu.baseUrl}/media/upload?access_token=${tok}&type=file`, { method: 'POST', body: form })).json();
+const t3 = performance.now();
+await emu.close();
+const t4 = performance.now();
+console.log(`import ${(t1-t0).toFixed(0)} start ${(t2-t1).toFixed(0)} firstUpload ${(t3-t1).toFixed(0)} close ${(t4-t3).toFixed(0)}`, up.errcode);

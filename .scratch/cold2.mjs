@@ -1,0 +1,12 @@
+import { mkdtemp } from 'node:fs/promises';
+const t0 = performance.now();
+const m = await import('/work/main/packages/server/dist/index.js');
+const { pino } = await import('pino');
+const t1 = performance.now();
+const dir = await mkdtemp('/dev/shm/x-');
+const config = m.loadConfig({ dataDir: dir, logLevel: 'silent', secretKey: 'k', port: 0 }, {});
+const services = await m.openServices(config); const t2 = performance.now();
+const app = await m.buildApp(services, { logger: pino({ level: 'silent' }) }); const t3 = performance.now();
+await app.ready(); const t4 = performance.now();
+await services.admin.createOrg('a'); for (const w of ['dingtalk','wecom','feishu']) await services.admin.createApp('a', w, w); const t5 = performance.now();
+console.log(`import ${(t1-t0).toFixed(0)} openServices ${(t2-t1).toFixed(0)} buildApp ${(t3-t2).toFixed(0)} ready ${(t4-t3).toFixed(0)} seed ${(t5-t4).toFixed(0)}`);

@@ -1,0 +1,16 @@
+const t0 = performance.now();
+const Fastify = (await import('fastify')).default;
+const swagger = (await import('@fastify/swagger')).default;
+const swaggerUi = (await import('@fastify/swagger-ui')).default;
+const prom = await import('prom-client');
+const t1 = performance.now();
+const app = Fastify();
+await app.register(swagger, { openapi: { openapi: '3.0.3', info: { title: 'x', version: '1' } } });
+const t2 = performance.now();
+await app.register(swaggerUi, { routePrefix: '/docs' });
+const t3 = performance.now();
+const r = new prom.Registry(); prom.collectDefaultMetrics({ register: r });
+const t4 = performance.now();
+await app.ready();
+const t5 = performance.now();
+console.log(`imports ${(t1-t0).toFixed(0)} swagger ${(t2-t1).toFixed(0)} swaggerUi ${(t3-t2).toFixed(0)} defaultMetrics ${(t4-t3).toFixed(0)} ready ${(t5-t4).toFixed(0)}`);
