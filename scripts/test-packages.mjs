@@ -295,6 +295,8 @@ console.log(JSON.stringify({ client: typeof client.createClient, errors: typeof 
 test('a TypeScript consumer type-checks with module nodenext and with moduleResolution bundler', async () => {
   const source = `import { createClient, DingTalkError, type UploadResult } from '@oapi-media/client';
 import { loadConfig } from '@oapi-media/server';
+import { startEmulator, type Emulator } from '@oapi-media/server/emulator';
+export const emulator: Promise<Emulator> = startEmulator({ seed: 1 });
 const client = createClient({ baseUrl: 'http://127.0.0.1:8080', appKey: 'k', appSecret: 's' });
 export async function send(path: string): Promise<string> {
   try {
@@ -354,4 +356,37 @@ test('both CLIs answer --help and --version; the user CLI uploads with --json', 
   });
   assert.equal(sha256(readFileSync(out)), sha256(png));
   await stop(server.child);
+});
+
+test('the installed emulator: the README\'s node:test example runs against @oapi-media/server/emulator, and the bin emulates', async () => {
+  // The README's Emulator example, verbatim (it is plain JavaScript too), next to a photo.png.
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const emulatorSection = readme.slice(readme.indexOf('## Emulator'));
+  const spec = /```ts\n([\s\S]*?)```/.exec(emulatorSection)?.[1];
+  assert.ok(spec?.includes("from '@oapi-media/server/emulator'"), 'the README has its Emulator example');
+  writeFileSync(join(consumer.dir, 'photo.png'), samplePng(20_000));
+  writeFileSync(join(consumer.dir, 'emulator.test.mjs'), spec);
+  // As a user runs it: not as a child of this test run (NODE_TEST_CONTEXT would make it report to us).
+  const { NODE_TEST_CONTEXT: _ignored, ...userEnv } = process.env;
+  const ran = await run(process.execPath, ['--test', '--test-reporter=tap', 'emulator.test.mjs'], { cwd: consumer.dir, env: userEnv }).catch((error) => assert.fail(`node --test:\n${error.stdout}${error.stderr}`));
+  assert.match(ran.stdout, /# pass 1/);
+  assert.match(ran.stdout, /# fail 0/);
+
+  const child = spawn(join(consumer.dir, 'node_modules/.bin/oapi-media'), ['emulate', '--port', '0', '--json'], { cwd: consumer.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  const line = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`emulate: no ready line: ${out}`)), 30_000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolve(out.split('\n')[0]);
+      }
+    });
+  });
+  const ready = JSON.parse(line);
+  const token = await (await fetch(`${ready.baseUrl}/gettoken?appkey=${ready.credentials.dingtalk.appkey}&appsecret=${ready.credentials.dingtalk.appsecret}`)).json();
+  assert.equal(token.errcode, 0);
+  await stop(child);
 });

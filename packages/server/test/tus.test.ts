@@ -83,6 +83,10 @@ describe('tus with tus-js-client', () => {
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('oapi-media-id'), mediaId);
     assert.equal(head.headers.get('upload-offset'), String(data.length));
+    // GET answers the same as JSON, for clients that cannot read headers.
+    const status = await tusFetch(uploadUrl, { method: 'GET' });
+    assert.equal(status.status, 200);
+    assert.deepEqual(await status.json(), { errcode: 0, errmsg: 'ok', offset: data.length, length: data.length, complete: true, media_id: mediaId, expires_at: null });
     assert.equal(sha256(await download(mediaId!)), sha256(data));
   });
 
@@ -153,6 +157,9 @@ describe('tus by hand: each refusal has its status and changes nothing', () => {
     assert.equal(head.headers.get('upload-length'), String(data.length));
     assert.equal(head.headers.get('upload-metadata'), 'filename bS5iaW4=');
     assert.ok(head.headers.get('upload-expires'));
+    const inProgress = await (await tusFetch(url, { method: 'GET' })).json() as Record<string, unknown>;
+    assert.deepEqual({ ...inProgress, expires_at: typeof inProgress.expires_at }, { errcode: 0, errmsg: 'ok', offset: 10, length: data.length, complete: false, media_id: null, expires_at: 'number' });
+    assert.equal((await tusFetch(url, { method: 'GET' }, otherToken)).status, 404, 'another organization\'s upload, by GET too');
     const rightSum = await patch(url, 10, data.subarray(10, 1000), { 'upload-checksum': `sha1 ${createHash('sha1').update(data.subarray(10, 1000)).digest('base64')}` });
     assert.equal(rightSum.status, 204);
     assert.equal(rightSum.headers.get('upload-offset'), '1000');

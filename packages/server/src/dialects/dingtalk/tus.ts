@@ -120,7 +120,7 @@ export function registerTus(app: FastifyInstance, services: DialectServices, con
       .header('tus-version', TUS_VERSION).header('tus-extension', EXTENSIONS)
       .header('tus-checksum-algorithm', Object.keys(CHECKSUMS).join(','))
       .header('access-control-allow-headers', 'Authorization, Content-Type, Upload-Length, Upload-Offset, Upload-Metadata, Upload-Checksum, Tus-Resumable, Upload-Defer-Length, Upload-Concat')
-      .header('access-control-allow-methods', 'POST, HEAD, PATCH, DELETE, OPTIONS')
+      .header('access-control-allow-methods', 'POST, GET, HEAD, PATCH, DELETE, OPTIONS')
       .send());
 
     /** Receives one PATCH body (or creation-with-upload's) at `offset` into the session; commits on the last byte. */
@@ -218,6 +218,24 @@ export function registerTus(app: FastifyInstance, services: DialectServices, con
         .header('upload-expires', new Date(session.expiresAt).toUTCString());
       if (metadata !== '') reply.header('upload-metadata', metadata);
       return reply.send();
+    });
+
+    // What HEAD says, as JSON for clients that cannot read headers (a browser without the exposed
+    // ones, a script): the offset, the length and, once complete, the media_id.
+    tus.get<{ Params: { id: string } }>('/:id', hidden, async (request, reply) => {
+      const who = await caller(request);
+      let answer: { offset: number; length: number; complete: boolean; media_id: string | null; expires_at: number | null };
+      try {
+        const session = await largeFiles.find(who, request.params.id, 'tus');
+        const progress = await largeFiles.progress(session);
+        answer = { offset: progress.bytes, length: session.fileSize, complete: false, media_id: null, expires_at: session.expiresAt };
+      } catch (error) {
+        const media = error instanceof ApiError && error.kind === 'unknownUploadSession' ? await largeFiles.committedMedia(who, request.params.id) : null;
+        if (!media) throw error;
+        reply.header(MEDIA_ID_HEADER, media.mediaId);
+        answer = { offset: media.size, length: media.size, complete: true, media_id: media.mediaId, expires_at: null };
+      }
+      return tusHeaders(reply).code(200).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ errcode: 0, errmsg: 'ok', ...answer }));
     });
 
     tus.patch<{ Params: { id: string } }>('/:id', hidden, (request, reply) => uploads.track(async () => {
