@@ -195,14 +195,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     await rm(old.dir, { recursive: true, force: true });
   };
 
-  const resetAll = async (): Promise<void> => {
+  /** A fresh state in place of the old one, which `closeOld` closes (at once, or once an answer is sent). */
+  const resetAll = async (closeOld: (close: () => Promise<void>) => void | Promise<void>): Promise<void> => {
     offsetMs = 0;
     journal.restart();
     faults.clear();
     faultDraws = seed === undefined ? undefined : new SeededRandom(seed, 'faults');
     const old = state;
     state = await build();
-    await closeState(old);
+    await closeOld(() => closeState(old));
   };
 
   const controller: EmulatorController = {
@@ -221,20 +222,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     reset: async (scope: ResetScope, beforeClose?: (close: () => Promise<void>) => void) => {
       switch (scope) {
-        case 'all': {
-          if (beforeClose) {
-            // Asked over HTTP: the old state answers this request, then closes.
-            offsetMs = 0;
-            journal.restart();
-            faults.clear();
-            faultDraws = seed === undefined ? undefined : new SeededRandom(seed, 'faults');
-            const old = state;
-            state = await build();
-            beforeClose(() => closeState(old));
-            return;
-          }
-          return resetAll();
-        }
+        // Asked over HTTP (beforeClose), the old state answers that request, then closes.
+        case 'all': return resetAll(beforeClose ?? ((close) => close()));
         case 'media': return removeAllMedia(state.services);
         case 'tokens': { await state.services.metadata.deleteExpiredTokens(Number.MAX_SAFE_INTEGER); return; }
         case 'journal': { journal.clear(); return; }

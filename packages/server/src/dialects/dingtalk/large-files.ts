@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FORM_OVERHEAD_BYTES, readUploadForm, type UploadForm, type UploadFormRules } from '../../http/multipart-upload.ts';
 import { param } from '../../http/params.ts';
 import { noteOnRequest } from '../../http/request-log.ts';
+import { withoutIdleTimeout } from '../../http/server-busy.ts';
 import type { Caller, DialectServices, UploadSessionRow } from '../../service/dialect-services.ts';
 import { ACCESS_TOKEN_SECURITY, NOT_AN_API_CALL_RESPONSES, sendOk } from './answers.ts';
 import { admitCaller } from './caller.ts';
@@ -183,7 +184,7 @@ export function registerLargeFiles(app: FastifyInstance, services: DialectServic
     if (fileSize !== undefined && fileSize !== session.fileSize) throw new ApiError('uploadIncomplete', `file_size ${fileSize} differs from the transaction's ${session.fileSize}`);
     if (chunkNumbers !== undefined && chunkNumbers !== session.chunkCount) throw new ApiError('uploadIncomplete', `chunk_numbers ${chunkNumbers} differs from the transaction's ${session.chunkCount}`);
     const { filename } = JSON.parse(session.metadata) as { filename?: string };
-    const row = await largeFiles.commit(caller, session, { type: 'file', rule: anyFile(session.fileSize), fileName: filename });
+    const row = await withoutIdleTimeout(reply.request, () => largeFiles.commit(caller, session, { type: 'file', rule: anyFile(session.fileSize), fileName: filename }));
     noteOnRequest(reply.request, { mediaId: row.mediaId, format: row.format, size: row.size });
     return sendOk(reply, { media_id: row.mediaId });
   }

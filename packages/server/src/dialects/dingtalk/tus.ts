@@ -16,6 +16,7 @@ import { failureKind } from '../../errors.ts';
 import { closeIfOverBudget, markBodyCut } from '../../http/body-budget.ts';
 import { watchBodyRate } from '../../http/body-rate.ts';
 import { noteOnRequest } from '../../http/request-log.ts';
+import { withoutIdleTimeout } from '../../http/server-busy.ts';
 import type { Caller, DialectServices, MediaRow, UploadSessionRow } from '../../service/dialect-services.ts';
 import { errorBody } from './answers.ts';
 import { admitCaller } from './caller.ts';
@@ -172,7 +173,7 @@ export function registerTus(app: FastifyInstance, services: DialectServices, con
       reply.header('upload-offset', stored);
       if (stored < session.fileSize) return { offset: stored };
       const metadata = JSON.parse(session.metadata) as Record<string, string>;
-      const media = await largeFiles.commit(who, session, { ...ruleOf(metadata, session.fileSize), fileName: metadata.filename });
+      const media = await withoutIdleTimeout(request, () => largeFiles.commit(who, session, { ...ruleOf(metadata, session.fileSize), fileName: metadata.filename }));
       noteOnRequest(request, { mediaId: media.mediaId, format: media.format, size: media.size });
       return { offset: stored, media };
     }
