@@ -2,20 +2,22 @@
 // what ships — the built @oapi-media/server (dist/emulator.js, dist/index.js) and the built SDK —
 // in-process, as a test runner uses it. The peer is the server itself (startServer on a temp data
 // folder), measured the same way in the same process. Prints one JSON line.
-//   node bench/emulator-probe.mjs ROUND_TRIPS STARTS
+//   node bench/emulator-probe.mjs emulator|server ROUND_TRIPS STARTS
+// One kind per process, so that the first start of each pays its own module loading.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const [roundTrips = 1000, starts = 20] = process.argv.slice(2).map(Number);
+const kind = process.argv[2];
+const [roundTrips = 1000, starts = 20] = process.argv.slice(3).map(Number);
 const server = new URL('../packages/server/dist/', import.meta.url);
 const client = new URL('../packages/client/dist/index.js', import.meta.url);
 
 const importStarted = performance.now();
-const { startEmulator } = await import(new URL('emulator.js', server));
+const { startEmulator } = kind === 'emulator' ? await import(new URL('emulator.js', server)) : {};
+const { startServer, loadConfig } = kind === 'server' ? await import(new URL('index.js', server)) : {};
 const importMs = performance.now() - importStarted;
-const { startServer, loadConfig } = await import(new URL('index.js', server));
 const { createClient } = await import(client);
 const { pino } = await import('pino');
 
@@ -75,7 +77,9 @@ const kinds = {
 };
 
 const result = { importMs, roundTrips };
-for (const [kind, start] of Object.entries(kinds)) {
+{
+  const start = kinds[kind];
+  if (!start) throw new Error(`kind: emulator or server, not ${kind}`);
   const firstUploads = [];
   const startsMs = [];
   const closes = [];
@@ -103,13 +107,13 @@ for (const [kind, start] of Object.entries(kinds)) {
   }
   const sdkSeconds = (performance.now() - began) / 1000;
   await node.close();
-  result[kind] = {
+  Object.assign(result, {
     firstInProcessMs: firstInProcess,
     startToFirstUploadMs: median(firstUploads.slice(1)),
     startMs: median(startsMs.slice(1)),
     closeMs: median(closes.slice(1)),
     fetch: { seconds: fetchSeconds, perSecond: roundTrips / fetchSeconds },
     sdk: { seconds: sdkSeconds, perSecond: roundTrips / sdkSeconds },
-  };
+  });
 }
 process.stdout.write(`${JSON.stringify(result)}\n`);
