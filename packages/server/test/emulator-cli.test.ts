@@ -3,18 +3,17 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { memoryFolder } from '../src/emulator/emulator.ts';
 import { sample } from './fixtures/samples.ts';
 import { CLI_ARGS, cli } from './helpers/cli.ts';
 import { getToken, upload } from './helpers/e2e-http.ts';
 
-const memoryFolder = process.platform === 'linux' && existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-const emulatorFolders = async () => (await readdir(memoryFolder)).filter((name) => name.startsWith('oapi-media-emulator-'));
+const emulatorFolders = async () => (await readdir(memoryFolder())).filter((name) => name.startsWith('oapi-media-emulator-'));
 
 interface Ready {
   child: ChildProcess;

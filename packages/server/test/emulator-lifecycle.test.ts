@@ -3,19 +3,17 @@
 
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { test } from 'node:test';
+import { memoryFolder } from '../src/emulator/emulator.ts';
 import { startEmulator } from '../src/emulator/index.ts';
 import { sample } from './fixtures/samples.ts';
 import { getToken, upload } from './helpers/e2e-http.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
-const memoryFolder = process.platform === 'linux' && existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-const emulatorFolders = async () => (await readdir(memoryFolder)).filter((name) => name.startsWith('oapi-media-emulator-'));
+const emulatorFolders = async () => (await readdir(memoryFolder())).filter((name) => name.startsWith('oapi-media-emulator-'));
 
 /**
  * The handles keeping the event loop alive, by kind (timers, sockets, servers…). File system

@@ -9,12 +9,14 @@ import type { AppExtension } from '../app.ts';
 import type { DialectContext } from '../dialects/dialect.ts';
 import type { MountedDialect } from '../dialects/index.ts';
 import { uploadFormSummary, watchUploadForm } from '../http/multipart-upload.ts';
+import { param } from '../http/params.ts';
 import { answeredErrcode, requestNotes } from '../http/request-log.ts';
 import { sha256Hex, TOKEN_PATTERN } from '../service/ids.ts';
 import type { EmulatorController, ResetScope } from './emulator.ts';
 import { RESET_SCOPES } from './emulator.ts';
 import { DEFAULT_STALL_MS, describeFault, FaultError, parseFaultHeader, parseFaultInput, type FaultAction } from './faults.ts';
 import { hintFor, requestedMediaId, requestToken } from './hints.ts';
+import { keyOfPrincipal } from './ids-lookup.ts';
 import { journaledHeaders, maskSecret, type JournalEntry } from './journal.ts';
 import { EMULATOR_CREDENTIALS } from './well-known.ts';
 
@@ -31,6 +33,8 @@ interface Tracked {
   entry: JournalEntry | undefined;
   started: number;
   wire: Wire | null;
+  /** The query's values, unmasked (for hints and the requested media_id). */
+  query: Record<string, string>;
   /** A reset or close to apply instead of the answer (afterHandling). */
   instead?: FaultAction;
 }
@@ -38,16 +42,27 @@ interface Tracked {
 /** Header values are Latin-1: anything else (a Chinese file name in a hint) is written as \uXXXX. */
 const headerSafe = (text: string): string => text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
+/** Every parameter of a query as the wires read one (param: the first value, strings only). */
 const stringsOf = (source: unknown): Record<string, string> => {
-  const out: Record<string, string> = {};
-  if (source && typeof source === 'object') {
-    for (const [name, value] of Object.entries(source as Record<string, unknown>)) {
-      const first = Array.isArray(value) ? value[0] : value;
-      if (typeof first === 'string') out[name] = first;
-    }
-  }
-  return out;
+  const names = source !== null && typeof source === 'object' ? Object.keys(source) : [];
+  return Object.fromEntries(names.flatMap((name) => {
+    const value = param(source, name);
+    return value === undefined ? [] : [[name, value]];
+  }));
 };
+
+/** The answer into the journal entry: `status` null when none reached the client (a fault after handling). */
+function recordAnswer(known: Tracked, request: FastifyRequest, status: number | null): void {
+  const { entry } = known;
+  if (!entry) return;
+  const noted = requestNotes(request).mediaId;
+  entry.answer.status = status;
+  entry.answer.errcode = answeredErrcode(request);
+  entry.answer.mediaId = (typeof noted === 'string' ? noted : undefined) ?? requestedMediaId(entry.path, known.query) ?? null;
+  const form = uploadFormSummary(request.raw);
+  entry.form = form === undefined || (form.length === 0 && !/^multipart\//i.test(request.headers['content-type'] ?? '')) ? null : form.map((part) => ({ ...part }));
+  entry.durationMs = Math.round((performance.now() - known.started) * 10) / 10;
+}
 
 function readJson(request: FastifyRequest): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -99,10 +114,7 @@ function registerHooks(app: FastifyInstance, mounts: readonly MountedDialect[], 
     if (token === undefined || !TOKEN_PATTERN.test(token)) return null;
     const { metadata } = emulator.services;
     const row = await metadata.getToken(sha256Hex(token));
-    if (!row) return null;
-    const [kind, id = ''] = row.principal.split(/:(.*)/s);
-    if (kind === 'app') return (await metadata.getAppById(id))?.appKey ?? null;
-    return (await metadata.listSuites()).find((suite) => suite.id === id)?.suiteKey ?? null;
+    return row ? keyOfPrincipal(row.principal, metadata) : null;
   };
 
   app.addHook('onRequest', async (request, reply) => {
@@ -114,7 +126,7 @@ function registerHooks(app: FastifyInstance, mounts: readonly MountedDialect[], 
     watchUploadForm(request.raw);
     const masked = Object.fromEntries(Object.entries(query).map(([name, value]) => [name, maskSecret(name, value)]));
     const entry = emulator.seeding ? undefined : emulator.journal.open({ at: emulator.now(), method: request.method, path, query: masked, headers: journaledHeaders(request.headers), wire, app: null });
-    tracked.set(request, { entry, started: performance.now(), wire });
+    tracked.set(request, { entry, started: performance.now(), wire, query });
     if (emulator.seeding) return;
     const appKey = await appOf(request, query);
     if (entry) entry.app = appKey;
@@ -145,14 +157,8 @@ function registerHooks(app: FastifyInstance, mounts: readonly MountedDialect[], 
     if (known?.instead) {
       // Handled, and now the answer is lost: nothing of it reaches the client.
       const socket = request.raw.socket;
-      if (known.entry) {
-        known.entry.answer.errcode = answeredErrcode(request);
-        const noted = requestNotes(request).mediaId;
-        known.entry.answer.mediaId = typeof noted === 'string' ? noted : null;
-        known.entry.form = uploadFormSummary(request.raw)?.map((part) => ({ ...part })) ?? null;
-        known.entry.durationMs = Math.round((performance.now() - known.started) * 10) / 10;
-        known.entry = undefined; // its answer was never sent: status stays null
-      }
+      recordAnswer(known, request, null);
+      known.entry = undefined; // its answer was never sent: onResponse leaves it so
       if (known.instead.kind === 'reset') socket.resetAndDestroy();
       else socket.destroy();
       return payload;
@@ -164,7 +170,7 @@ function registerHooks(app: FastifyInstance, mounts: readonly MountedDialect[], 
       method: request.method,
       path: known.entry.path,
       wire: known.wire,
-      query: stringsOf(request.query),
+      query: known.query,
       contentType: request.headers['content-type'],
       authorization: request.headers.authorization,
       errorKind: requestNotes(request).errorKind as string | undefined,
@@ -180,16 +186,7 @@ function registerHooks(app: FastifyInstance, mounts: readonly MountedDialect[], 
 
   app.addHook('onResponse', async (request, reply) => {
     const known = tracked.get(request);
-    if (!known?.entry) return;
-    const notes = requestNotes(request);
-    const { entry } = known;
-    entry.answer.status = reply.statusCode;
-    entry.answer.errcode = answeredErrcode(request);
-    const noted = typeof notes.mediaId === 'string' ? notes.mediaId : undefined;
-    entry.answer.mediaId = noted ?? requestedMediaId(entry.path, stringsOf(request.query)) ?? null;
-    const form = uploadFormSummary(request.raw);
-    entry.form = form === undefined || (form.length === 0 && !/^multipart\//i.test(request.headers['content-type'] ?? '')) ? null : form.map((part) => ({ ...part }));
-    entry.durationMs = Math.round((performance.now() - known.started) * 10) / 10;
+    if (known) recordAnswer(known, request, reply.statusCode);
   });
 }
 

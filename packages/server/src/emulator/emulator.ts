@@ -88,7 +88,7 @@ export interface Emulator {
 }
 
 /** Where the emulator's data folders go: memory (tmpfs) where the system has it, else the temp folder. */
-function memoryFolder(): string {
+export function memoryFolder(): string {
   return process.platform === 'linux' && existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 }
 
@@ -239,8 +239,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   // The server fastify would have listened with (app.ts): its header deadline and check interval.
   const server = createServer(headerDeadline(config.headerTimeoutMs), (request, response) => {
     const current = state;
-    if (current.random) idRandomness.run(current.random, () => current.app.routing(request, response));
-    else current.app.routing(request, response);
+    inSeed(current.random, () => current.app.routing(request, response));
   });
   // And what fastify set on it: its idle timeout, keep-alive (72 s: clients reusing an idle
   // connection must not race a 5 s close, ECONNRESET) and request timeout.
@@ -329,7 +328,8 @@ export interface EmulatorController {
   lookup(id: string): Promise<IdDescription>;
 }
 
-async function inSeed<T>(random: SeededRandom | undefined, work: () => Promise<T>): Promise<T> {
+/** Runs `work` with ids drawn from the seed's stream, or from the system's randomness without one. */
+function inSeed<T>(random: SeededRandom | undefined, work: () => T): T {
   return random ? idRandomness.run(random, work) : work();
 }
 

@@ -21,7 +21,7 @@ export interface HintFacts {
   now: number;
 }
 
-const WIRE_NAMES: Readonly<Record<Wire, string>> = { dingtalk: 'DingTalk', wecom: 'WeCom', feishu: 'Feishu' };
+export const WIRE_NAMES: Readonly<Record<Wire, string>> = { dingtalk: 'DingTalk', wecom: 'WeCom', feishu: 'Feishu' };
 const DOWNLOAD_CALL: Readonly<Record<Wire, string>> = {
   dingtalk: 'GET /media/downloadFile?access_token=&media_id=',
   wecom: 'GET /cgi-bin/media/get?access_token=&media_id=',

@@ -4,7 +4,7 @@
 import type { Wire } from '@oapi-media/core';
 import { sha256Hex, TOKEN_PATTERN } from '../service/ids.ts';
 import type { MetadataStore } from '../stores/metadata/interface.ts';
-import { shapeOf } from './hints.ts';
+import { shapeOf, WIRE_NAMES } from './hints.ts';
 
 export interface IdDescription {
   id: string;
@@ -18,15 +18,17 @@ export interface IdDescription {
   details: Record<string, unknown>;
 }
 
-const WIRE_NAMES: Readonly<Record<Wire, string>> = { dingtalk: 'DingTalk', wecom: 'WeCom', feishu: 'Feishu' };
+/** The key (appkey, corpid, app_id, or suite key) of what a token or media was issued to ('app:<id>', 'suite:<id>'); null when it is gone. */
+export async function keyOfPrincipal(principal: string, metadata: MetadataStore): Promise<string | null> {
+  const [kind, id = ''] = principal.split(/:(.*)/s);
+  if (kind === 'app') return (await metadata.getAppById(id))?.appKey ?? null;
+  if (kind === 'suite') return (await metadata.listSuites()).find((suite) => suite.id === id)?.suiteKey ?? null;
+  return null;
+}
 
 export async function describeId(id: string, metadata: MetadataStore, now: number): Promise<IdDescription> {
   const orgName = async (orgId: string) => (await metadata.getOrgById(orgId))?.name ?? orgId;
-  const appName = async (principal: string) => {
-    const [kind, rest = ''] = principal.split(/:(.*)/s);
-    if (kind !== 'app') return principal;
-    return (await metadata.getAppById(rest))?.appKey ?? principal;
-  };
+  const appName = async (principal: string) => (principal.startsWith('app:') ? await keyOfPrincipal(principal, metadata) : null) ?? principal;
 
   const media = await metadata.getMedia(id);
   if (media) {
