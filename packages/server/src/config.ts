@@ -202,7 +202,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function parsePort(value: number | string): number {
+export function parsePort(value: number | string): number {
   const port = typeof value === 'number' ? value : Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`invalid port: ${value}`);
   return port;

@@ -4,7 +4,7 @@
 
 import { Option, type Command } from 'commander';
 import { pino } from 'pino';
-import { ConfigError } from '../config.ts';
+import { ConfigError, parsePort } from '../config.ts';
 import { startEmulator, type Emulator } from '../emulator/emulator.ts';
 import type { CommandKit } from './program.ts';
 
@@ -24,12 +24,6 @@ export const EMULATOR_ENVIRONMENT: readonly { name: string; flag: string; meanin
   { name: 'OAPI_EMULATOR_INIT', flag: '--init', meaning: 'fixtures file: organizations, apps and media to start with' },
   { name: 'OAPI_EMULATOR_JSON', flag: '--json', meaning: '1: print one JSON line (baseUrl, credentials, media) instead of text' },
 ];
-
-function parsePort(text: string): number {
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`invalid port: ${text}`);
-  return port;
-}
 
 function readyText(emulator: Emulator): string {
   const c = emulator.credentials;
