@@ -203,20 +203,25 @@ export function registerTus(app: FastifyInstance, services: DialectServices, con
       return { who, session: await largeFiles.find(who, request.params.id, 'tus') };
     };
 
-    tus.head<{ Params: { id: string } }>('/:id', hidden, async (request, reply) => {
+    /** Where an upload stands: still open (its session and bytes so far), or completed (its media). */
+    const uploadState = async (request: FastifyRequest<{ Params: { id: string } }>) => {
       const who = await caller(request);
-      let session: UploadSessionRow;
       try {
-        session = await largeFiles.find(who, request.params.id, 'tus');
+        const session = await largeFiles.find(who, request.params.id, 'tus');
+        return { session, offset: (await largeFiles.progress(session)).bytes, media: null };
       } catch (error) {
         const media = error instanceof ApiError && error.kind === 'unknownUploadSession' ? await largeFiles.committedMedia(who, request.params.id) : null;
         if (!media) throw error;
-        return tusHeaders(reply).code(200).header('upload-offset', media.size).header('upload-length', media.size).header(MEDIA_ID_HEADER, media.mediaId).send();
+        return { session: null, offset: media.size, media };
       }
-      const progress = await largeFiles.progress(session);
+    };
+
+    tus.head<{ Params: { id: string } }>('/:id', hidden, async (request, reply) => {
+      const { session, offset, media } = await uploadState(request);
+      tusHeaders(reply).code(200).header('upload-offset', offset);
+      if (media) return reply.header('upload-length', media.size).header(MEDIA_ID_HEADER, media.mediaId).send();
       const metadata = encodeMetadata(JSON.parse(session.metadata) as Record<string, string>);
-      tusHeaders(reply).code(200).header('upload-offset', progress.bytes).header('upload-length', session.fileSize)
-        .header('upload-expires', new Date(session.expiresAt).toUTCString());
+      reply.header('upload-length', session.fileSize).header('upload-expires', new Date(session.expiresAt).toUTCString());
       if (metadata !== '') reply.header('upload-metadata', metadata);
       return reply.send();
     });
@@ -224,18 +229,11 @@ export function registerTus(app: FastifyInstance, services: DialectServices, con
     // What HEAD says, as JSON for clients that cannot read headers (a browser without the exposed
     // ones, a script): the offset, the length and, once complete, the media_id.
     tus.get<{ Params: { id: string } }>('/:id', hidden, async (request, reply) => {
-      const who = await caller(request);
-      let answer: { offset: number; length: number; complete: boolean; media_id: string | null; expires_at: number | null };
-      try {
-        const session = await largeFiles.find(who, request.params.id, 'tus');
-        const progress = await largeFiles.progress(session);
-        answer = { offset: progress.bytes, length: session.fileSize, complete: false, media_id: null, expires_at: session.expiresAt };
-      } catch (error) {
-        const media = error instanceof ApiError && error.kind === 'unknownUploadSession' ? await largeFiles.committedMedia(who, request.params.id) : null;
-        if (!media) throw error;
-        reply.header(MEDIA_ID_HEADER, media.mediaId);
-        answer = { offset: media.size, length: media.size, complete: true, media_id: media.mediaId, expires_at: null };
-      }
+      const { session, offset, media } = await uploadState(request);
+      if (media) reply.header(MEDIA_ID_HEADER, media.mediaId);
+      const answer = media
+        ? { offset, length: media.size, complete: true, media_id: media.mediaId, expires_at: null }
+        : { offset, length: session.fileSize, complete: false, media_id: null, expires_at: session.expiresAt };
       return tusHeaders(reply).code(200).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ errcode: 0, errmsg: 'ok', ...answer }));
     });
 
