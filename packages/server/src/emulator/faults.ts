@@ -166,10 +166,6 @@ export class FaultRules {
     return this.#rules.splice(0).length;
   }
 
-  /** Whether any rule needs the calling app to be known (resolving it costs a lookup). */
-  get needsApp(): boolean {
-    return this.#rules.some((rule) => rule.app !== undefined);
-  }
 
   /** The rule that fires for this request, counted as fired; undefined when none does. */
   fire(request: FaultRequest): FaultRule | undefined {
