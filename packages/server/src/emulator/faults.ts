@@ -166,7 +166,6 @@ export class FaultRules {
     return this.#rules.splice(0).length;
   }
 
-
   /** The rule that fires for this request, counted as fired; undefined when none does. */
   fire(request: FaultRequest): FaultRule | undefined {
     for (const rule of this.#rules) {
