@@ -74,6 +74,33 @@ const patch = (url: string, offset: number, body: Buffer, headers: Record<string
   method: 'PATCH', body: new Uint8Array(body), headers: { 'content-type': 'application/offset+octet-stream', 'upload-offset': String(offset), ...headers },
 });
 
+async function waitUntil(condition: () => Promise<boolean>, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return true;
+}
+
+/** A PATCH of `body` at `offset` whose first `sent` bytes are written, the rest never: it stays open. */
+function halfSentPatch(url: string, bearer: string, offset: number, body: Buffer, sent: number, headers: Record<string, string> = {}): { outcome: Promise<unknown>; abort(): void } {
+  const request = httpRequest(url, {
+    method: 'PATCH',
+    headers: {
+      'tus-resumable': '1.0.0', authorization: `Bearer ${bearer}`, 'content-type': 'application/offset+octet-stream',
+      'upload-offset': String(offset), 'content-length': body.length, ...headers,
+    },
+  });
+  // Settles with the error the kill gives it (or an answer, which would fail the test below).
+  const outcome = new Promise((resolve) => {
+    request.on('response', (response) => { response.resume(); resolve(response.statusCode); });
+    request.on('error', resolve);
+  });
+  request.write(body.subarray(0, sent));
+  return { outcome, abort: () => request.destroy() };
+}
+
 describe('tus with tus-js-client', () => {
   test('12 MiB in 4 MiB PATCHes: the final PATCH and HEAD answer the media_id; the bytes round-trip', async () => {
     const data = randomBytes(12 * MiB);
@@ -180,38 +207,64 @@ describe('tus by hand: each refusal has its status and changes nothing', () => {
     assert.deepEqual((await storedState(server)).rows, before.rows);
     assert.equal((await tusFetch(url, { method: 'DELETE' })).status, 204);
   });
+
+  /** Where the server writes a PATCH: in place into the session's file on disk; a staged .part file per PATCH on S3. */
+  const inPlace = process.env.TEST_STORAGE_URL === undefined;
+  const sessionFile = (url: string) => join(server.dataDir, 'tmp', `${url.split('/').pop()}.session`);
+  const fileSize = async (path: string) => (await stat(path).catch(() => null))?.size ?? -1;
+  const partFiles = async () => (await stagingFiles(server.dataDir)).filter((name) => name.endsWith('.part'));
+  const offsetOf = async (url: string) => Number((await tusFetch(url, { method: 'HEAD' })).headers.get('upload-offset'));
+
+  // tus: "the Server SHOULD always attempt to store as much of the received data as possible".
+  test('a PATCH cut off by its client keeps what arrived (on disk); the upload resumes from there byte-exact', async () => {
+    const data = randomBytes(3 * MiB);
+    const url = await create(data.length);
+    const cut = halfSentPatch(url, token, 0, data, MiB);
+    const arrived = inPlace ? async () => (await fileSize(sessionFile(url))) === MiB : async () => (await partFiles()).length > 0;
+    assert.ok(await waitUntil(arrived, 5_000), 'the server received the first MiB');
+    cut.abort();
+    await cut.outcome;
+    // On S3 a PATCH is one chunk blob, kept whole or not at all: nothing of the cut one counts.
+    const kept = inPlace ? MiB : 0;
+    assert.ok(await waitUntil(async () => (await offsetOf(url)) === kept && (await partFiles()).length === 0, 5_000), `HEAD says ${await offsetOf(url)}, not ${kept}`);
+    const rest = await patch(url, kept, data.subarray(kept));
+    assert.equal(rest.status, 204, await rest.text());
+    assert.equal(sha256(await download(rest.headers.get('oapi-media-id')!)), sha256(data));
+    assert.deepEqual(await stagingFiles(server.dataDir), [], 'the session file went with the commit');
+  });
+
+  test('a PATCH with Upload-Checksum cut off by its client keeps nothing (the checksum covers the whole PATCH)', async () => {
+    const data = randomBytes(3 * MiB);
+    const url = await create(data.length);
+    const cut = halfSentPatch(url, token, 0, data, MiB, { 'upload-checksum': `sha1 ${createHash('sha1').update(data).digest('base64')}` });
+    const arrived = inPlace ? async () => (await fileSize(sessionFile(url))) === MiB : async () => (await partFiles()).length > 0;
+    assert.ok(await waitUntil(arrived, 5_000), 'the server received the first MiB');
+    cut.abort();
+    await cut.outcome;
+    assert.ok(await waitUntil(async () => (await partFiles()).length === 0, 5_000));
+    assert.equal(await offsetOf(url), 0);
+    const whole = await patch(url, 0, data);
+    assert.equal(whole.status, 204, await whole.text());
+    assert.equal(sha256(await download(whole.headers.get('oapi-media-id')!)), sha256(data));
+  });
+
+  test('two PATCHes at the same offset at once: one is taken, the other answers 409; the upload holds the taken bytes', async () => {
+    const [first, second, rest] = [randomBytes(MiB), randomBytes(MiB), randomBytes(MiB)];
+    const url = await create(2 * MiB);
+    const answers = await Promise.all([patch(url, 0, first), patch(url, 0, second)]);
+    assert.deepEqual(answers.map((answer) => answer.status).sort(), [204, 409]);
+    const loser = answers.find((answer) => answer.status === 409)!;
+    assert.equal(((await loser.json()) as { errcode: number }).errcode, 45025);
+    const taken = answers[0]!.status === 204 ? first : second;
+    const done = await patch(url, MiB, rest);
+    assert.equal(done.status, 204, await done.text());
+    assert.equal(sha256(await download(done.headers.get('oapi-media-id')!)), sha256(Buffer.concat([taken, rest])));
+  });
 });
 
 describe('tus across kill -9 of a real server process', () => {
   const data = randomBytes(6 * MiB);
   const acknowledged = 2 * MiB;
-
-  async function waitUntil(condition: () => Promise<boolean>, withinMs: number): Promise<boolean> {
-    const deadline = Date.now() + withinMs;
-    while (!(await condition())) {
-      if (Date.now() > deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    return true;
-  }
-
-  /** A PATCH of `body` at `offset` whose first `sent` bytes are written, the rest never: it stays open. */
-  function halfSentPatch(url: string, bearer: string, offset: number, body: Buffer, sent: number): { outcome: Promise<unknown> } {
-    const request = httpRequest(url, {
-      method: 'PATCH',
-      headers: {
-        'tus-resumable': '1.0.0', authorization: `Bearer ${bearer}`, 'content-type': 'application/offset+octet-stream',
-        'upload-offset': String(offset), 'content-length': body.length,
-      },
-    });
-    // Settles with the error the kill gives it (or an answer, which would fail the test below).
-    const outcome = new Promise((resolve) => {
-      request.on('response', (response) => { response.resume(); resolve(response.statusCode); });
-      request.on('error', resolve);
-    });
-    request.write(body.subarray(0, sent));
-    return { outcome };
-  }
 
   test(`6 MiB: 2 MiB acknowledged, a PATCH killed half-way; after the restart HEAD says ${acknowledged}, the rest completes it byte-exact`, { timeout: 90_000 }, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'oapi-media-tus-crash-'));
@@ -237,14 +290,18 @@ describe('tus across kill -9 of a real server process', () => {
       assert.equal(firstPatch.headers.get('upload-offset'), String(acknowledged));
 
       const cut = halfSentPatch(`${first.baseUrl}${path}`, firstToken, acknowledged, data.subarray(acknowledged, acknowledged + 2 * MiB), MiB);
-      assert.ok(await waitUntil(async () => (await stagingFiles(dataDir)).length > 0, 5_000), 'the server was staging the second PATCH');
+      // On disk the PATCHes go in place into the session's file; on S3 each is staged in a .part file first.
+      const sessionFile = join(dataDir, 'tmp', `${path.split('/').pop()}.session`);
+      const receiving = async () => (await stagingFiles(dataDir)).some((name) => name.endsWith('.part'))
+        || ((await stat(sessionFile).catch(() => null))?.size ?? 0) > acknowledged;
+      assert.ok(await waitUntil(receiving, 5_000), 'the server was receiving the second PATCH');
       await first.killHard();
       const outcome = await cut.outcome;
       assert.ok(outcome instanceof Error, `the half-sent PATCH got no answer, only the cut connection (got ${String(outcome)})`);
 
       running = await spawnServerProcess({ env });
       const second = running;
-      assert.deepEqual(await stagingFiles(dataDir), [], 'the restart removed the killed PATCH\'s temp file');
+      assert.deepEqual((await stagingFiles(dataDir)).filter((name) => name.endsWith('.part')), [], 'the restart removed the killed PATCH\'s temp file');
       const url = `${second.baseUrl}${path}`;
       // The token issued before the kill still works after it.
       const head = await tusFetch(url, { method: 'HEAD' }, firstToken);
@@ -279,6 +336,7 @@ describe('tus across kill -9 of a real server process', () => {
         // The chunk blobs went with the commit: one blob file, the media's.
         assert.ok(await waitUntil(async () => (await blobFiles(dataDir)).length === 1, 5_000), `blob files: ${(await blobFiles(dataDir)).join(', ')}`);
       }
+      assert.deepEqual(await stagingFiles(dataDir), [], 'the session file went with the commit');
       await second.stop();
       running = undefined;
     } finally {

@@ -5,7 +5,7 @@
 // creation, fsync or rename of its own.
 
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FOLDER_MODE } from '../data-folder.ts';
 import { SNIFF_BYTES } from '../formats/detect.ts';
@@ -27,13 +27,20 @@ export class StagingLimitError extends Error {
   override name = 'StagingLimitError';
 }
 
-async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
+/** Writes every buffer, at `position` (null: the file's current position); returns the bytes written. */
+async function writeAll(handle: FileHandle, buffers: Buffer[], position: number | null): Promise<number> {
   const total = buffers.reduce((n, b) => n + b.length, 0);
-  const { bytesWritten } = await handle.writev(buffers);
-  if (bytesWritten === total) return;
+  const { bytesWritten } = await handle.writev(buffers, position ?? undefined);
+  if (bytesWritten === total) return total;
   // A short write (rare on regular files): finish the rest byte-exact.
   let rest = Buffer.concat(buffers).subarray(bytesWritten);
-  while (rest.length > 0) rest = rest.subarray((await handle.write(rest)).bytesWritten);
+  let at = position === null ? null : position + bytesWritten;
+  while (rest.length > 0) {
+    const written = (await handle.write(rest, 0, rest.length, at)).bytesWritten;
+    rest = rest.subarray(written);
+    if (at !== null) at += written;
+  }
+  return total;
 }
 
 /** Bytes waiting for the disk past which reading the upload pauses (memory flat in file size). */
@@ -45,13 +52,16 @@ const MAX_QUEUED_BYTES = 64 * 1024;
  */
 class QueuedFileWriter {
   readonly #handle: FileHandle;
+  /** Where the next batch goes; null: the file's own position (a file written from its start). */
+  #position: number | null;
   #queue: Buffer[] = [];
   #queuedBytes = 0;
   #writing: Promise<void> | undefined;
   #failure: unknown;
 
-  constructor(handle: FileHandle) {
+  constructor(handle: FileHandle, position: number | null = null) {
     this.#handle = handle;
+    this.#position = position;
   }
 
   /** Resolves at once, unless too much waits for the disk: then once it is written. */
@@ -81,7 +91,8 @@ class QueuedFileWriter {
         const batch = this.#queue;
         this.#queue = [];
         this.#queuedBytes = 0;
-        await writeAll(this.#handle, batch);
+        const written = await writeAll(this.#handle, batch, this.#position);
+        if (this.#position !== null) this.#position += written;
       }
     } catch (error) {
       this.#failure = error;
@@ -108,6 +119,19 @@ function youngCollectionHint(bytes: number): void {
   bytesSinceYoungCollection = 0;
   collectGarbage({ type: 'minor' });
 }
+
+/** The source failed after `written` bytes were read (client gone, body too slow); those bytes are written and synced. */
+export class InterruptedWriteError extends Error {
+  override name = 'InterruptedWriteError';
+  readonly written: number;
+  constructor(written: number, cause: unknown) {
+    super(`interrupted after ${written} bytes: ${(cause as Error)?.message ?? cause}`, { cause });
+    this.written = written;
+  }
+}
+
+/** A session file's name: `<session id>.session` (not a `.part`: it outlives restarts). */
+const SESSION_FILE = /^([A-Za-z0-9_-]{32})\.session$/;
 
 export class StagingArea {
   readonly dir: string;
@@ -192,6 +216,111 @@ export class StagingArea {
       throw error;
     } finally {
       await handle?.close().catch(() => {});
+    }
+  }
+
+  /** The file an upload session appends to in place (tus on a disk store), kept across restarts until the session ends. */
+  sessionFilePath(sessionId: string): string {
+    return join(this.dir, `${sessionId}.session`);
+  }
+
+  /** The session ids whose file is in the staging folder, with when each was last written. */
+  async sessionFiles(): Promise<Array<{ sessionId: string; modifiedAt: number }>> {
+    const found: Array<{ sessionId: string; modifiedAt: number }> = [];
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      const sessionId = SESSION_FILE.exec(name)?.[1];
+      if (sessionId === undefined) continue;
+      const info = await stat(join(this.dir, name)).catch(() => null);
+      if (info) found.push({ sessionId, modifiedAt: info.mtimeMs });
+    }
+    return found;
+  }
+
+  /**
+   * Writes `source` into the file at `path` from `position` on (creating the file, and making its
+   * name durable, when `position` is 0), at most `capBytes` (StagingLimitError), then syncs it.
+   * `onBytes` sees every chunk in order before it is written. When the source fails, what it
+   * delivered is written and synced, and InterruptedWriteError says how much; a failed write
+   * throws its own error. Either way nothing past `position` counts until the caller records it.
+   */
+  async writeAt(path: string, position: number, source: AsyncIterable<Buffer>, capBytes: number, onBytes: (chunk: Buffer) => void): Promise<number> {
+    const handle = await open(path, position === 0 ? 'w' : 'r+', 0o600);
+    try {
+      if (position === 0 && this.#fsync) await this.#syncFolder();
+      const writer = new QueuedFileWriter(handle, position);
+      let size = 0;
+      try {
+        for await (const chunk of source) {
+          size += chunk.length;
+          if (size > capBytes) throw new StagingLimitError(`more than ${capBytes} bytes`);
+          onBytes(chunk);
+          await writer.append([chunk]);
+          youngCollectionHint(chunk.length);
+        }
+      } catch (error) {
+        if (error instanceof StagingLimitError) {
+          await writer.flushed().catch(() => {});
+          throw error;
+        }
+        await writer.flushed(); // a failed write wins over the source's failure
+        if (this.#fsync) await handle.datasync();
+        throw new InterruptedWriteError(size, error);
+      }
+      await writer.flushed();
+      if (this.#fsync) await handle.datasync();
+      return size;
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
+  /**
+   * A staged file for the commit of a session file: a second name (a hard link, no copy) that the
+   * commit consumes as it does any staged file, so a refused commit leaves the session's bytes.
+   */
+  async linkForCommit(sessionPath: string, size: number, sha256: string): Promise<StagedFile & { kind: 'file' }> {
+    const path = join(this.dir, `${randomIdBytes(12).toString('hex')}.part`);
+    await link(sessionPath, path);
+    const handle = await open(path, 'r').catch(async (error: unknown) => {
+      await unlink(path).catch(() => {});
+      throw error;
+    });
+    try {
+      const head = Buffer.alloc(Math.min(SNIFF_BYTES, size));
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      return { kind: 'file', path, size, sha256, head: head.subarray(0, bytesRead) };
+    } catch (error) {
+      await unlink(path).catch(() => {});
+      throw error;
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
+  /** sha256 of a file's first `size` bytes, read in large pieces (a session whose hash was not kept: after a restart). */
+  async sha256Of(path: string, size: number): Promise<string> {
+    const hash = createHash('sha256');
+    const handle = await open(path, 'r');
+    try {
+      const buffer = Buffer.allocUnsafe(1024 * 1024);
+      for (let position = 0; position < size;) {
+        const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position);
+        if (bytesRead === 0) throw new Error(`${path}: ${position} of ${size} bytes`);
+        hash.update(buffer.subarray(0, bytesRead));
+        position += bytesRead;
+      }
+      return hash.digest('hex');
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
+  async #syncFolder(): Promise<void> {
+    const folder = await open(this.dir, 'r');
+    try {
+      await folder.sync();
+    } finally {
+      await folder.close().catch(() => {});
     }
   }
 

@@ -1,12 +1,17 @@
 // Upload sessions (issue 18): one file sent in several requests, DingTalk's chunked upload and tus
-// on one engine. A session is a row of the metadata store, each acknowledged chunk a blob of its own
-// (durable before it is acknowledged), so a session survives a restart and continues on any node.
-// The commit streams the chunks, in order, through staging (hashed, size-checked, sniffable) and
-// then takes the same path as every upload (MediaService.commitAs: format check, quota, blob then
-// row), the session turned into the media row in one transaction. Memory stays flat: no session's
-// bytes are ever held whole.
+// on one engine. A session is a row of the metadata store and each acknowledged chunk a row too,
+// its bytes durable before it is acknowledged, so a session survives a restart. Where the bytes go:
+// - chunk blobs: each chunk a blob of its own (any store: on S3 a session continues on any node).
+//   The commit streams the chunks, in order, through staging (hashed, size-checked, sniffable).
+// - the session file: on a disk store (one node owns the data folder), a tus upload's PATCHes,
+//   sequential by protocol, are written in place into one file in the staging folder, hashed as
+//   they arrive; the commit is then a hard link and a rename, not a second copy of every byte.
+// Either way the commit takes the same path as every upload (MediaService.commitAs: format check,
+// quota, blob then row), the session turned into the media row in one transaction. Memory stays
+// flat: no session's bytes are ever held whole.
 
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { ApiError, type MediaType, type MediaTypeRule } from '@oapi-media/core';
 import type { BlobStore } from '../stores/blobs/interface.ts';
@@ -15,7 +20,7 @@ import {
 } from '../stores/metadata/interface.ts';
 import { CHUNKED_MEDIA_ID_PATTERN, UPLOAD_SESSION_ID_PATTERN, chunkedMediaIdOf, newBlobKey, newUploadSessionId } from './ids.ts';
 import type { MediaService } from './media.ts';
-import { StagingLimitError, type StagedFile, type StagingArea } from './staging.ts';
+import { InterruptedWriteError, StagingLimitError, type StagedFile, type StagingArea } from './staging.ts';
 import type { Caller } from './tokens.ts';
 
 /** api.md "Large files": the default cap of one chunked file per organization (org limits --max-chunked-bytes). */
@@ -24,6 +29,13 @@ export const DEFAULT_MAX_CHUNKED_BYTES = 4 * 1024 ** 3;
 export const UPLOAD_SESSION_LIFETIME_MS = 24 * 3600_000;
 /** Chunk rows read per page while a commit streams the chunks. */
 const CHUNK_PAGE_ROWS = 256;
+/** The blob key of a chunk whose bytes are in its session's file (never a real key: ':' is not allowed in one). */
+const IN_SESSION_FILE = 'session-file:';
+const inSessionFile = (blobKey: string): boolean => blobKey.startsWith(IN_SESSION_FILE);
+/** Session files without a session (a crash between the row's delete and the file's) are removed past this age. */
+const SESSION_FILE_GRACE_MS = 60_000;
+/** At most this many sessions keep their running sha256 in memory (each a few hundred bytes); others are hashed at commit. */
+const MAX_RUNNING_HASHES = 10_000;
 
 export type SessionProtocol = UploadSessionRow['protocol'];
 
@@ -50,6 +62,18 @@ export interface StoredChunk {
   repeated: boolean;
 }
 
+/** One run of bytes appended at the session's end (a tus PATCH). */
+export interface AppendRequest {
+  offset: number;
+  source: Readable;
+  /** The size the request announced (Content-Length), refused before reading when past the session's end. */
+  declaredSize: number | undefined;
+  /** Checked once the bytes are received, before they count: throws its refusal (a checksum). */
+  accept(size: number): void;
+  /** When the source fails midway, keep what arrived (tus: a resumed upload goes on from there). */
+  keepInterrupted: boolean;
+}
+
 export interface CommitRules {
   type: MediaType;
   /** The format rule of that type, its size limit replaced by the organization's chunked cap. */
@@ -63,6 +87,10 @@ export class UploadSessionService {
   readonly #staging: StagingArea;
   readonly #media: MediaService;
   readonly #now: () => number;
+  /** One append or commit at a time per session (session files are written in place, by this node only). */
+  readonly #busy = new Map<string, Promise<unknown>>();
+  /** The sha256 of each session file's bytes so far, while this process saw them all arrive in order. */
+  readonly #runningHashes = new Map<string, { offset: number; hash: Hash }>();
 
   constructor(metadata: MetadataStore, blobs: BlobStore, staging: StagingArea, media: MediaService, now: () => number) {
     this.#metadata = metadata;
@@ -178,6 +206,106 @@ export class UploadSessionService {
     }
   }
 
+  /** Runs `work` once no other append or commit of the session runs here. */
+  async #exclusively<T>(sessionId: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#busy.get(sessionId);
+    const run = (before ?? Promise.resolve()).catch(() => {}).then(work);
+    this.#busy.set(sessionId, run);
+    try {
+      return await run;
+    } finally {
+      if (this.#busy.get(sessionId) === run) this.#busy.delete(sessionId);
+    }
+  }
+
+  /** Whether a session's bytes go to its session file: a tus session on a disk store, unless it began with chunk blobs. */
+  async #usesSessionFile(session: UploadSessionRow, chunks: number): Promise<boolean> {
+    if (session.protocol !== 'tus' || this.#blobs.durableStaging !== true) return false;
+    if (chunks === 0) return true;
+    const [first] = await this.#metadata.listUploadChunks(session.id, 0, 1);
+    return first !== undefined && inSessionFile(first.blobKey);
+  }
+
+  /**
+   * Appends bytes at the session's end (tus): offsetMismatch unless `offset` is where the session
+   * stands; chunkOutOfRules past its size. Durable and recorded before it resolves; refused bytes
+   * leave nothing. With keepInterrupted, bytes of a source that failed midway are kept and recorded
+   * before the failure is rethrown. Returns where the session stands after.
+   */
+  async append(session: UploadSessionRow, request: AppendRequest): Promise<number> {
+    return this.#exclusively(session.id, async () => {
+      const progress = await this.#metadata.uploadProgress(session.id);
+      if (request.offset !== progress.bytes) throw new ApiError('offsetMismatch', `Upload-Offset ${request.offset}, the upload stands at ${progress.bytes}`);
+      const rest = session.fileSize - progress.bytes;
+      if (request.declaredSize !== undefined && request.declaredSize > rest) throw new ApiError('chunkOutOfRules', `${request.declaredSize} bytes past Upload-Length`);
+      const seq = progress.lastSeq + 1;
+      if (!(await this.#usesSessionFile(session, progress.chunks))) {
+        const received = await this.receiveChunk(request.source, rest);
+        try {
+          if (received.size === 0) return progress.bytes;
+          const stored = await this.putChunk(session, { seq, offset: progress.bytes, accept: (size) => request.accept(size) }, received);
+          return progress.bytes + stored.chunk.size;
+        } finally {
+          await this.#staging.discard(received);
+        }
+      }
+      // A session committed or removed meanwhile has no progress either: do not create a file for it.
+      if (progress.chunks === 0 && (await this.#metadata.getUploadSession(session.id)) === null) throw new ApiError('unknownUploadSession', 'gone');
+      const running = this.#runningHashes.get(session.id);
+      const hash = running?.offset === progress.bytes ? running.hash.copy() : undefined;
+      const record = async (size: number): Promise<number> => {
+        if (size === 0) return progress.bytes;
+        const chunk: UploadChunkRow = {
+          sessionId: session.id, seq, offset: progress.bytes, size, sha256: '', blobKey: `${IN_SESSION_FILE}${session.id}:${seq}`, createdAt: this.#now(),
+        };
+        try {
+          if ((await this.#metadata.addUploadChunk(chunk)) !== null) throw new Error(`session ${session.id}: chunk ${seq} recorded twice`);
+        } catch (error) {
+          if (error instanceof UploadSessionGoneError) throw new ApiError('unknownUploadSession', 'gone while its bytes were stored');
+          throw error;
+        }
+        const offset = progress.bytes + size;
+        if (hash) this.#keepRunningHash(session.id, offset, hash);
+        return offset;
+      };
+      let size: number;
+      try {
+        size = await this.#staging.writeAt(this.#staging.sessionFilePath(session.id), progress.bytes, request.source, rest, (bytes) => hash?.update(bytes));
+      } catch (error) {
+        if (error instanceof StagingLimitError) throw new ApiError('chunkOutOfRules', `more than the ${rest} bytes left`);
+        if (error instanceof InterruptedWriteError) {
+          if (request.keepInterrupted) await record(error.written);
+          throw error.cause;
+        }
+        throw error;
+      }
+      request.accept(size);
+      return record(size);
+    });
+  }
+
+  #keepRunningHash(sessionId: string, offset: number, hash: Hash): void {
+    this.#runningHashes.delete(sessionId);
+    if (this.#runningHashes.size >= MAX_RUNNING_HASHES) {
+      const oldest = this.#runningHashes.keys().next().value;
+      if (oldest !== undefined) this.#runningHashes.delete(oldest);
+    }
+    this.#runningHashes.set(sessionId, { offset, hash });
+  }
+
+  /** Forgets a session's file and running hash, once the session is gone (committed, terminated, expired). */
+  async #removeSessionFile(sessionId: string): Promise<void> {
+    this.#runningHashes.delete(sessionId);
+    if (this.#blobs.durableStaging !== true) return;
+    await unlink(this.#staging.sessionFilePath(sessionId)).catch(() => {});
+  }
+
+  /** Deletes the chunk blobs of a session that is gone, and its session file. */
+  async #removeBytes(sessionId: string, blobKeys: string[]): Promise<void> {
+    await Promise.all(blobKeys.filter((key) => !inSessionFile(key)).map((key) => this.#blobs.delete(key).catch(() => {}))); // else the orphan sweep
+    await this.#removeSessionFile(sessionId);
+  }
+
   /**
    * Turns a complete session into a media: its chunks streamed in order through staging, every
    * chunk's size and sha256 checked again on the way, then MediaService's commit (format, quota,
@@ -190,15 +318,19 @@ export class UploadSessionService {
       throw new ApiError('uploadIncomplete', `${progress.chunks} of ${session.chunkCount} chunks`);
     }
     const mediaId = chunkedMediaIdOf(session.id);
-    const staged = await this.#staging.stage(Readable.from(this.#chunkBytes(session.id)), session.fileSize, 0);
     let chunkKeys: string[] = [];
     try {
-      const row = await this.#media.commitAs({ caller, ...rules, staged }, mediaId, async (media, quotaBytes) => {
-        const keys = await this.#metadata.commitUploadSession(session.id, media, quotaBytes);
-        if (keys === null) throw new UploadSessionGoneError(`upload session ${session.id}`);
-        chunkKeys = keys;
+      const row = await this.#exclusively(session.id, async () => {
+        const staged = await this.#usesSessionFile(session, progress.chunks)
+          ? await this.#stagedSessionFile(session)
+          : await this.#staging.stage(Readable.from(this.#chunkBytes(session.id)), session.fileSize, 0);
+        return this.#media.commitAs({ caller, ...rules, staged }, mediaId, async (media, quotaBytes) => {
+          const keys = await this.#metadata.commitUploadSession(session.id, media, quotaBytes);
+          if (keys === null) throw new UploadSessionGoneError(`upload session ${session.id}`);
+          chunkKeys = keys;
+        });
       });
-      await Promise.all(chunkKeys.map((key) => this.#blobs.delete(key).catch(() => {}))); // else the orphan sweep
+      await this.#removeBytes(session.id, chunkKeys);
       return row;
     } catch (error) {
       if (error instanceof UploadSessionGoneError) {
@@ -208,6 +340,18 @@ export class UploadSessionService {
       }
       throw error;
     }
+  }
+
+  /** The session file as a staged file for the commit: hashed as it arrived, or read once now (after a restart). */
+  async #stagedSessionFile(session: UploadSessionRow): Promise<StagedFile> {
+    const path = this.#staging.sessionFilePath(session.id);
+    const running = this.#runningHashes.get(session.id);
+    const sha256 = running?.offset === session.fileSize
+      ? running.hash.copy().digest('hex')
+      : await this.#staging.sha256Of(path, session.fileSize).catch((error: unknown) => {
+        throw new ApiError('systemBusy', `session ${session.id}: its file cannot be read: ${(error as Error).message}`);
+      });
+    return this.#staging.linkForCommit(path, session.fileSize, sha256);
   }
 
   /** The session's chunks, in seq order, one blob at a time; each checked against what was acknowledged. */
@@ -236,14 +380,15 @@ export class UploadSessionService {
   async terminate(session: UploadSessionRow): Promise<boolean> {
     const keys = await this.#metadata.deleteUploadSession(session.id);
     if (keys === null) return false;
-    await Promise.all(keys.map((key) => this.#blobs.delete(key).catch(() => {})));
+    await this.#removeBytes(session.id, keys);
     return true;
   }
 
   /**
    * Removes sessions past their expiry with their chunks and reservations. Safe on many nodes at
    * once: each session is removed by the one node whose delete returned it, which then deletes its
-   * chunk blobs. Returns how many this call removed.
+   * chunk blobs. Then removes session files that no session owns any more (a crash between the
+   * row's delete and the file's). Returns how many sessions this call removed.
    */
   async sweepExpired(batchSize = 200): Promise<number> {
     let removed = 0;
@@ -253,9 +398,18 @@ export class UploadSessionService {
         const keys = await this.#metadata.deleteUploadSession(session.id);
         if (keys === null) continue;
         removed++;
-        await Promise.all(keys.map((key) => this.#blobs.delete(key).catch(() => {})));
+        await this.#removeBytes(session.id, keys);
       }
-      if (due.length < batchSize) return removed;
+      if (due.length < batchSize) break;
     }
+    if (this.#blobs.durableStaging === true) {
+      // The file's own age (real time), not the service clock: the grace covers a row just removed.
+      const cutoff = Date.now() - SESSION_FILE_GRACE_MS;
+      for (const { sessionId, modifiedAt } of await this.#staging.sessionFiles()) {
+        if (modifiedAt > cutoff || this.#busy.has(sessionId)) continue;
+        if ((await this.#metadata.getUploadSession(sessionId)) === null) await this.#removeSessionFile(sessionId);
+      }
+    }
+    return removed;
   }
 }

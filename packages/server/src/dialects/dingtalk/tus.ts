@@ -126,50 +126,39 @@ export function registerTus(app: FastifyInstance, services: DialectServices, con
 
     /** Receives one PATCH body (or creation-with-upload's) at `offset` into the session; commits on the last byte. */
     async function receive(request: FastifyRequest, reply: FastifyReply, who: Caller, session: UploadSessionRow, offset: number): Promise<{ offset: number; media?: MediaRow }> {
-      const progress = await largeFiles.progress(session);
-      if (offset !== progress.bytes) throw new ApiError('offsetMismatch', `Upload-Offset ${offset}, the upload stands at ${progress.bytes}`);
       const checksum = parseChecksum(request.headers['upload-checksum']);
       const declared = byteCount(request.headers['content-length']);
-      const rest = session.fileSize - offset;
-      if (typeof declared === 'number' && declared > rest) throw new ApiError('chunkOutOfRules', `${declared} bytes past Upload-Length`);
-      let stored = progress.bytes;
-      if (declared !== 0 && rest > 0) {
-        const releaseSlot = await uploads.slot(who.orgId);
-        let received;
-        // Piped at once: the rate watch's 'data' listener makes the body flow, and staging may
-        // await (opening its file) before it reads; the pipe holds the bytes meanwhile, with backpressure.
-        const body = new PassThrough();
-        request.raw.once('error', (error) => body.destroy(error));
-        request.raw.once('aborted', () => body.destroy(new Error('client aborted the PATCH')));
-        const stopWatching = watchBodyRate(request.raw, uploads.minBodyRate, (bytes, overMs) => {
-          markBodyCut(request.raw);
-          body.destroy(new ApiError('uploadTooSlow', `${bytes} bytes in ${overMs} ms`));
+      const releaseSlot = declared !== 0 && offset < session.fileSize ? await uploads.slot(who.orgId) : () => {};
+      // Piped at once: the rate watch's 'data' listener makes the body flow, and the engine may
+      // await (its lock, opening a file) before it reads; the pipe holds the bytes meanwhile, with backpressure.
+      const body = new PassThrough();
+      request.raw.once('error', (error) => body.destroy(error));
+      request.raw.once('aborted', () => body.destroy(new Error('client aborted the PATCH')));
+      const stopWatching = watchBodyRate(request.raw, uploads.minBodyRate, (bytes, overMs) => {
+        markBodyCut(request.raw);
+        body.destroy(new ApiError('uploadTooSlow', `${bytes} bytes in ${overMs} ms`));
+      });
+      request.raw.pipe(body);
+      let stored: number;
+      try {
+        stored = await largeFiles.append(session, {
+          offset,
+          declaredSize: typeof declared === 'number' ? declared : undefined,
+          source: checksum ? Readable.from(hashed(body, checksum.hash)) : body,
+          accept() {
+            if (checksum && checksum.hash.digest('base64') !== checksum.expected) throw new ApiError('checksumMismatch', `PATCH at ${offset}`);
+          },
+          // tus: a server SHOULD keep what an interrupted PATCH delivered (not when a checksum must cover it).
+          keepInterrupted: checksum === undefined,
         });
-        request.raw.pipe(body);
-        try {
-          const source = checksum ? Readable.from(hashed(body, checksum.hash)) : body;
-          received = await largeFiles.receiveChunk(source, rest);
-        } finally {
-          stopWatching();
-          releaseSlot();
-        }
-        try {
-          if (received.size > 0) {
-            const seq = progress.lastSeq + 1;
-            const result = await largeFiles.putChunk(session, {
-              seq,
-              offset,
-              accept() {
-                if (checksum && checksum.hash.digest('base64') !== checksum.expected) throw new ApiError('checksumMismatch', `chunk ${seq}`);
-              },
-            }, received);
-            stored = offset + result.chunk.size;
-            noteOnRequest(request, { uploadId: session.id.slice(0, 6), seq, size: result.chunk.size });
-          }
-        } finally {
-          await received.discard();
-        }
+      } finally {
+        stopWatching();
+        releaseSlot();
+        // A refusal before the body was read: the rest goes to the drain (guardDrain), not to a pipe no one reads.
+        request.raw.unpipe(body);
+        body.destroy();
       }
+      if (stored > offset) noteOnRequest(request, { uploadId: session.id.slice(0, 6), size: stored - offset });
       reply.header('upload-offset', stored);
       if (stored < session.fileSize) return { offset: stored };
       const metadata = JSON.parse(session.metadata) as Record<string, string>;
