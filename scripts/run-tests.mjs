@@ -3,8 +3,10 @@
 //   node scripts/run-tests.mjs            -> packages/*/test/**/*.test.ts  (npm test)
 //   node scripts/run-tests.mjs --stress   -> **/*.stress.ts                (npm run test:stress)
 //   node scripts/run-tests.mjs FILE...    -> only those files
+//   ... --not-through-bundle              -> without the API files marked `// TEST_SERVER=bundle:` (npm test runs
+//                                            those through the bundle instead, on each engine: not twice on one)
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -23,7 +25,9 @@ function walk(dir, out) {
   return out;
 }
 
-const files = explicit.length > 0 ? explicit : walk(join(root, 'packages'), []).concat(walk(join(root, 'test'), [])).sort();
+const BUNDLE_MARKER = /^\/\/ TEST_SERVER=bundle:/m;
+const found = explicit.length > 0 ? explicit : walk(join(root, 'packages'), []).concat(walk(join(root, 'test'), [])).sort();
+const files = args.includes('--not-through-bundle') ? found.filter((file) => !BUNDLE_MARKER.test(readFileSync(join(root, file), 'utf8'))) : found;
 if (files.length === 0) {
   console.error(`no ${suffix} files found`);
   process.exit(1);

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm test`: the whole suite, and how long each part took.
-//   typecheck; every *.test.ts; the API suite on PostgreSQL + S3 (s3rver) and against the emulator; the API files that can,
-//   through the bundle on SQLite + disk and on PostgreSQL + s3rver; the packaging test.
+//   typecheck; the build; the API files that can, through the bundle on SQLite + disk and on PostgreSQL + s3rver
+//   ("test what ships"); every other *.test.ts (TypeScript, on SQLite + disk); the API files that need the server
+//   in-process, on PostgreSQL + s3rver; the API suite against the emulator; the packaging test.
+// Each API file runs once per engine: through the bundle where it can, in-process where it must.
 // The packaging test (scripts/test-packages.mjs) spends most of its time in `npm install` and a
 // native build, so it runs beside the other parts; its output is printed when it ends, in one piece.
 import { spawn } from 'node:child_process';
@@ -33,8 +35,8 @@ if (build?.status === 0) {
   process.env.OAPI_MEDIA_PREBUILT = '1';
   const packaging = step('packaging test', node, ['--test', '--test-reporter=spec', 'scripts/test-packages.mjs'], { keepOutput: true });
   for (const [name, args] of [
-    ['every *.test.ts', ['scripts/run-tests.mjs']],
-    ['API suite on PostgreSQL + s3rver', ['scripts/test-engines.mjs']],
+    ['every *.test.ts not run through the bundle', ['scripts/run-tests.mjs', '--not-through-bundle']],
+    ['in-process API files on PostgreSQL + s3rver', ['scripts/test-engines.mjs', '--in-process-only']],
     ['API suite against the emulator', ['scripts/test-engines.mjs', '--emulator']],
     ['bundle on SQLite + disk', ['scripts/test-engines.mjs', '--bundle', '--embedded']],
     ['bundle on PostgreSQL + s3rver', ['scripts/test-engines.mjs', '--bundle']],

@@ -6,6 +6,8 @@
 //   ... --bundle                            -> the API files that can, through the bundle (built first,
 //                                              so never stale; TEST_SERVER=bundle)  (part of npm test)
 //   ... --embedded                          -> on SQLite + disk instead (with --bundle: part of npm test)
+//   ... --in-process-only                   -> only the API files that cannot run through the bundle (npm test runs
+//                                              the others through the bundle on this engine: not twice on one)
 //   ... --emulator                          -> the API suite against emulator mode (TEST_SERVER=emulator,
 //                                              in-process, its memory folder): every file but those
 //                                              marked `// TEST_SERVER=emulator: not, ...` (part of npm test)
@@ -30,6 +32,7 @@ const args = process.argv.slice(2);
 const ceph = args.includes('--ceph');
 const bundle = args.includes('--bundle');
 const emulator = args.includes('--emulator');
+const inProcessOnly = args.includes('--in-process-only');
 const embedded = args.includes('--embedded') || emulator;
 const explicit = args.filter((a) => !a.startsWith('--'));
 const adminUrl = process.env.OAPI_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -57,7 +60,7 @@ function inProcessUses(file) {
 }
 
 /** The files that run through the bundle; prints the decision for every file, and throws for an undecided one. */
-function bundleFiles(files) {
+function bundleFiles(files, { print = true } = {}) {
   const through = [];
   const inProcess = [];
   const problems = [];
@@ -70,6 +73,7 @@ function bundleFiles(files) {
     else inProcess.push(`${relative('packages', file)} (${uses.join(', ')})`);
   }
   if (problems.length > 0) throw new Error(problems.join('\n'));
+  if (!print) return through;
   console.log(`test-engines: through the bundle (${through.length}): ${through.map((f) => relative('packages', f)).join(', ')}`);
   console.log(`test-engines: in-process only, not through the bundle (${inProcess.length}): ${inProcess.join('; ')}`);
   return through;
@@ -150,7 +154,11 @@ let database;
 const started = performance.now();
 try {
   const candidates = explicit.length > 0 ? explicit : apiTestFiles();
-  const files = bundle ? bundleFiles(candidates) : emulator ? emulatorFiles(candidates) : candidates;
+  const throughBundle = inProcessOnly ? new Set(bundleFiles(candidates, { print: false })) : undefined;
+  const files = bundle ? bundleFiles(candidates)
+    : emulator ? emulatorFiles(candidates)
+    : throughBundle ? candidates.filter((file) => !throughBundle.has(file))
+    : candidates;
   if (bundle) buildBundle();
   const build = bundle ? 'the bundle' : emulator ? 'the emulator (TypeScript)' : 'the TypeScript';
   if (embedded) {

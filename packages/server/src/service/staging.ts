@@ -59,9 +59,12 @@ class QueuedFileWriter {
   #writing: Promise<void> | undefined;
   #failure: unknown;
 
-  constructor(handle: FileHandle, position: number | null = null) {
+  readonly #maxQueuedBytes: number;
+
+  constructor(handle: FileHandle, position: number | null = null, maxQueuedBytes = MAX_QUEUED_BYTES) {
     this.#handle = handle;
     this.#position = position;
+    this.#maxQueuedBytes = maxQueuedBytes;
   }
 
   /** Resolves at once, unless too much waits for the disk: then once it is written. */
@@ -75,7 +78,7 @@ class QueuedFileWriter {
     // finally clearing #writing) before ??= stores its promise, which would then stay settled and
     // keep every later append from starting a drain (the file left empty).
     if (this.#queue.length > 0) this.#writing ??= this.#drain();
-    if (this.#queuedBytes > MAX_QUEUED_BYTES) await this.flushed();
+    if (this.#queuedBytes > this.#maxQueuedBytes) await this.flushed();
   }
 
   /** Resolves once everything appended is written; rejects with the write's error. */
@@ -127,6 +130,55 @@ export class InterruptedWriteError extends Error {
   constructor(written: number, cause: unknown) {
     super(`interrupted after ${written} bytes: ${(cause as Error)?.message ?? cause}`, { cause });
     this.written = written;
+  }
+}
+
+/**
+ * A session file's writes wait for at most this much: larger than an upload's (a few sessions at
+ * a time carry large files), so that each write hands the thread pool many socket chunks at once.
+ */
+const SESSION_FILE_MAX_QUEUED_BYTES = 1024 * 1024;
+
+/** Bytes written to a session file between two early writebacks (EarlyWriteback). */
+const EARLY_WRITEBACK_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Starts a file's writeback while the rest of a long write still arrives: a datasync, not awaited,
+ * after every EARLY_WRITEBACK_BYTES written (one at a time), so that the datasync which makes the
+ * whole write durable only has the last pages left to write, instead of all of them at once.
+ * A failed early datasync fails the write: a later one that succeeds says nothing of the pages
+ * the failed one covered (fsyncgate).
+ */
+class EarlyWriteback {
+  readonly #handle: FileHandle;
+  #sinceLast = 0;
+  #running: Promise<void> | undefined;
+  #failure: unknown;
+
+  constructor(handle: FileHandle) {
+    this.#handle = handle;
+  }
+
+  wrote(bytes: number): void {
+    this.#sinceLast += bytes;
+    if (this.#sinceLast < EARLY_WRITEBACK_BYTES || this.#running !== undefined) return;
+    this.#sinceLast = 0;
+    this.#running = this.#handle.datasync().catch((error: unknown) => {
+      this.#failure ??= error;
+    }).finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  async settled(): Promise<void> {
+    await this.#running;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /** The datasync that makes everything written durable; throws any early one's failure. */
+  async finish(): Promise<void> {
+    await this.settled();
+    await this.#handle.datasync();
   }
 }
 
@@ -247,7 +299,8 @@ export class StagingArea {
     const handle = await open(path, position === 0 ? 'w' : 'r+', 0o600);
     try {
       if (position === 0 && this.#fsync) await this.#syncFolder();
-      const writer = new QueuedFileWriter(handle, position);
+      const writer = new QueuedFileWriter(handle, position, SESSION_FILE_MAX_QUEUED_BYTES);
+      const early = this.#fsync ? new EarlyWriteback(handle) : undefined;
       let size = 0;
       try {
         for await (const chunk of source) {
@@ -255,19 +308,21 @@ export class StagingArea {
           if (size > capBytes) throw new StagingLimitError(`more than ${capBytes} bytes`);
           onBytes(chunk);
           await writer.append([chunk]);
+          early?.wrote(chunk.length);
           youngCollectionHint(chunk.length);
         }
       } catch (error) {
         if (error instanceof StagingLimitError) {
           await writer.flushed().catch(() => {});
+          await early?.settled().catch(() => {});
           throw error;
         }
         await writer.flushed(); // a failed write wins over the source's failure
-        if (this.#fsync) await handle.datasync();
+        if (early) await early.finish();
         throw new InterruptedWriteError(size, error);
       }
       await writer.flushed();
-      if (this.#fsync) await handle.datasync();
+      if (early) await early.finish();
       return size;
     } finally {
       await handle.close().catch(() => {});
