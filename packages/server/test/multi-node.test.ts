@@ -74,6 +74,11 @@ if (unreachable !== null && process.env.CI === 'true') {
     let s3: RunningS3rver;
     let nodes: ServeProcess[] = [];
     let operator: Services;
+    const objectCount = async () => {
+      let count = 0;
+      for await (const _ of operator.blobs.list()) count++;
+      return count;
+    };
     let appKey: string;
     let appSecret: string;
     /** Every upload a node acknowledged (errcode 0), with the sha256 of what was sent. */
@@ -256,10 +261,13 @@ if (unreachable !== null && process.env.CI === 'true') {
       assert.deepEqual(await largeFileShas(token, committed.media_id!), [sha256(data), sha256(data), sha256(data)]);
     });
 
-    test('a tus upload across nodes: POST on 1, PATCHes on 2, 3 and 1, HEAD on 3 between them; the media_id on the final PATCH and on HEAD of 2; byte-exact from every node', async () => {
+    // 19 MiB in PATCHes that do not fall on S3 part boundaries (8 MiB): the tail one node leaves is
+    // read back and completed by the next node's PATCH, parts are cut mid-PATCH, the last is short.
+    test('a tus upload across nodes: POST on 1, PATCHes on 2, 3, 1 and 2, HEAD on 3 between them; the media_id on the final PATCH and on HEAD of 2; byte-exact from every node', async () => {
       const [n1, n2, n3] = nodes.map((node) => node.url) as [string, string, string];
       const token = await getToken(n2, appKey, appSecret);
-      const data = randomBytes(3 * 1024 * KiB + 999);
+      const data = randomBytes(19 * 1024 * KiB + 999);
+      const objectsBefore = await objectCount();
       const headers = { 'tus-resumable': '1.0.0', authorization: `Bearer ${token}` };
       const created = await fetch(`${n1}/tus/files`, { method: 'POST', headers: { ...headers, 'upload-length': String(data.length), 'upload-metadata': `filename ${Buffer.from('nodes.bin').toString('base64')}` } });
       assert.equal(created.status, 201, await created.text());
@@ -269,13 +277,15 @@ if (unreachable !== null && process.env.CI === 'true') {
         headers: { ...headers, 'content-type': 'application/offset+octet-stream', 'upload-offset': String(from) },
       });
       const offsetOn = async (url: string) => (await fetch(`${url}${path}`, { method: 'HEAD', headers })).headers.get('upload-offset');
-      const cuts = [0, 1024 * KiB, 2048 * KiB + 7, data.length];
+      const cuts = [0, 1024 * KiB, 9 * 1024 * KiB + 7, 17 * 1024 * KiB + 3, data.length];
       const first = await patch(n2, cuts[0]!, cuts[1]!);
       assert.equal(first.status, 204);
       assert.equal(await offsetOn(n3), String(cuts[1]), 'node 3 sees what node 2 acknowledged');
       assert.equal((await patch(n1, cuts[0]!, cuts[1]!)).status, 409, 'a stale offset on another node');
       assert.equal((await patch(n3, cuts[1]!, cuts[2]!)).status, 204);
-      const last = await patch(n1, cuts[2]!, cuts[3]!);
+      assert.equal(await offsetOn(n2), String(cuts[2]));
+      assert.equal((await patch(n1, cuts[2]!, cuts[3]!)).status, 204);
+      const last = await patch(n2, cuts[3]!, cuts[4]!);
       assert.equal(last.status, 204, await last.text());
       const mediaId = last.headers.get('oapi-media-id');
       assert.match(mediaId ?? '', /^#/);
@@ -283,6 +293,25 @@ if (unreachable !== null && process.env.CI === 'true') {
       assert.equal(head.headers.get('oapi-media-id'), mediaId, 'HEAD on another node answers the media_id');
       assert.equal(head.headers.get('upload-offset'), String(data.length));
       assert.deepEqual(await largeFileShas(token, mediaId!), [sha256(data), sha256(data), sha256(data)]);
+      assert.equal(await objectCount(), objectsBefore + 1, 'one object more, the media\'s: S3 assembled the parts, the tails are gone');
+    });
+
+    test('a tus upload terminated on another node after a part and a tail: its parts and tail go, no object is left', async () => {
+      const [n1, n2, n3] = nodes.map((node) => node.url) as [string, string, string];
+      const token = await getToken(n1, appKey, appSecret);
+      const headers = { 'tus-resumable': '1.0.0', authorization: `Bearer ${token}` };
+      const objectsBefore = await objectCount();
+      const created = await fetch(`${n1}/tus/files`, { method: 'POST', headers: { ...headers, 'upload-length': String(20 * 1024 * KiB) } });
+      const path = created.headers.get('location')!;
+      const patched = await fetch(`${n2}${path}`, {
+        method: 'PATCH', body: new Uint8Array(randomBytes(9 * 1024 * KiB)),
+        headers: { ...headers, 'content-type': 'application/offset+octet-stream', 'upload-offset': '0' },
+      });
+      assert.equal(patched.status, 204);
+      assert.equal(await objectCount(), objectsBefore + 1, 'the 1 MiB tail is an object of its own; the part is not an object yet');
+      assert.equal((await fetch(`${n3}${path}`, { method: 'DELETE', headers })).status, 204);
+      assert.equal(await objectCount(), objectsBefore);
+      assert.equal((await fetch(`${n1}${path}`, { method: 'HEAD', headers })).status, 404);
     });
 
     test('kill -9 of one node mid-load: every acknowledged upload downloads from the survivors; nothing half-written', async (t) => {

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { BlobNotFoundError, BlobUnavailableError, type BlobStore } from '../src/stores/blobs/interface.ts';
 import { parseS3Url, S3BlobStore } from '../src/stores/blobs/s3.ts';
@@ -42,6 +43,36 @@ describe('S3BlobStore on s3rver', () => {
     const store = storeFor(s3.url.replace('?', '/tenant-a/media?'));
     await store.init();
     return { store, cleanup: async () => store.close() };
+  });
+
+  // The parts an upload session sends (upload-sessions.ts, tus on S3): assembled by S3, byte-exact.
+  test('parted uploads: parts from streams, completed (twice: the second a no-op) into the object; a short part refused; abort leaves nothing', async () => {
+    const store = storeFor(s3.url.replace('?', '/parted?'));
+    await store.init();
+    try {
+      const parted = store.parted;
+      const first = randomBytes(parted.minPartBytes);
+      const second = randomBytes(1234);
+      const uploadId = await parted.begin('partedobject1');
+      const tags = [
+        { partNumber: 1, tag: await parted.putPart('partedobject1', uploadId, 1, Readable.from([first]), first.length) },
+        { partNumber: 2, tag: await parted.putPart('partedobject1', uploadId, 2, Readable.from([second]), second.length) },
+      ];
+      await assert.rejects(parted.putPart('partedobject1', uploadId, 3, Readable.from([second]), second.length + 1), BlobUnavailableError, 'fewer bytes than said');
+      assert.deepEqual(await listKeys(store), [], 'no object before the completion');
+      await parted.complete('partedobject1', uploadId, tags);
+      await parted.complete('partedobject1', uploadId, tags); // a retried commit
+      const chunks: Buffer[] = [];
+      for await (const chunk of await store.get('partedobject1')) chunks.push(chunk as Buffer);
+      assert.ok(Buffer.concat(chunks).equals(Buffer.concat([first, second])));
+      const dropped = await parted.begin('partedobject2');
+      await parted.putPart('partedobject2', dropped, 1, Readable.from([second]), second.length);
+      await parted.abort('partedobject2', dropped);
+      await parted.abort('partedobject2', dropped); // gone already: not an error
+      assert.deepEqual(await listKeys(store), ['partedobject1']);
+    } finally {
+      await store.close();
+    }
   });
 
   describe('S3-specific behaviour', () => {

@@ -2,7 +2,8 @@
 // the magic number; the checks beside this file confirm the header and, for containers,
 // read the structure (OLE directory, zip central directory) with positioned reads only.
 import { open, type FileHandle } from 'node:fs/promises';
-import { fileTypeFromBuffer, fileTypeFromFile } from 'file-type';
+import type { Readable } from 'node:stream';
+import { fileTypeFromBuffer, fileTypeFromFile, fileTypeFromStream } from 'file-type';
 import type { MediaFormat } from '@oapi-media/core';
 import { classifyCompoundFile, hasCompoundFileSignature } from './compound-file.ts';
 import {
@@ -23,13 +24,25 @@ export interface FileSample {
   head: Buffer;
 }
 
+/** Bytes already in the blob store (an upload session's assembled object): read by range, or as a stream from the start. */
+export interface StoredBytes {
+  size: number;
+  reader(): Promise<PositionalReader>;
+  stream(): Promise<Readable>;
+}
+
 /**
  * Which of the product's formats (api.md "POST /media/upload", and Feishu's) the bytes at `source` (a file's path, or
  * the whole content of a small upload held in memory) are, or null for anything else. With a
  * `sample` from the stager, simple formats are decided without opening the file at all; the file
  * is opened only for structure checks (OLE directory, zip directory, mp3 frames, mp4 boxes).
  */
-export async function detectFormat(source: string | Buffer, sample?: FileSample): Promise<MediaFormat | null> {
+export async function detectFormat(source: string | Buffer | StoredBytes, sample?: FileSample): Promise<MediaFormat | null> {
+  if (isStoredBytes(source)) {
+    const head = sample?.head ?? (await readAt(await source.reader(), 0, SNIFF_BYTES));
+    let reader: Promise<PositionalReader> | undefined;
+    return decide(source.size, head, () => (reader ??= source.reader()), source);
+  }
   if (typeof source !== 'string') {
     return decide(source.length, source.subarray(0, SNIFF_BYTES), async () => bufferReader(source), source);
   }
@@ -48,7 +61,7 @@ async function decide(
   size: number,
   head: Buffer,
   file: () => Promise<PositionalReader>,
-  source: string | Buffer,
+  source: string | Buffer | StoredBytes,
 ): Promise<MediaFormat | null> {
   if (size === 0) return null;
   // Containers are decided by their directories, not their first bytes.
@@ -87,13 +100,25 @@ async function decide(
  * file-type's extension for the file, or undefined: from the head when that is enough, else from
  * the file (e.g. an mp3 behind a long ID3 tag). A malformed file is "unknown"; an I/O error throws.
  */
-async function magicNumberOf(source: string | Buffer, head: Buffer, size: number): Promise<string | undefined> {
+async function magicNumberOf(source: string | Buffer | StoredBytes, head: Buffer, size: number): Promise<string | undefined> {
   try {
     const fromHead = (await fileTypeFromBuffer(head))?.ext;
     if (fromHead !== undefined || size <= head.length) return fromHead;
+    if (isStoredBytes(source)) {
+      const stream = await source.stream();
+      try {
+        return (await fileTypeFromStream(stream))?.ext;
+      } finally {
+        stream.destroy();
+      }
+    }
     return (typeof source === 'string' ? await fileTypeFromFile(source) : await fileTypeFromBuffer(source))?.ext;
   } catch (error) {
     if (error instanceof Error && 'syscall' in error) throw error;
     return undefined; // e.g. EndOfStreamError on a truncated header
   }
+}
+
+function isStoredBytes(source: string | Buffer | StoredBytes): source is StoredBytes {
+  return typeof source === 'object' && !Buffer.isBuffer(source);
 }

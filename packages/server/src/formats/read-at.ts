@@ -32,3 +32,18 @@ export async function readAt(file: PositionalReader, position: number, length: n
   }
   return filled === length ? buffer : buffer.subarray(0, filled);
 }
+
+/** A PositionalReader over ranged reads of something `size` bytes long (an object in the blob store). */
+export function rangeReader(size: number, readRange: (start: number, end: number) => Promise<AsyncIterable<Buffer>>): PositionalReader {
+  return {
+    async read(buffer: Buffer, offset: number, length: number, position: number) {
+      const end = Math.min(position + length, size);
+      if (end <= position) return { bytesRead: 0, buffer };
+      let bytesRead = 0;
+      for await (const bytes of await readRange(position, end - 1)) {
+        bytesRead += bytes.copy(buffer, offset + bytesRead, 0, Math.min(bytes.length, end - position - bytesRead));
+      }
+      return { bytesRead, buffer };
+    },
+  } as PositionalReader;
+}

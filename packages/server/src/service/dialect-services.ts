@@ -18,7 +18,7 @@ import type { MinBodyRate } from '../http/body-rate.ts';
 import { FileRangeStream } from '../stores/blobs/file-range-stream.ts';
 import type { MediaRow, UploadSessionRow } from '../stores/metadata/interface.ts';
 import { CHUNKED_MEDIA_ID_PATTERN, newChunkedMediaId } from './ids.ts';
-import type { AppendRequest, ChunkPlacement, CommitRules, OpenSessionRequest, SessionProtocol, StoredChunk, UploadSessionService } from './upload-sessions.ts';
+import { sessionMetadata, type AppendRequest, type ChunkPlacement, type CommitRules, type OpenSessionRequest, type SessionProtocol, type StoredChunk, type UploadSessionService } from './upload-sessions.ts';
 
 export type { AppendRequest, Caller, ChunkPlacement, CommitRules, CorpTokenRequest, MediaRow, ReleaseSlot, SessionProtocol, StoredChunk, TokenGrant, UploadSessionRow };
 export { RateLimitedError } from './rate-limit.ts';
@@ -121,6 +121,8 @@ export interface DialectServices {
     progress(session: UploadSessionRow): Promise<{ chunks: number; bytes: number; lastSeq: number }>;
     /** Reads a chunk's bytes into staging (as uploads.receive); chunkOutOfRules past `capBytes`. */
     receiveChunk(source: Readable, capBytes: number): Promise<StagedUpload>;
+    /** What the protocol kept with the session at its opening (tus: Upload-Metadata). */
+    metadataOf(session: UploadSessionRow): Record<string, string>;
     /** Appends bytes at a session's end (tus PATCH): where it stands after; offsetMismatch, chunkOutOfRules, the accept's refusal. */
     append(session: UploadSessionRow, request: AppendRequest): Promise<number>;
     /** Stores a received chunk under the placement's seq (idempotent for the same bytes); the upload is consumed. */
@@ -198,6 +200,7 @@ export function dialectServices(parts: DialectServiceParts): DialectServices {
       async receiveChunk(source: Readable, capBytes: number): Promise<StagedUpload> {
         return new StagedUpload(media.staging, await sessions.receiveChunk(source, capBytes));
       },
+      metadataOf: (session: UploadSessionRow) => sessionMetadata(session),
       append: (session: UploadSessionRow, request: AppendRequest) => sessions.append(session, request),
       putChunk: (session: UploadSessionRow, placement: ChunkPlacement, chunk: StagedUpload) => sessions.putChunk(session, placement, chunk.take()),
       commit: (caller: Caller, session: UploadSessionRow, rules: CommitRules) => sessions.commit(caller, session, rules),

@@ -98,7 +98,10 @@ export class MediaService {
     insert: RowInsert = (row, quotaBytes, inlineBytes) => this.#metadata.insertMedia(row, quotaBytes, inlineBytes),
   ): Promise<MediaRow> {
     const { caller, type, rule, staged } = request;
+    /** The blob this commit stored (deleted again if the row is refused). */
     let blobKey: string | undefined;
+    /** A blob the upload brought along (its session's, which keeps it when the row is refused). */
+    let adoptedKey: string | undefined;
     try {
       if (staged.size === 0) throw new ApiError('emptyMedia');
       if (staged.size > rule.maxBytes) throw new ApiError('mediaTooLarge', `${staged.size} > ${rule.maxBytes}`);
@@ -117,12 +120,16 @@ export class MediaService {
         // quota atomically either way, so bytes kept with the row need no extra read here.
         const usage = org.quotaBytes === null ? undefined : await this.#metadata.usage(org.id);
         if (usage && usage.totalBytes + staged.size > org.quotaBytes!) throw new ApiError('quotaExceeded');
-        const onDisk = await this.#staging.toFile(staged);
-        const key = newBlobKey();
-        // A failed putFile cleans up after itself (BlobStore contract): deleting again here would
-        // make the -1 wait on the very endpoint that failed (S3 slow or down: attempts x timeout).
-        await this.#blobs.putFile(key, onDisk.path, onDisk.size);
-        blobKey = key;
+        if (staged.kind === 'stored') {
+          adoptedKey = staged.key; // already durable in the blob store (an assembled upload session)
+        } else {
+          const onDisk = await this.#staging.toFile(staged);
+          const key = newBlobKey();
+          // A failed putFile cleans up after itself (BlobStore contract): deleting again here would
+          // make the -1 wait on the very endpoint that failed (S3 slow or down: attempts x timeout).
+          await this.#blobs.putFile(key, onDisk.path, onDisk.size);
+          blobKey = key;
+        }
       }
       const createdAt = this.#now();
       const row: MediaRow = {
@@ -134,7 +141,7 @@ export class MediaService {
         fileName: safeFileName(rawName, extensionFor(format)),
         size: staged.size,
         sha256: staged.sha256,
-        blobKey: blobKey ?? newInlineBlobKey(),
+        blobKey: blobKey ?? adoptedKey ?? newInlineBlobKey(),
         createdAt,
         wire: caller.wire,
         expiresAt: expiry(createdAt),

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { link, mkdir, open, readdir, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FOLDER_MODE } from '../data-folder.ts';
-import { SNIFF_BYTES } from '../formats/detect.ts';
+import { SNIFF_BYTES, type StoredBytes } from '../formats/detect.ts';
 import { randomIdBytes } from './ids.ts';
 import { Readable } from 'node:stream';
 
@@ -19,8 +19,14 @@ interface StagedCommon {
   head: Buffer;
 }
 
-/** A staged upload: in a temp file, or (when small) whole in memory. */
-export type StagedFile = (StagedCommon & { kind: 'file'; path: string }) | (StagedCommon & { kind: 'memory'; bytes: Buffer });
+/**
+ * A staged upload: in a temp file, or (when small) whole in memory; or, for an upload session
+ * assembled by the blob store (S3 multipart), already in the blob store under `key`, which the
+ * commit adopts as the media's blob instead of storing a copy (and never deletes on a refusal:
+ * the session owns it until it ends).
+ */
+export type StagedFile = (StagedCommon & { kind: 'file'; path: string }) | (StagedCommon & { kind: 'memory'; bytes: Buffer })
+  | (StagedCommon & { kind: 'stored'; key: string; bytes: StoredBytes });
 
 /** The body went past the cap; api.md "POST /media/upload": cut off at limit + 1 byte. */
 export class StagingLimitError extends Error {
@@ -382,6 +388,7 @@ export class StagingArea {
   /** The staged upload as a file, for a store that cannot keep its bytes in memory form. */
   async toFile(staged: StagedFile): Promise<StagedFile & { kind: 'file' }> {
     if (staged.kind === 'file') return staged;
+    if (staged.kind === 'stored') throw new Error('staging: bytes in the blob store are not copied back');
     const onDisk = await this.stage(Readable.from([staged.bytes]), staged.size, 0);
     if (onDisk.kind !== 'file') throw new Error('staging: a file was asked for');
     return onDisk;

@@ -6,11 +6,17 @@
 // - the session file: on a disk store (one node owns the data folder), a tus upload's PATCHes,
 //   sequential by protocol, are written in place into one file in the staging folder, hashed as
 //   they arrive; the commit is then a hard link and a rename, not a second copy of every byte.
+// - parts: on a store that assembles objects from parts (S3 multipart upload), a tus upload's
+//   bytes are cut into parts of PART_BYTES at fixed offsets, each sent as it fills; what is left
+//   at a PATCH's end (less than a part) is a "tail" blob of its own, read back and completed by the
+//   next PATCH, from any node. The commit is S3's own assembly, its object adopted as the media's.
+// Which one a session uses is chosen when it opens and kept in its metadata (PLACEMENT_KEY).
 // Either way the commit takes the same path as every upload (MediaService.commitAs: format check,
 // quota, blob then row), the session turned into the media row in one transaction. Memory stays
 // flat: no session's bytes are ever held whole.
 
 import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { ApiError, type MediaType, type MediaTypeRule } from '@oapi-media/core';
@@ -20,6 +26,8 @@ import {
 } from '../stores/metadata/interface.ts';
 import { CHUNKED_MEDIA_ID_PATTERN, UPLOAD_SESSION_ID_PATTERN, chunkedMediaIdOf, newBlobKey, newUploadSessionId } from './ids.ts';
 import type { MediaService } from './media.ts';
+import { rangeReader, readAt } from '../formats/read-at.ts';
+import { SNIFF_BYTES, type StoredBytes } from '../formats/detect.ts';
 import { InterruptedWriteError, StagingLimitError, type StagedFile, type StagingArea } from './staging.ts';
 import type { Caller } from './tokens.ts';
 
@@ -29,6 +37,32 @@ export const DEFAULT_MAX_CHUNKED_BYTES = 4 * 1024 ** 3;
 export const UPLOAD_SESSION_LIFETIME_MS = 24 * 3600_000;
 /** Chunk rows read per page while a commit streams the chunks. */
 const CHUNK_PAGE_ROWS = 256;
+/** Where a session's bytes go (see the top of this file), kept in the session's metadata under PLACEMENT_KEY. */
+export type BytesPlacement = 'chunk-blobs' | 'session-file' | 'parts';
+const PLACEMENT_KEY = 'oapi-media:bytes';
+/** A part's size on a parted store (S3 wants at least 5 MiB but for the last; 8 MiB = DingTalk's and our clients' chunk). */
+const PART_BYTES = 8 * 1024 * 1024;
+/** A part row's blob key: `part:` and JSON [object key, upload id, part number, tag, part size]; never a real key (':'). */
+const PART_ROW = 'part:';
+interface PartRow { key: string; uploadId: string; partNumber: number; tag: string; size: number }
+const isPartRow = (blobKey: string): boolean => blobKey.startsWith(PART_ROW);
+function partOf(blobKey: string): PartRow {
+  const [key, uploadId, partNumber, tag, size] = JSON.parse(blobKey.slice(PART_ROW.length)) as [string, string, number, string, number];
+  return { key, uploadId, partNumber, tag, size };
+}
+const partRowKey = (part: PartRow): string => PART_ROW + JSON.stringify([part.key, part.uploadId, part.partNumber, part.tag, part.size]);
+
+/** What the protocol keeps with a session (tus: its Upload-Metadata), without the engine's own key. */
+export function sessionMetadata(session: UploadSessionRow): Record<string, string> {
+  const { [PLACEMENT_KEY]: _placement, ...metadata } = JSON.parse(session.metadata) as Record<string, string>;
+  return metadata;
+}
+
+function placementOf(session: UploadSessionRow): BytesPlacement {
+  const placement = (JSON.parse(session.metadata) as Record<string, string>)[PLACEMENT_KEY];
+  return placement === 'session-file' || placement === 'parts' ? placement : 'chunk-blobs';
+}
+
 /** The blob key of a chunk whose bytes are in its session's file (never a real key: ':' is not allowed in one). */
 const IN_SESSION_FILE = 'session-file:';
 const inSessionFile = (blobKey: string): boolean => blobKey.startsWith(IN_SESSION_FILE);
@@ -120,7 +154,7 @@ export class UploadSessionService {
       protocol: request.protocol,
       fileSize: request.fileSize,
       chunkCount: request.chunkCount,
-      metadata: JSON.stringify(request.metadata),
+      metadata: JSON.stringify({ ...request.metadata, [PLACEMENT_KEY]: this.#placementFor(request.protocol) }),
       createdAt,
       expiresAt: createdAt + UPLOAD_SESSION_LIFETIME_MS,
     };
@@ -218,12 +252,21 @@ export class UploadSessionService {
     }
   }
 
-  /** Whether a session's bytes go to its session file: a tus session on a disk store, unless it began with chunk blobs. */
-  async #usesSessionFile(session: UploadSessionRow, chunks: number): Promise<boolean> {
-    if (session.protocol !== 'tus' || this.#blobs.durableStaging !== true) return false;
-    if (chunks === 0) return true;
-    const [first] = await this.#metadata.listUploadChunks(session.id, 0, 1);
-    return first !== undefined && inSessionFile(first.blobKey);
+  /** tus's sequential bytes go in place on a disk store, in parts on a parted one; DingTalk's numbered chunks are blobs. */
+  #placementFor(protocol: SessionProtocol): BytesPlacement {
+    if (protocol !== 'tus') return 'chunk-blobs';
+    if (this.#blobs.durableStaging === true) return 'session-file';
+    return this.#blobs.parted ? 'parts' : 'chunk-blobs';
+  }
+
+  /** Every chunk row of a session, in seq order (at most 10,000 for DingTalk, a few hundred parts for tus). */
+  async #allChunks(sessionId: string): Promise<UploadChunkRow[]> {
+    const rows: UploadChunkRow[] = [];
+    for (;;) {
+      const page = await this.#metadata.listUploadChunks(sessionId, rows.at(-1)?.seq ?? 0, CHUNK_PAGE_ROWS);
+      rows.push(...page);
+      if (page.length < CHUNK_PAGE_ROWS) return rows;
+    }
   }
 
   /**
@@ -239,7 +282,9 @@ export class UploadSessionService {
       const rest = session.fileSize - progress.bytes;
       if (request.declaredSize !== undefined && request.declaredSize > rest) throw new ApiError('chunkOutOfRules', `${request.declaredSize} bytes past Upload-Length`);
       const seq = progress.lastSeq + 1;
-      if (!(await this.#usesSessionFile(session, progress.chunks))) {
+      const placement = placementOf(session);
+      if (placement === 'parts') return this.#appendParts(session, progress, request);
+      if (placement === 'chunk-blobs') {
         const received = await this.receiveChunk(request.source, rest);
         try {
           if (received.size === 0) return progress.bytes;
@@ -284,6 +329,115 @@ export class UploadSessionService {
     });
   }
 
+  /**
+   * append() on a parted store: the PATCH is received into staging, then the bytes from the current
+   * part's start (the tail left by the last PATCH, read back, then this PATCH's) are sent as parts of
+   * PART_BYTES; what is left is the new tail blob, unless the file is complete (then it is the last
+   * part). Rows are recorded only once every part and the tail are stored, in seq order, so any
+   * prefix of them is true. Each row counts the bytes new to the session; its offset is where its
+   * object starts in the file (a part: its start; a tail: the current part's start).
+   */
+  async #appendParts(session: UploadSessionRow, progress: { bytes: number; lastSeq: number }, request: AppendRequest): Promise<number> {
+    const parted = this.#blobs.parted!;
+    const rest = session.fileSize - progress.bytes;
+    const rows = await this.#allChunks(session.id);
+    const last = rows.at(-1);
+    const tail = last !== undefined && !isPartRow(last.blobKey) ? { row: last, size: progress.bytes - last.offset } : undefined;
+    const parts = rows.filter((row) => isPartRow(row.blobKey)).map((row) => partOf(row.blobKey));
+    const running = this.#runningHashes.get(session.id);
+    const hash = running?.offset === progress.bytes ? running.hash.copy() : undefined;
+    const source = hash ? Readable.from(hashedChunks(request.source, hash)) : request.source;
+    const received = await this.#staging.toFile(await this.receiveChunk(source, rest));
+    const local: StagedFile[] = [received];
+    try {
+      if (received.size === 0) return progress.bytes;
+      request.accept(received.size);
+      const pieces: Array<{ path: string; size: number }> = [];
+      if (tail) {
+        const tailFile = await this.#staging.toFile(await this.#staging.stage(await this.#blobs.get(tail.row.blobKey), tail.size, 0));
+        local.push(tailFile);
+        if (tailFile.size !== tail.size) throw new ApiError('systemBusy', `session ${session.id}: its tail holds ${tailFile.size} bytes, ${tail.size} acknowledged`);
+        pieces.push({ path: tailFile.path, size: tailFile.size });
+      }
+      pieces.push({ path: received.path, size: received.size });
+      const start = progress.bytes - (tail?.size ?? 0); // where the current part begins in the file
+      const available = progress.bytes + received.size - start;
+      const complete = progress.bytes + received.size === session.fileSize;
+      let upload = parts[0] ? { key: parts[0].key, uploadId: parts[0].uploadId } : undefined;
+      const rowsToAdd: Array<Omit<UploadChunkRow, 'sessionId' | 'seq' | 'createdAt'>> = [];
+      let counted = progress.bytes; // bytes the rows so far (and those to add) count
+      let consumed = 0;
+      while (available - consumed >= PART_BYTES || (complete && consumed < available)) {
+        const size = Math.min(PART_BYTES, available - consumed);
+        upload ??= await (async () => {
+          const key = newBlobKey();
+          return { key, uploadId: await parted.begin(key) };
+        })();
+        const partNumber = parts.length + rowsToAdd.length + 1;
+        const tag = await parted.putPart(upload.key, upload.uploadId, partNumber, Readable.from(piecesRange(pieces, consumed, size)), size);
+        const end = start + consumed + size;
+        rowsToAdd.push({ offset: start + consumed, size: end - counted, sha256: '', blobKey: partRowKey({ ...upload, partNumber, tag, size }) });
+        counted = end;
+        consumed += size;
+      }
+      if (consumed < available) {
+        const tailSize = available - consumed;
+        const tailFile = await this.#staging.stage(Readable.from(piecesRange(pieces, consumed, tailSize)), tailSize, 0);
+        local.push(tailFile);
+        if (tailFile.kind !== 'file') throw new Error('staging: a file was asked for');
+        const key = newBlobKey();
+        await this.#blobs.putFile(key, tailFile.path, tailFile.size);
+        rowsToAdd.push({ offset: start + consumed, size: start + available - counted, sha256: tailFile.sha256, blobKey: key });
+      }
+      let seq = progress.lastSeq;
+      for (const row of rowsToAdd) {
+        const chunk: UploadChunkRow = { sessionId: session.id, seq: ++seq, createdAt: this.#now(), ...row };
+        try {
+          // Another node took this seq first (two PATCHes at once on two nodes): the later one is refused.
+          if ((await this.#metadata.addUploadChunk(chunk)) !== null) throw new ApiError('chunkConflict', `chunk ${seq} of session ${session.id}`);
+        } catch (error) {
+          if (error instanceof UploadSessionGoneError) throw new ApiError('unknownUploadSession', 'gone while its bytes were stored');
+          throw error;
+        }
+      }
+      if (tail) await this.#blobs.delete(tail.row.blobKey).catch(() => {}); // absorbed; else collected with the session
+      const offset = progress.bytes + received.size;
+      if (hash) this.#keepRunningHash(session.id, offset, hash);
+      return offset;
+    } finally {
+      await Promise.all(local.map((file) => this.#staging.discard(file)));
+    }
+  }
+
+  /** A parted session's bytes as a staged upload for the commit: the store assembles its parts, the object is adopted. */
+  async #stagedParts(session: UploadSessionRow): Promise<StagedFile> {
+    const parted = this.#blobs.parted!;
+    const rows = await this.#allChunks(session.id);
+    const parts = rows.filter((row) => isPartRow(row.blobKey)).map((row) => partOf(row.blobKey));
+    const size = parts.reduce((sum, part) => sum + part.size, 0);
+    if (parts.length === 0 || !isPartRow(rows.at(-1)!.blobKey) || size !== session.fileSize) {
+      throw new ApiError('systemBusy', `session ${session.id}: its parts hold ${size} of ${session.fileSize} bytes`);
+    }
+    const { key, uploadId } = parts[0]!;
+    await parted.complete(key, uploadId, parts.map((part) => ({ partNumber: part.partNumber, tag: part.tag })));
+    const bytes: StoredBytes = {
+      size,
+      reader: async () => rangeReader(size, async (start, end) => (await this.#blobs.get(key, { start, end })) as AsyncIterable<Buffer>),
+      stream: () => this.#blobs.get(key),
+    };
+    const head = await readAt(await bytes.reader(), 0, Math.min(SNIFF_BYTES, size));
+    const running = this.#runningHashes.get(session.id);
+    let sha256: string;
+    if (running?.offset === size) {
+      sha256 = running.hash.copy().digest('hex');
+    } else {
+      const hash = createHash('sha256');
+      for await (const chunk of (await bytes.stream()) as AsyncIterable<Buffer>) hash.update(chunk);
+      sha256 = hash.digest('hex');
+    }
+    return { kind: 'stored', key, size, sha256, head, bytes };
+  }
+
   #keepRunningHash(sessionId: string, offset: number, hash: Hash): void {
     this.#runningHashes.delete(sessionId);
     if (this.#runningHashes.size >= MAX_RUNNING_HASHES) {
@@ -300,9 +454,20 @@ export class UploadSessionService {
     await unlink(this.#staging.sessionFilePath(sessionId)).catch(() => {});
   }
 
-  /** Deletes the chunk blobs of a session that is gone, and its session file. */
-  async #removeBytes(sessionId: string, blobKeys: string[]): Promise<void> {
-    await Promise.all(blobKeys.filter((key) => !inSessionFile(key)).map((key) => this.#blobs.delete(key).catch(() => {}))); // else the orphan sweep
+  /**
+   * Deletes the bytes of a session that is gone: its chunk and tail blobs, its session file and,
+   * unless it was committed (then its assembled object is the media's), its parted upload and the
+   * object a refused commit may have assembled.
+   */
+  async #removeBytes(sessionId: string, blobKeys: string[], { committed = false } = {}): Promise<void> {
+    const blobs = blobKeys.filter((key) => !inSessionFile(key) && !isPartRow(key));
+    await Promise.all(blobs.map((key) => this.#blobs.delete(key).catch(() => {}))); // else the orphan sweep
+    const part = blobKeys.find(isPartRow);
+    if (part !== undefined && !committed) {
+      const { key, uploadId } = partOf(part);
+      await this.#blobs.parted?.abort(key, uploadId).catch(() => {});
+      await this.#blobs.delete(key).catch(() => {});
+    }
     await this.#removeSessionFile(sessionId);
   }
 
@@ -321,8 +486,9 @@ export class UploadSessionService {
     let chunkKeys: string[] = [];
     try {
       const row = await this.#exclusively(session.id, async () => {
-        const staged = await this.#usesSessionFile(session, progress.chunks)
-          ? await this.#stagedSessionFile(session)
+        const placement = placementOf(session);
+        const staged = placement === 'session-file' ? await this.#stagedSessionFile(session)
+          : placement === 'parts' ? await this.#stagedParts(session)
           : await this.#staging.stage(Readable.from(this.#chunkBytes(session.id)), session.fileSize, 0);
         return this.#media.commitAs({ caller, ...rules, staged }, mediaId, async (media, quotaBytes) => {
           const keys = await this.#metadata.commitUploadSession(session.id, media, quotaBytes);
@@ -330,7 +496,7 @@ export class UploadSessionService {
           chunkKeys = keys;
         });
       });
-      await this.#removeBytes(session.id, chunkKeys);
+      await this.#removeBytes(session.id, chunkKeys, { committed: true });
       return row;
     } catch (error) {
       if (error instanceof UploadSessionGoneError) {
@@ -411,5 +577,29 @@ export class UploadSessionService {
       }
     }
     return removed;
+  }
+}
+
+/** `size` bytes from `offset` of the concatenation of `pieces` (local files), read in order. */
+async function* piecesRange(pieces: Array<{ path: string; size: number }>, offset: number, size: number): AsyncGenerator<Buffer> {
+  let skip = offset;
+  let left = size;
+  for (const piece of pieces) {
+    if (left === 0) return;
+    if (skip >= piece.size) {
+      skip -= piece.size;
+      continue;
+    }
+    const length = Math.min(piece.size - skip, left);
+    for await (const chunk of createReadStream(piece.path, { start: skip, end: skip + length - 1, highWaterMark: 1024 * 1024 })) yield chunk as Buffer;
+    left -= length;
+    skip = 0;
+  }
+}
+
+async function* hashedChunks(source: AsyncIterable<Buffer>, hash: Hash): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    hash.update(chunk);
+    yield chunk;
   }
 }

@@ -183,7 +183,7 @@ export function registerLargeFiles(app: FastifyInstance, services: DialectServic
     }
     if (fileSize !== undefined && fileSize !== session.fileSize) throw new ApiError('uploadIncomplete', `file_size ${fileSize} differs from the transaction's ${session.fileSize}`);
     if (chunkNumbers !== undefined && chunkNumbers !== session.chunkCount) throw new ApiError('uploadIncomplete', `chunk_numbers ${chunkNumbers} differs from the transaction's ${session.chunkCount}`);
-    const { filename } = JSON.parse(session.metadata) as { filename?: string };
+    const { filename } = largeFiles.metadataOf(session);
     const row = await withoutIdleTimeout(reply.request, () => largeFiles.commit(caller, session, { type: 'file', rule: anyFile(session.fileSize), fileName: filename }));
     noteOnRequest(reply.request, { mediaId: row.mediaId, format: row.format, size: row.size });
     return sendOk(reply, { media_id: row.mediaId });

@@ -161,7 +161,7 @@ export function registerTus(app: FastifyInstance, services: DialectServices, con
       if (stored > offset) noteOnRequest(request, { uploadId: session.id.slice(0, 6), size: stored - offset });
       reply.header('upload-offset', stored);
       if (stored < session.fileSize) return { offset: stored };
-      const metadata = JSON.parse(session.metadata) as Record<string, string>;
+      const metadata = largeFiles.metadataOf(session);
       const media = await withoutIdleTimeout(request, () => largeFiles.commit(who, session, { ...ruleOf(metadata, session.fileSize), fileName: metadata.filename }));
       noteOnRequest(request, { mediaId: media.mediaId, format: media.format, size: media.size });
       return { offset: stored, media };
@@ -209,7 +209,7 @@ export function registerTus(app: FastifyInstance, services: DialectServices, con
       const { session, offset, media } = await uploadState(request);
       tusHeaders(reply).code(200).header('upload-offset', offset);
       if (media) return reply.header('upload-length', media.size).header(MEDIA_ID_HEADER, media.mediaId).send();
-      const metadata = encodeMetadata(JSON.parse(session.metadata) as Record<string, string>);
+      const metadata = encodeMetadata(largeFiles.metadataOf(session));
       reply.header('upload-length', session.fileSize).header('upload-expires', new Date(session.expiresAt).toUTCString());
       if (metadata !== '') reply.header('upload-metadata', metadata);
       return reply.send();

@@ -13,7 +13,31 @@ export interface BlobInfo {
   lastModified: number;
 }
 
+/**
+ * An object assembled from parts sent one at a time, from any node (S3's multipart upload): what
+ * an upload session's parts go to on a shared store, so that its commit is the store's own
+ * assembly instead of a second copy of every byte.
+ */
+export interface PartedUploads {
+  /** Every part but the last must hold at least this many bytes. */
+  readonly minPartBytes: number;
+  /** Starts the object under `key`; resolves to the upload's id. */
+  begin(key: string): Promise<string>;
+  /** Sends part `partNumber` (1 … 10,000) from `body`, `size` bytes; resolves to its tag, for complete(). */
+  putPart(key: string, uploadId: string, partNumber: number, body: Readable, size: number): Promise<string>;
+  /**
+   * The object under `key` becomes its parts, in order; durable when it resolves. Completing again
+   * an upload already completed resolves (its object is there).
+   */
+  complete(key: string, uploadId: string, parts: Array<{ partNumber: number; tag: string }>): Promise<void>;
+  /** Drops an upload and its parts (one already gone is not an error; a store that cannot abort leaves them to its lifecycle rules). */
+  abort(key: string, uploadId: string): Promise<void>;
+}
+
 export interface BlobStore {
+  /** Present when the store assembles objects from parts (S3). */
+  readonly parted?: PartedUploads;
+
   /**
    * True when putFile only moves the staged file (so the stager must fsync it first); false or
    * absent when the store copies the bytes elsewhere and the local staged file may stay volatile.

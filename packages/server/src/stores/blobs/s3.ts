@@ -7,7 +7,12 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  UploadPartCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -16,7 +21,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { StandardRetryStrategy } from '@smithy/core/retry';
-import { BlobNotFoundError, BlobUnavailableError, type BlobInfo, type BlobStore, type ByteRange } from './interface.ts';
+import { BlobNotFoundError, BlobUnavailableError, type BlobInfo, type BlobStore, type ByteRange, type PartedUploads } from './interface.ts';
 
 export interface S3Location {
   bucket: string;
@@ -125,6 +130,68 @@ export class S3BlobStore implements BlobStore {
   private readonly listPageSize: number | undefined;
   /** Deletes of failed uploads' objects still under way (close() waits for them). */
   readonly #cleanups = new Set<Promise<void>>();
+  /** S3's multipart upload, for upload sessions: parts sent from any node, assembled by S3 at the commit. */
+  readonly parted: PartedUploads = {
+    minPartBytes: 5 * 1024 * 1024,
+    begin: async (key) => {
+      try {
+        const started = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+        if (!started.UploadId) throw new BlobUnavailableError(`S3 began no multipart upload for ${key}`);
+        return started.UploadId;
+      } catch (error) {
+        throw translateError(error, `multipart upload of ${key}`);
+      }
+    },
+    putPart: async (key, uploadId, partNumber, body, size) => {
+      // A body that fails (a short local file) must end the request too, not leave it waiting for bytes.
+      const abort = new AbortController();
+      const checked = pipeline(body, exactLength(size), (error) => {
+        if (error) abort.abort(error);
+      });
+      try {
+        const sent = await this.client.send(new UploadPartCommand({
+          Bucket: this.bucket, Key: this.prefix + key, UploadId: uploadId, PartNumber: partNumber, Body: checked, ContentLength: size,
+        }), { abortSignal: abort.signal });
+        if (!sent.ETag) throw new BlobUnavailableError(`S3 answered no ETag for part ${partNumber} of ${key}`);
+        return sent.ETag;
+      } catch (error) {
+        throw translateError(error, `part ${partNumber} of ${key}`);
+      }
+    },
+    complete: async (key, uploadId, parts) => {
+      try {
+        await this.client.send(new CompleteMultipartUploadCommand({
+          Bucket: this.bucket, Key: this.prefix + key, UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((part) => ({ PartNumber: part.partNumber, ETag: part.tag })) },
+        }));
+      } catch (error) {
+        // Completed before (an answer lost, a retried commit): the upload is gone (NoSuchUpload; some
+        // stores answer 500), its object there. The key is the session's own: no one else's object.
+        if (await this.#exists(key).catch(() => false)) return;
+        throw translateError(error, `completion of ${key}`);
+      }
+    },
+    abort: async (key, uploadId) => {
+      try {
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.prefix + key, UploadId: uploadId }));
+      } catch (error) {
+        if (errorName(error) === 'NoSuchUpload' || httpStatus(error) === 404) return;
+        // Some S3-compatible stores cannot abort (s3rver: 405): their lifecycle rules collect the parts.
+        if (httpStatus(error) === 405 || errorName(error) === 'NotImplemented') return;
+        throw translateError(error, `abort of ${key}`);
+      }
+    },
+  };
+
+  async #exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      return true;
+    } catch (error) {
+      if (httpStatus(error) === 404 || errorName(error) === 'NotFound') return false;
+      throw translateError(error, `head of ${key}`);
+    }
+  }
 
   constructor(options: S3BlobStoreOptions) {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
