@@ -18,8 +18,9 @@ import type { MinBodyRate } from '../http/body-rate.ts';
 import { FileRangeStream } from '../stores/blobs/file-range-stream.ts';
 import type { MediaRow, UploadSessionRow } from '../stores/metadata/interface.ts';
 import { CHUNKED_MEDIA_ID_PATTERN, newChunkedMediaId } from './ids.ts';
-import { sessionMetadata, type AppendRequest, type ChunkPlacement, type CommitRules, type OpenSessionRequest, type SessionProtocol, type StoredChunk, type UploadSessionService } from './upload-sessions.ts';
+import { hashedChunks, sessionMetadata, type AppendRequest, type ChunkPlacement, type CommitRules, type OpenSessionRequest, type SessionProtocol, type StoredChunk, type UploadSessionService } from './upload-sessions.ts';
 
+export { hashedChunks };
 export type { AppendRequest, Caller, ChunkPlacement, CommitRules, CorpTokenRequest, MediaRow, ReleaseSlot, SessionProtocol, StoredChunk, TokenGrant, UploadSessionRow };
 export { RateLimitedError } from './rate-limit.ts';
 

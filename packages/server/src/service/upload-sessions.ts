@@ -296,8 +296,7 @@ export class UploadSessionService {
       }
       // A session committed or removed meanwhile has no progress either: do not create a file for it.
       if (progress.chunks === 0 && (await this.#metadata.getUploadSession(session.id)) === null) throw new ApiError('unknownUploadSession', 'gone');
-      const running = this.#runningHashes.get(session.id);
-      const hash = running?.offset === progress.bytes ? running.hash.copy() : undefined;
+      const hash = this.#runningHashFrom(session.id, progress.bytes);
       const record = async (size: number): Promise<number> => {
         if (size === 0) return progress.bytes;
         const chunk: UploadChunkRow = {
@@ -344,8 +343,7 @@ export class UploadSessionService {
     const last = rows.at(-1);
     const tail = last !== undefined && !isPartRow(last.blobKey) ? { row: last, size: progress.bytes - last.offset } : undefined;
     const parts = rows.filter((row) => isPartRow(row.blobKey)).map((row) => partOf(row.blobKey));
-    const running = this.#runningHashes.get(session.id);
-    const hash = running?.offset === progress.bytes ? running.hash.copy() : undefined;
+    const hash = this.#runningHashFrom(session.id, progress.bytes);
     const source = hash ? Readable.from(hashedChunks(request.source, hash)) : request.source;
     const received = await this.#staging.toFile(await this.receiveChunk(source, rest));
     const local: StagedFile[] = [received];
@@ -436,6 +434,13 @@ export class UploadSessionService {
       sha256 = hash.digest('hex');
     }
     return { kind: 'stored', key, size, sha256, head, bytes };
+  }
+
+  /** A copy of the session's running sha256 when it covers exactly the bytes before `offset` (a new one at 0); else none. */
+  #runningHashFrom(sessionId: string, offset: number): Hash | undefined {
+    if (offset === 0) return createHash('sha256');
+    const running = this.#runningHashes.get(sessionId);
+    return running?.offset === offset ? running.hash.copy() : undefined;
   }
 
   #keepRunningHash(sessionId: string, offset: number, hash: Hash): void {
@@ -597,7 +602,8 @@ async function* piecesRange(pieces: Array<{ path: string; size: number }>, offse
   }
 }
 
-async function* hashedChunks(source: AsyncIterable<Buffer>, hash: Hash): AsyncGenerator<Buffer> {
+/** The chunks of `source`, each given to `hash` on its way. */
+export async function* hashedChunks(source: AsyncIterable<Buffer>, hash: Hash): AsyncGenerator<Buffer> {
   for await (const chunk of source) {
     hash.update(chunk);
     yield chunk;

@@ -17,7 +17,7 @@ import { closeIfOverBudget, markBodyCut } from '../../http/body-budget.ts';
 import { watchBodyRate } from '../../http/body-rate.ts';
 import { noteOnRequest } from '../../http/request-log.ts';
 import { withoutIdleTimeout } from '../../http/server-busy.ts';
-import type { Caller, DialectServices, MediaRow, UploadSessionRow } from '../../service/dialect-services.ts';
+import { hashedChunks, type Caller, type DialectServices, type MediaRow, type UploadSessionRow } from '../../service/dialect-services.ts';
 import { errorBody } from './answers.ts';
 import { admitCaller } from './caller.ts';
 
@@ -144,7 +144,7 @@ export function registerTus(app: FastifyInstance, services: DialectServices, con
         stored = await largeFiles.append(session, {
           offset,
           declaredSize: typeof declared === 'number' ? declared : undefined,
-          source: checksum ? Readable.from(hashed(body, checksum.hash)) : body,
+          source: checksum ? Readable.from(hashedChunks(body, checksum.hash)) : body,
           accept() {
             if (checksum && checksum.hash.digest('base64') !== checksum.expected) throw new ApiError('checksumMismatch', `PATCH at ${offset}`);
           },
@@ -243,11 +243,4 @@ export function registerTus(app: FastifyInstance, services: DialectServices, con
       return tusHeaders(reply).code(204).send();
     });
   }, { prefix: TUS_PATH });
-}
-
-async function* hashed(source: AsyncIterable<Buffer>, hash: Hash): AsyncGenerator<Buffer> {
-  for await (const chunk of source) {
-    hash.update(chunk);
-    yield chunk;
-  }
 }
