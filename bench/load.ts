@@ -48,6 +48,12 @@ export interface LoadPlan {
    */
   collectField?: string;
   requestTimeoutMs: number;
+  /**
+   * The HTTP client: node:http's Agent (default), or undici (a Pool per origin, every connection
+   * opened as its first request starts, the body written as one Buffer): issue 19 (c) saw another
+   * peak RSS under undici's pattern than under node:http's.
+   */
+  client?: 'node-http' | 'undici';
 }
 
 export interface LatencySummary {
@@ -158,6 +164,7 @@ function judge(plan: LoadPlan, response: IncomingMessage, text: string, received
 }
 
 export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
+  if (plan.client === 'undici') return runUndiciLoad(plan);
   const body = prepareBody(plan.body);
   const agent = new Agent({ keepAlive: true, maxSockets: plan.concurrency, maxFreeSockets: plan.concurrency, scheduling: 'fifo' });
   const latencies: number[] = [];
@@ -219,6 +226,58 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   await Promise.all(Array.from({ length: plan.concurrency }, worker));
   const elapsedMs = performance.now() - start;
   agent.destroy();
+  return loadResult({ requests, succeeded, errors, elapsedMs, payloadBytes: plan.payloadBytes, rated: succeeded, latencies, collected });
+}
+
+/** runLoad with undici: the same requests, judged alike, from a Pool of `concurrency` connections per origin. */
+async function runUndiciLoad(plan: LoadPlan): Promise<LoadResult> {
+  const { Agent: UndiciAgent, request: undiciRequest } = await import('undici');
+  const body = prepareBody(plan.body);
+  const whole = Buffer.concat(body.chunks, body.length);
+  const dispatcher = new UndiciAgent({ connections: plan.concurrency, pipelining: 1, headersTimeout: plan.requestTimeoutMs, bodyTimeout: plan.requestTimeoutMs });
+  const latencies: number[] = [];
+  const errors = new Map<string, number>();
+  const collected: string[] = [];
+  let requests = 0;
+  let succeeded = 0;
+  let sequence = 0;
+  const once = async (): Promise<void> => {
+    const n = sequence++;
+    const url = plan.urls[n % plan.urls.length]!.replace('{n}', String(n));
+    requests += 1;
+    const started = performance.now();
+    const headers: Record<string, string> = { ...plan.headers };
+    if (body.contentType) headers['content-type'] = body.contentType;
+    try {
+      const response = await undiciRequest(url, { dispatcher, method: plan.method, headers, body: plan.method === 'GET' ? null : whole });
+      let text = '';
+      let received = 0;
+      for await (const chunk of response.body) {
+        received += (chunk as Buffer).length;
+        if (text.length < 65536) text += (chunk as Buffer).toString('utf8', 0, Math.min((chunk as Buffer).length, 65536));
+      }
+      const outcome = judge(plan, { statusCode: response.statusCode } as IncomingMessage, text, received);
+      if (outcome.ok) {
+        succeeded += 1;
+        latencies.push(performance.now() - started);
+        if (outcome.collected !== undefined) collected.push(outcome.collected);
+      } else {
+        errors.set(outcome.message, (errors.get(outcome.message) ?? 0) + 1);
+      }
+    } catch (error) {
+      const message = `request ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+      errors.set(message, (errors.get(message) ?? 0) + 1);
+    }
+  };
+  const start = performance.now();
+  const deadline = start + plan.durationMs;
+  const worker = async (): Promise<void> => {
+    do await once();
+    while (performance.now() < deadline);
+  };
+  await Promise.all(Array.from({ length: plan.concurrency }, worker));
+  const elapsedMs = performance.now() - start;
+  await dispatcher.close();
   return loadResult({ requests, succeeded, errors, elapsedMs, payloadBytes: plan.payloadBytes, rated: succeeded, latencies, collected });
 }
 

@@ -90,6 +90,8 @@ export interface LoadSpec {
   concurrency: number;
   durationMs: number;
   rowsSeeded?: number;
+  /** The load generator's HTTP client (load.ts LoadPlan.client); node:http when absent. */
+  client?: 'node-http' | 'undici';
 }
 
 /** Per-request limit: 64 × 20 MiB on a slow disk can take a while, but never forever. */
@@ -182,6 +184,7 @@ export async function measureLoad(
     durationMs: spec.durationMs,
     payloadBytes: spec.payload.size,
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    ...(spec.client ? { client: spec.client } : {}),
   };
   const label = `${target.name} ${spec.step}`;
   process.stderr.write(`bench: ${label}: ${spec.direction} ${spec.payload.size} bytes × concurrency ${spec.concurrency} for ${spec.durationMs / 1000} s\n`);

@@ -135,6 +135,8 @@ export async function runScenario(id: Exclude<ScenarioId, 'g'>, ctx: ScenarioCon
       return [
         ...(await acrossTargets(ctx, { step: 'c 20 MiB', scenario: 'c', direction: 'upload', payload: large, concurrency: 64, durationMs })),
         ...(await acrossTargets(ctx, { step: 'c 2 MiB', scenario: 'c', direction: 'upload', payload: medium, concurrency: 64, durationMs })),
+        // Another client's pattern (issue 19): undici, 64 connections opened as its 64 requests start.
+        ...(await acrossTargets(ctx, { step: 'c 20 MiB undici', scenario: 'c', direction: 'upload', payload: large, concurrency: 64, durationMs, client: 'undici' })),
       ];
     case 'd':
       return acrossTargets(
