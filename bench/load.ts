@@ -163,78 +163,15 @@ function judge(plan: LoadPlan, response: IncomingMessage, text: string, received
   return typeof collected === 'string' ? { ok: true, collected } : { ok: true };
 }
 
-export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
-  if (plan.client === 'undici') return runUndiciLoad(plan);
-  const body = prepareBody(plan.body);
-  const agent = new Agent({ keepAlive: true, maxSockets: plan.concurrency, maxFreeSockets: plan.concurrency, scheduling: 'fifo' });
-  const latencies: number[] = [];
-  const errors = new Map<string, number>();
-  const collected: string[] = [];
-  const keepsText = plan.method !== 'GET' || plan.expectedResponseBytes === undefined;
-  let requests = 0;
-  let succeeded = 0;
-  let sequence = 0;
+/** Sends one request (the n-th of the run) and settles with its outcome; never rejects. */
+type SendOne = (url: string) => Promise<Outcome>;
 
-  function once(): Promise<void> {
-    const n = sequence++;
-    const url = plan.urls[n % plan.urls.length]!.replace('{n}', String(n));
-    requests += 1;
-    const started = performance.now();
-    return new Promise<void>((resolve) => {
-      let settled = false;
-      const settle = (outcome: Outcome) => {
-        if (settled) return;
-        settled = true;
-        if (outcome.ok) {
-          succeeded += 1;
-          latencies.push(performance.now() - started);
-          if (outcome.collected !== undefined) collected.push(outcome.collected);
-        } else {
-          errors.set(outcome.message, (errors.get(outcome.message) ?? 0) + 1);
-        }
-        resolve();
-      };
-      const headers: Record<string, string | number> = { ...plan.headers, 'content-length': body.length };
-      if (body.contentType) headers['content-type'] = body.contentType;
-      const req = request(url, { method: plan.method, agent, headers }, (response) => {
-        let text = '';
-        let received = 0;
-        response.on('data', (chunk: Buffer) => {
-          received += chunk.length;
-          // A download keeps only its first bytes: enough to show an error answer in its place.
-          if (keepsText ? text.length < 65536 : text.length === 0) text += chunk.toString('utf8', 0, keepsText ? chunk.length : Math.min(chunk.length, 200));
-        });
-        response.on('end', () => settle(judge(plan, response, text, received)));
-        response.on('error', (error) => settle({ ok: false, message: `response ${(error as NodeJS.ErrnoException).code ?? error.message}` }));
-      });
-      req.setTimeout(plan.requestTimeoutMs, () => req.destroy(new Error(`no answer within ${plan.requestTimeoutMs} ms`)));
-      req.on('error', (error) => settle({ ok: false, message: `request ${(error as NodeJS.ErrnoException).code ?? error.message}` }));
-      const last = body.chunks.length - 1;
-      body.chunks.forEach((chunk, i) => (i === last ? req.end(chunk) : req.write(chunk)));
-      if (body.chunks.length === 0) req.end();
-    });
-  }
-
-  const start = performance.now();
-  const deadline = start + plan.durationMs;
-  async function worker(): Promise<void> {
-    // Every worker sends at least one request, so "64 concurrent uploads" really happen even
-    // when one round takes longer than the duration.
-    do await once();
-    while (performance.now() < deadline);
-  }
-  await Promise.all(Array.from({ length: plan.concurrency }, worker));
-  const elapsedMs = performance.now() - start;
-  agent.destroy();
-  return loadResult({ requests, succeeded, errors, elapsedMs, payloadBytes: plan.payloadBytes, rated: succeeded, latencies, collected });
-}
-
-/** runLoad with undici: the same requests, judged alike, from a Pool of `concurrency` connections per origin. */
-async function runUndiciLoad(plan: LoadPlan): Promise<LoadResult> {
-  const { Agent: UndiciAgent, request: undiciRequest } = await import('undici');
-  const body = prepareBody(plan.body);
-  const whole = Buffer.concat(body.chunks, body.length);
-  const dispatcher = new UndiciAgent({ connections: plan.concurrency, pipelining: 1, headersTimeout: plan.requestTimeoutMs, bodyTimeout: plan.requestTimeoutMs });
+/**
+ * `concurrency` workers sending requests one after the other until the duration is over (each at
+ * least once, so "64 concurrent uploads" really happen even when one round outlasts the duration);
+ * every outcome tallied, the result in loadResult's terms.
+ */
+async function drive(plan: LoadPlan, sendOne: SendOne): Promise<LoadResult> {
   const latencies: number[] = [];
   const errors = new Map<string, number>();
   const collected: string[] = [];
@@ -243,30 +180,15 @@ async function runUndiciLoad(plan: LoadPlan): Promise<LoadResult> {
   let sequence = 0;
   const once = async (): Promise<void> => {
     const n = sequence++;
-    const url = plan.urls[n % plan.urls.length]!.replace('{n}', String(n));
     requests += 1;
     const started = performance.now();
-    const headers: Record<string, string> = { ...plan.headers };
-    if (body.contentType) headers['content-type'] = body.contentType;
-    try {
-      const response = await undiciRequest(url, { dispatcher, method: plan.method, headers, body: plan.method === 'GET' ? null : whole });
-      let text = '';
-      let received = 0;
-      for await (const chunk of response.body) {
-        received += (chunk as Buffer).length;
-        if (text.length < 65536) text += (chunk as Buffer).toString('utf8', 0, Math.min((chunk as Buffer).length, 65536));
-      }
-      const outcome = judge(plan, { statusCode: response.statusCode } as IncomingMessage, text, received);
-      if (outcome.ok) {
-        succeeded += 1;
-        latencies.push(performance.now() - started);
-        if (outcome.collected !== undefined) collected.push(outcome.collected);
-      } else {
-        errors.set(outcome.message, (errors.get(outcome.message) ?? 0) + 1);
-      }
-    } catch (error) {
-      const message = `request ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
-      errors.set(message, (errors.get(message) ?? 0) + 1);
+    const outcome = await sendOne(plan.urls[n % plan.urls.length]!.replace('{n}', String(n)));
+    if (outcome.ok) {
+      succeeded += 1;
+      latencies.push(performance.now() - started);
+      if (outcome.collected !== undefined) collected.push(outcome.collected);
+    } else {
+      errors.set(outcome.message, (errors.get(outcome.message) ?? 0) + 1);
     }
   };
   const start = performance.now();
@@ -277,8 +199,68 @@ async function runUndiciLoad(plan: LoadPlan): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: plan.concurrency }, worker));
   const elapsedMs = performance.now() - start;
-  await dispatcher.close();
   return loadResult({ requests, succeeded, errors, elapsedMs, payloadBytes: plan.payloadBytes, rated: succeeded, latencies, collected });
+}
+
+export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
+  if (plan.client === 'undici') return runUndiciLoad(plan);
+  const body = prepareBody(plan.body);
+  const agent = new Agent({ keepAlive: true, maxSockets: plan.concurrency, maxFreeSockets: plan.concurrency, scheduling: 'fifo' });
+  const keepsText = plan.method !== 'GET' || plan.expectedResponseBytes === undefined;
+  const sendOne: SendOne = (url) => new Promise<Outcome>((settle) => {
+    const headers: Record<string, string | number> = { ...plan.headers, 'content-length': body.length };
+    if (body.contentType) headers['content-type'] = body.contentType;
+    const req = request(url, { method: plan.method, agent, headers }, (response) => {
+      let text = '';
+      let received = 0;
+      response.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        // A download keeps only its first bytes: enough to show an error answer in its place.
+        if (keepsText ? text.length < 65536 : text.length === 0) text += chunk.toString('utf8', 0, keepsText ? chunk.length : Math.min(chunk.length, 200));
+      });
+      response.on('end', () => settle(judge(plan, response, text, received)));
+      response.on('error', (error) => settle({ ok: false, message: `response ${(error as NodeJS.ErrnoException).code ?? error.message}` }));
+    });
+    req.setTimeout(plan.requestTimeoutMs, () => req.destroy(new Error(`no answer within ${plan.requestTimeoutMs} ms`)));
+    req.on('error', (error) => settle({ ok: false, message: `request ${(error as NodeJS.ErrnoException).code ?? error.message}` }));
+    const last = body.chunks.length - 1;
+    body.chunks.forEach((chunk, i) => (i === last ? req.end(chunk) : req.write(chunk)));
+    if (body.chunks.length === 0) req.end();
+  });
+  try {
+    return await drive(plan, sendOne);
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** runLoad with undici: the same requests, judged alike, from a Pool of `concurrency` connections per origin. */
+async function runUndiciLoad(plan: LoadPlan): Promise<LoadResult> {
+  const { Agent: UndiciAgent, request: undiciRequest } = await import('undici');
+  const body = prepareBody(plan.body);
+  const whole = Buffer.concat(body.chunks, body.length);
+  const dispatcher = new UndiciAgent({ connections: plan.concurrency, pipelining: 1, headersTimeout: plan.requestTimeoutMs, bodyTimeout: plan.requestTimeoutMs });
+  const headers: Record<string, string> = { ...plan.headers };
+  if (body.contentType) headers['content-type'] = body.contentType;
+  const sendOne: SendOne = async (url) => {
+    try {
+      const response = await undiciRequest(url, { dispatcher, method: plan.method, headers, body: plan.method === 'GET' ? null : whole });
+      let text = '';
+      let received = 0;
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        received += chunk.length;
+        if (text.length < 65536) text += chunk.toString('utf8', 0, Math.min(chunk.length, 65536));
+      }
+      return judge(plan, { statusCode: response.statusCode } as IncomingMessage, text, received);
+    } catch (error) {
+      return { ok: false, message: `request ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
+    }
+  };
+  try {
+    return await drive(plan, sendOne);
+  } finally {
+    await dispatcher.close();
+  }
 }
 
 export interface LoadCounts {
