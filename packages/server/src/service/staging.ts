@@ -9,6 +9,7 @@ import { link, mkdir, open, readdir, rm, stat, unlink, type FileHandle } from 'n
 import { join } from 'node:path';
 import { FOLDER_MODE } from '../data-folder.ts';
 import { SNIFF_BYTES, type StoredBytes } from '../formats/detect.ts';
+import { readAt } from '../formats/read-at.ts';
 import { randomIdBytes } from './ids.ts';
 import { Readable } from 'node:stream';
 
@@ -347,30 +348,10 @@ export class StagingArea {
       throw error;
     });
     try {
-      const head = Buffer.alloc(Math.min(SNIFF_BYTES, size));
-      const { bytesRead } = await handle.read(head, 0, head.length, 0);
-      return { kind: 'file', path, size, sha256, head: head.subarray(0, bytesRead) };
+      return { kind: 'file', path, size, sha256, head: await readAt(handle, 0, Math.min(SNIFF_BYTES, size)) };
     } catch (error) {
       await unlink(path).catch(() => {});
       throw error;
-    } finally {
-      await handle.close().catch(() => {});
-    }
-  }
-
-  /** sha256 of a file's first `size` bytes, read in large pieces (a session whose hash was not kept: after a restart). */
-  async sha256Of(path: string, size: number): Promise<string> {
-    const hash = createHash('sha256');
-    const handle = await open(path, 'r');
-    try {
-      const buffer = Buffer.allocUnsafe(1024 * 1024);
-      for (let position = 0; position < size;) {
-        const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position);
-        if (bytesRead === 0) throw new Error(`${path}: ${position} of ${size} bytes`);
-        hash.update(buffer.subarray(0, bytesRead));
-        position += bytesRead;
-      }
-      return hash.digest('hex');
     } finally {
       await handle.close().catch(() => {});
     }

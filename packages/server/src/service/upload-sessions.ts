@@ -40,7 +40,7 @@ const CHUNK_PAGE_ROWS = 256;
 /** Where a session's bytes go (see the top of this file), kept in the session's metadata under PLACEMENT_KEY. */
 export type BytesPlacement = 'chunk-blobs' | 'session-file' | 'parts';
 const PLACEMENT_KEY = 'oapi-media:bytes';
-/** A part's size on a parted store (S3 wants at least 5 MiB but for the last; 8 MiB = DingTalk's and our clients' chunk). */
+/** A part's size on a parted store, unless the store wants more (S3: 5 MiB but for the last); 8 MiB = DingTalk's and our clients' chunk. */
 const PART_BYTES = 8 * 1024 * 1024;
 /** A part row's blob key: `part:` and JSON [object key, upload id, part number, tag, part size]; never a real key (':'). */
 const PART_ROW = 'part:';
@@ -50,6 +50,8 @@ function partOf(blobKey: string): PartRow {
   const [key, uploadId, partNumber, tag, size] = JSON.parse(blobKey.slice(PART_ROW.length)) as [string, string, number, string, number];
   return { key, uploadId, partNumber, tag, size };
 }
+/** The part rows among a session's chunk rows, in seq order (= part number order). */
+const partsOf = (rows: UploadChunkRow[]): PartRow[] => rows.filter((row) => isPartRow(row.blobKey)).map((row) => partOf(row.blobKey));
 const partRowKey = (part: PartRow): string => PART_ROW + JSON.stringify([part.key, part.uploadId, part.partNumber, part.tag, part.size]);
 
 /** What the protocol keeps with a session (tus: its Upload-Metadata), without the engine's own key. */
@@ -302,12 +304,7 @@ export class UploadSessionService {
         const chunk: UploadChunkRow = {
           sessionId: session.id, seq, offset: progress.bytes, size, sha256: '', blobKey: `${IN_SESSION_FILE}${session.id}:${seq}`, createdAt: this.#now(),
         };
-        try {
-          if ((await this.#metadata.addUploadChunk(chunk)) !== null) throw new Error(`session ${session.id}: chunk ${seq} recorded twice`);
-        } catch (error) {
-          if (error instanceof UploadSessionGoneError) throw new ApiError('unknownUploadSession', 'gone while its bytes were stored');
-          throw error;
-        }
+        if (!(await this.#addChunk(chunk))) throw new Error(`session ${session.id}: chunk ${seq} recorded twice`);
         const offset = progress.bytes + size;
         if (hash) this.#keepRunningHash(session.id, offset, hash);
         return offset;
@@ -338,11 +335,12 @@ export class UploadSessionService {
    */
   async #appendParts(session: UploadSessionRow, progress: { bytes: number; lastSeq: number }, request: AppendRequest): Promise<number> {
     const parted = this.#blobs.parted!;
+    const partBytes = Math.max(PART_BYTES, parted.minPartBytes);
     const rest = session.fileSize - progress.bytes;
     const rows = await this.#allChunks(session.id);
     const last = rows.at(-1);
     const tail = last !== undefined && !isPartRow(last.blobKey) ? { row: last, size: progress.bytes - last.offset } : undefined;
-    const parts = rows.filter((row) => isPartRow(row.blobKey)).map((row) => partOf(row.blobKey));
+    const parts = partsOf(rows);
     const hash = this.#runningHashFrom(session.id, progress.bytes);
     const source = hash ? Readable.from(hashedChunks(request.source, hash)) : request.source;
     const received = await this.#staging.toFile(await this.receiveChunk(source, rest));
@@ -365,8 +363,8 @@ export class UploadSessionService {
       const rowsToAdd: Array<Omit<UploadChunkRow, 'sessionId' | 'seq' | 'createdAt'>> = [];
       let counted = progress.bytes; // bytes the rows so far (and those to add) count
       let consumed = 0;
-      while (available - consumed >= PART_BYTES || (complete && consumed < available)) {
-        const size = Math.min(PART_BYTES, available - consumed);
+      while (available - consumed >= partBytes || (complete && consumed < available)) {
+        const size = Math.min(partBytes, available - consumed);
         upload ??= await (async () => {
           const key = newBlobKey();
           return { key, uploadId: await parted.begin(key) };
@@ -390,13 +388,8 @@ export class UploadSessionService {
       let seq = progress.lastSeq;
       for (const row of rowsToAdd) {
         const chunk: UploadChunkRow = { sessionId: session.id, seq: ++seq, createdAt: this.#now(), ...row };
-        try {
-          // Another node took this seq first (two PATCHes at once on two nodes): the later one is refused.
-          if ((await this.#metadata.addUploadChunk(chunk)) !== null) throw new ApiError('chunkConflict', `chunk ${seq} of session ${session.id}`);
-        } catch (error) {
-          if (error instanceof UploadSessionGoneError) throw new ApiError('unknownUploadSession', 'gone while its bytes were stored');
-          throw error;
-        }
+        // Another node took this seq first (two PATCHes at once on two nodes): the later one is refused.
+        if (!(await this.#addChunk(chunk))) throw new ApiError('chunkConflict', `chunk ${seq} of session ${session.id}`);
       }
       if (tail) await this.#blobs.delete(tail.row.blobKey).catch(() => {}); // absorbed; else collected with the session
       const offset = progress.bytes + received.size;
@@ -407,11 +400,21 @@ export class UploadSessionService {
     }
   }
 
+  /** Records an appended chunk: false when its seq was taken already; unknownUploadSession when the session is gone. */
+  async #addChunk(chunk: UploadChunkRow): Promise<boolean> {
+    try {
+      return (await this.#metadata.addUploadChunk(chunk)) === null;
+    } catch (error) {
+      if (error instanceof UploadSessionGoneError) throw new ApiError('unknownUploadSession', 'gone while its bytes were stored');
+      throw error;
+    }
+  }
+
   /** A parted session's bytes as a staged upload for the commit: the store assembles its parts, the object is adopted. */
   async #stagedParts(session: UploadSessionRow): Promise<StagedFile> {
     const parted = this.#blobs.parted!;
     const rows = await this.#allChunks(session.id);
-    const parts = rows.filter((row) => isPartRow(row.blobKey)).map((row) => partOf(row.blobKey));
+    const parts = partsOf(rows);
     const size = parts.reduce((sum, part) => sum + part.size, 0);
     if (parts.length === 0 || !isPartRow(rows.at(-1)!.blobKey) || size !== session.fileSize) {
       throw new ApiError('systemBusy', `session ${session.id}: its parts hold ${size} of ${session.fileSize} bytes`);
@@ -424,15 +427,7 @@ export class UploadSessionService {
       stream: () => this.#blobs.get(key),
     };
     const head = await readAt(await bytes.reader(), 0, Math.min(SNIFF_BYTES, size));
-    const running = this.#runningHashes.get(session.id);
-    let sha256: string;
-    if (running?.offset === size) {
-      sha256 = running.hash.copy().digest('hex');
-    } else {
-      const hash = createHash('sha256');
-      for await (const chunk of (await bytes.stream()) as AsyncIterable<Buffer>) hash.update(chunk);
-      sha256 = hash.digest('hex');
-    }
+    const sha256 = await this.#sha256Of(session, async () => (await bytes.stream()) as AsyncIterable<Buffer>);
     return { kind: 'stored', key, size, sha256, head, bytes };
   }
 
@@ -516,13 +511,26 @@ export class UploadSessionService {
   /** The session file as a staged file for the commit: hashed as it arrived, or read once now (after a restart). */
   async #stagedSessionFile(session: UploadSessionRow): Promise<StagedFile> {
     const path = this.#staging.sessionFilePath(session.id);
-    const running = this.#runningHashes.get(session.id);
-    const sha256 = running?.offset === session.fileSize
-      ? running.hash.copy().digest('hex')
-      : await this.#staging.sha256Of(path, session.fileSize).catch((error: unknown) => {
-        throw new ApiError('systemBusy', `session ${session.id}: its file cannot be read: ${(error as Error).message}`);
-      });
+    const read = async () => createReadStream(path, { end: session.fileSize - 1, highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>;
+    const sha256 = await this.#sha256Of(session, read).catch((error: unknown) => {
+      if (error instanceof ApiError) throw error;
+      throw new ApiError('systemBusy', `session ${session.id}: its file cannot be read: ${(error as Error).message}`);
+    });
     return this.#staging.linkForCommit(path, session.fileSize, sha256);
+  }
+
+  /** A complete session's sha256: its running hash when this process saw every byte arrive, else one read of its bytes. */
+  async #sha256Of(session: UploadSessionRow, read: () => Promise<AsyncIterable<Buffer>>): Promise<string> {
+    const running = this.#runningHashes.get(session.id);
+    if (running?.offset === session.fileSize) return running.hash.copy().digest('hex');
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of await read()) {
+      hash.update(chunk);
+      size += chunk.length;
+    }
+    if (size !== session.fileSize) throw new ApiError('systemBusy', `session ${session.id}: ${size} of its ${session.fileSize} bytes to hash`);
+    return hash.digest('hex');
   }
 
   /** The session's chunks, in seq order, one blob at a time; each checked against what was acknowledged. */
