@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { BUNDLE_MARKER } from './test-markers.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -25,7 +26,6 @@ function walk(dir, out) {
   return out;
 }
 
-const BUNDLE_MARKER = /^\/\/ TEST_SERVER=bundle:/m;
 const found = explicit.length > 0 ? explicit : walk(join(root, 'packages'), []).concat(walk(join(root, 'test'), [])).sort();
 const files = args.includes('--not-through-bundle') ? found.filter((file) => !BUNDLE_MARKER.test(readFileSync(join(root, file), 'utf8'))) : found;
 if (files.length === 0) {

@@ -25,6 +25,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import pg from 'pg';
 import { register } from 'tsx/esm/api';
+import { BUNDLE_MARKER } from './test-markers.mjs';
 
 register();
 const root = new URL('..', import.meta.url).pathname;
@@ -45,7 +46,6 @@ function apiTestFiles() {
     .sort();
 }
 
-const BUNDLE_MARKER = /^\/\/ TEST_SERVER=bundle:/m;
 /** What ties a test file to the in-process server (the bundle is another process, set up by its environment). */
 const IN_PROCESS_USES = [
   [/\binjectApp\(/, 'fastify inject (inject-app.ts)'],
